@@ -1,0 +1,279 @@
+"""Run the real program under Pulumi's mock engine: no AWS account, no Pulumi CLI.
+
+The offline plan and the test suite share this: it records every registered resource with its
+inputs (wire names, secrets still wrapped), every invoke, the log, and the stack outputs. Values
+AWS would compute (ARNs, DNS names, the AMI found, the VPC's ranges) are stand-ins from
+`OfflineFacts`, so the plan shows the shape of a deployment, not a diff against real state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+from .config import NAMESPACE
+
+SECRET_SHOWN = "[secret]"
+
+
+@dataclass(frozen=True)
+class OfflineFacts:
+    """Stand-ins for what AWS answers at deploy time."""
+
+    region: str = "eu-west-1"
+    account: str = "111111111111"
+    ami_id: str = "ami-0a1b2c3d4e5f60718"
+    ami_name: str = "wallarm-node-6-13-0-20260729-094623"
+    ami_root_device: str = "/dev/xvda"
+    vpc_cidrs: tuple[str, ...] = ("10.0.0.0/16",)
+    vpc_ipv6_cidrs: tuple[str, ...] = ()
+    alb_zone_id: str = "Z32O12XQLNTSW2"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One resource the program registered, as the engine received it."""
+
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    custom: bool
+    parent: str
+
+    @property
+    def kind(self) -> str:
+        """'aws:lb/loadBalancer:LoadBalancer' -> 'LoadBalancer'."""
+        return self.typ.rsplit(":", 1)[-1]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records resources and invokes; answers invokes and computed outputs from OfflineFacts."""
+
+    def __init__(self, facts: OfflineFacts | None = None) -> None:
+        self.facts = facts or OfflineFacts()
+        self.resources: list[Recorded] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.parents: dict[tuple[str, str], str] = {}
+        # new_resource runs on worker threads.
+        self._lock = threading.Lock()
+
+    def _arn(self, service: str, resource: str, region: bool = True) -> str:
+        where = self.facts.region if region else ""
+        return f"arn:aws:{service}:{where}:{self.facts.account}:{resource}"
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        parent = self.parents.get((args.typ, args.name), "")
+        with self._lock:
+            self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), bool(args.custom), parent))
+        outputs = dict(args.inputs)
+        name = args.inputs.get("name") or args.name
+        resource_id = f"{args.name}-id"
+        typ = args.typ
+        if typ == "aws:lb/loadBalancer:LoadBalancer":
+            outputs["dnsName"] = f"internal-{args.name}-1234567890.{self.facts.region}.elb.amazonaws.com"
+            outputs["zoneId"] = self.facts.alb_zone_id
+            outputs["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/app/{args.name}/0123456789abcdef")
+        elif typ == "aws:lb/targetGroup:TargetGroup":
+            outputs["arn"] = self._arn("elasticloadbalancing", f"targetgroup/{args.name}/0123456789abcdef")
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            resource_id = "lt-0123456789abcdef0"
+            outputs["latestVersion"] = 1
+        elif typ == "aws:ec2/securityGroup:SecurityGroup":
+            resource_id = "sg-" + hashlib.sha256(args.name.encode()).hexdigest()[:17]
+        elif typ == "aws:secretsmanager/secret:Secret":
+            resource_id = self._arn("secretsmanager", f"secret:{args.name}-AbCdEf")
+            outputs["arn"] = resource_id
+        elif typ == "aws:ssm/parameter:Parameter":
+            outputs["arn"] = self._arn("ssm", f"parameter{name}")
+        elif typ.startswith("aws:iam/"):
+            outputs["arn"] = self._arn("iam", f"{typ.rsplit(':', 1)[-1].lower()}/{name}", region=False)
+            outputs["name"] = name
+        else:
+            outputs.setdefault("arn", self._arn(typ.split(":")[1].split("/")[0], f"{args.name}"))
+        if typ == "aws:autoscaling/group:Group":
+            outputs["name"] = name
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append((args.token, dict(args.args)))
+        facts = self.facts
+        if args.token == "aws:ec2/getAmi:getAmi":
+            pinned = [f["values"][0] for f in args.args.get("filters", []) if f.get("name") == "image-id"]
+            ami = pinned[0] if pinned else facts.ami_id
+            return {
+                "id": ami,
+                "imageId": ami,
+                "name": facts.ami_name,
+                "architecture": "x86_64",
+                "rootDeviceName": facts.ami_root_device,
+            }
+        if args.token == "aws:ec2/getVpc:getVpc":
+            vpc_id = args.args["id"]
+            return {
+                "id": vpc_id,
+                "arn": self._arn("ec2", f"vpc/{vpc_id}"),
+                "cidrBlock": facts.vpc_cidrs[0],
+                "cidrBlockAssociations": [
+                    {"associationId": f"vpc-cidr-assoc-{i}", "cidrBlock": c, "state": "associated"}
+                    for i, c in enumerate(facts.vpc_cidrs)
+                ],
+                "ipv6CidrBlockAssociations": [
+                    {
+                        "associationId": f"vpc-cidr-assoc-v6-{i}",
+                        "ipv6CidrBlock": c,
+                        "ipSource": "amazon",
+                        "ipv6AddressAttribute": "public",
+                        "ipv6Pool": "Amazon",
+                        "networkBorderGroup": facts.region,
+                        "state": "associated",
+                    }
+                    for i, c in enumerate(facts.vpc_ipv6_cidrs)
+                ],
+            }
+        # An invoke without a stand-in must fail loudly, not answer with nothing.
+        raise NotImplementedError(f"no offline answer for invoke {args.token}")
+
+
+class _ParentRecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, also noting each resource's parent (the component that groups it)."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self._recording = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        parent = ""
+        if request.parent:  # urn:pulumi:<stack>::<project>::<parent types joined by $>::<name>
+            *_, types, name = request.parent.split("::")
+            parent = f"{types.rsplit('$', 1)[-1]}::{name}"
+        self._recording.parents[(request.type, request.name)] = parent
+        return super().RegisterResource(request)
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelname.lower(), record.getMessage()))
+
+
+@dataclass
+class OfflineRun:
+    """What one offline run of the program produced."""
+
+    mocks: RecordingMocks
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+    log: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def resources(self) -> list[Recorded]:
+        return self.mocks.resources
+
+    @property
+    def warnings(self) -> list[str]:
+        return [message for level, message in self.log if level == "warning"]
+
+    def only(self, kind: str) -> Recorded:
+        """The one resource of a kind ('LoadBalancer'); fails when there are none or several."""
+        found = self.all(kind)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {kind}, found {[r.name for r in found]}")
+        return found[0]
+
+    def all(self, kind: str) -> list[Recorded]:
+        return sorted((r for r in self.resources if r.kind == kind), key=lambda r: r.name)
+
+
+def full_config(raw: Mapping[str, str], namespace: str = NAMESPACE) -> dict[str, str]:
+    """Bare keys get the project namespace, as the Pulumi CLI does for a stack file."""
+    return {key if ":" in key else f"{namespace}:{key}": value for key, value in raw.items()}
+
+
+def run_offline(
+    config: Mapping[str, str],
+    secret_keys: list[str] | tuple[str, ...] = (),
+    *,
+    stack: str = "dev",
+    project: str = NAMESPACE,
+    facts: OfflineFacts | None = None,
+    program: Callable[[], None] | None = None,
+    preview: bool = False,
+) -> OfflineRun:
+    """Run `program` (default: ours) with this config under the mock engine.
+
+    `config` keys are full ('wallarm-mirror:vpcId', 'aws:region') and values are strings, as the
+    CLI passes them. A program error (e.g. pulumi.RunError for bad config) propagates.
+    """
+    if program is None:
+        from .program import main as program
+
+    pulumi.runtime.set_all_config(dict(config), [k if ":" in k else f"{project}:{k}" for k in secret_keys])
+    mocks = RecordingMocks(facts)
+    handler = _ListHandler()
+    logger = logging.getLogger(f"wallarm_mirror.offline.{id(handler)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    pulumi.runtime.settings.ROOT.set(None)  # a fresh Stack per run, or exports pile up across runs
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=preview, logger=logger, monitor=_ParentRecordingMonitor(mocks)
+    )
+    run = OfflineRun(mocks)
+
+    @pulumi.runtime.test
+    def execute() -> Any:
+        program()
+        root = pulumi.runtime.settings.get_root_resource()
+
+        async def collect() -> None:
+            for key, value in (root.outputs if root is not None else {}).items():
+                output = pulumi.Output.from_input(value)
+                run.outputs[key] = await output.future()
+                if await output.is_secret():
+                    run.secret_outputs.add(key)
+
+        return asyncio.ensure_future(collect())
+
+    try:
+        execute()
+    finally:
+        run.log = handler.records
+        logger.removeHandler(handler)
+    return run
+
+
+def redact(value: Any) -> Any:
+    """Inputs for people and plan files: secrets become "[secret]", whole floats become ints."""
+    if rpc.is_rpc_secret(value):
+        return SECRET_SHOWN
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def unwrap(value: Any) -> Any:
+    """Inputs with secrets opened (tests only: they check what the secret holds)."""
+    if rpc.is_rpc_secret(value):
+        return unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value

@@ -1,0 +1,166 @@
+"""The top-level component: one Wallarm mirror analyser, from a validated stack config."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from .boot_script import (
+    BootScriptSpec,
+    TokenFromSecretsManager,
+    TokenFromSsmParameter,
+    TokenInline,
+    TokenSource,
+    render_boot_script,
+)
+from .config import StackConfig
+from .load_balancer import LoadBalancerArgs, MirrorLoadBalancer
+from .node_group import NodeGroup, NodeGroupArgs
+from .node_identity import NodeIdentity, NodeIdentityArgs
+from .node_snippets import node_http_snippet, node_server_snippet, trusted_proxy_cidrs
+from .security_groups import MirrorSecurityGroups, SecurityGroupsArgs
+from .tags import stack_tags
+
+
+@dataclass(frozen=True)
+class WallarmMirrorArgs:
+    config: StackConfig
+    stack: str
+
+
+def vpc_cidrs(vpc: aws.ec2.GetVpcResult) -> list[str]:
+    """Every IPv4 and IPv6 range of the VPC: the ALB and the web tier send from these."""
+    ipv4 = [a.cidr_block for a in vpc.cidr_block_associations or []] or [vpc.cidr_block]
+    return [*ipv4, *(a.ipv6_cidr_block for a in vpc.ipv6_cidr_block_associations or [] if a.ipv6_cidr_block)]
+
+
+def boot_spec(config: StackConfig, trusted_cidrs: list[str], token: TokenSource) -> BootScriptSpec:
+    """What the first-boot script of this stack's nodes must do (a pure function of the config)."""
+    profile = config.profile
+    return BootScriptSpec(
+        cloud_init_path=profile.cloud_init_path,
+        preset=profile.preset,
+        mode=config.mode,
+        api_host=config.api_host,
+        libdetection=config.libdetection,
+        global_snippet=config.global_snippet,
+        http_snippet=node_http_snippet(
+            profile, config.effective_health_check_port, config.effective_health_check_path, config.http_snippet
+        ),
+        server_snippet=node_server_snippet(profile, config.effective_node_port, trusted_cidrs, config.server_snippet),
+        post_script=config.post_script,
+        token=token,
+        node_group=config.node_group,
+    )
+
+
+def _region_of(arn: str) -> str:
+    return arn.split(":")[3]
+
+
+class WallarmMirror(pulumi.ComponentResource):
+    """Creates everything one stack needs: security groups, the internal mirror ALB with its target
+    group and listener, the node identity (IAM, stored token) and the auto scaling group of nodes."""
+
+    def __init__(self, name: str, args: WallarmMirrorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wallarm:mirror:WallarmMirror", name, None, opts)
+        config = args.config
+        tags = stack_tags(config.tags, args.stack)
+        vpc = aws.ec2.get_vpc_output(id=config.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
+
+        groups = MirrorSecurityGroups(
+            name,
+            SecurityGroupsArgs(
+                vpc_id=config.vpc_id,
+                mirror_source_cidrs=config.mirror_source_cidrs,
+                mirror_source_security_group_ids=config.mirror_source_security_group_ids,
+                node_egress_cidrs=config.node_egress_cidrs,
+                node_port=config.effective_node_port,
+                health_check_port=config.effective_health_check_port,
+                tags=tags,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        balancer = MirrorLoadBalancer(
+            name,
+            LoadBalancerArgs(
+                vpc_id=config.vpc_id,
+                subnet_ids=config.alb_subnet_ids,
+                security_group_id=groups.alb.id,
+                node_port=config.effective_node_port,
+                health_check_port=config.effective_health_check_port,
+                health_check_path=config.effective_health_check_path,
+                certificate_arn=config.certificate_arn,
+                ssl_policy=config.effective_ssl_policy,
+                deletion_protection=config.deletion_protection,
+                tags=tags,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        token = pulumi.Output.secret(config.token.get_secret_value())
+        identity = NodeIdentity(
+            name,
+            NodeIdentityArgs(
+                stack=args.stack,
+                partition=vpc.arn.apply(lambda arn: arn.split(":")[1]),
+                token=token,
+                token_delivery=config.token_delivery,
+                token_kms_key_arn=config.token_kms_key_arn,
+                extra_policy_arns=config.extra_policy_arns,
+                tags=tags,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+        trusted = vpc.apply(lambda v: trusted_proxy_cidrs(vpc_cidrs(v), config.mirror_source_cidrs))
+        if identity.token_store_arn is None:
+            # The token is inside the script, so the script (and the launch template input) is secret.
+            script = pulumi.Output.all(trusted, token).apply(
+                lambda v: render_boot_script(boot_spec(config, v[0], TokenInline(v[1])))
+            )
+        else:
+            kind = TokenFromSecretsManager if config.token_delivery == "secretsManager" else TokenFromSsmParameter
+            script = pulumi.Output.all(trusted, identity.token_store_arn).apply(
+                lambda v: render_boot_script(boot_spec(config, v[0], kind(v[1], _region_of(v[1]))))
+            )
+        nodes = NodeGroup(
+            name,
+            NodeGroupArgs(
+                node_version=config.node_version,
+                ami_id=config.ami_id,
+                instance_type=config.instance_type,
+                root_volume_size=config.root_volume_size,
+                subnet_ids=config.nodes_subnets,
+                security_group_id=groups.node.id,
+                instance_profile_arn=identity.instance_profile.arn,
+                target_group_arn=balancer.target_group.arn,
+                user_data_base64=script.apply(lambda text: base64.b64encode(text.encode()).decode()),
+                min_size=config.min_size,
+                max_size=config.max_size,
+                desired_capacity=config.desired_capacity,
+                cpu_target=config.cpu_target,
+                tags=tags,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+        self.outputs: dict[str, pulumi.Input[object]] = {
+            "mirror_endpoint": balancer.endpoint,
+            "alb_dns_name": balancer.alb.dns_name,
+            "alb_arn": balancer.alb.arn,
+            "alb_zone_id": balancer.alb.zone_id,
+            "target_group_arn": balancer.target_group.arn,
+            "asg_name": nodes.group.name,
+            "launch_template_id": nodes.launch_template.id,
+            "launch_template_version": nodes.launch_template.latest_version,
+            "node_role_arn": identity.role.arn,
+            "ami_id": nodes.ami.id,
+            "alb_security_group_id": groups.alb.id,
+            "node_security_group_id": groups.node.id,
+        }
+        if identity.token_store_arn is not None:
+            self.outputs["token_store_arn"] = identity.token_store_arn
+        self.register_outputs(self.outputs)

@@ -1,0 +1,21 @@
+"""Names and tags shared by every resource of a stack (pure functions)."""
+
+from __future__ import annotations
+
+import re
+
+APP = "wallarm-mirror"
+
+
+def stack_tags(user_tags: dict[str, str], stack: str) -> dict[str, str]:
+    """The user's tags plus the two the program owns (config refuses user keys that clash)."""
+    return {**user_tags, "app": APP, "stack": stack}
+
+
+def name_fragment(text: str) -> str:
+    """A resource-name-safe form of a CIDR or an id: '10.0.0.0/16' -> '10-0-0-0-16'.
+
+    Rules are named after what they allow instead of their list position, so removing one
+    source does not rename (and so replace) the rules of the sources after it.
+    """
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
