@@ -78,9 +78,7 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
             protocol="HTTPS" if https else "HTTP",
             certificate_arn=args.certificate_arn,
             ssl_policy=args.ssl_policy,
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=self.target_group.arn)
-            ],
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=self.target_group.arn)],
             tags=args.tags,
             opts=child,
         )

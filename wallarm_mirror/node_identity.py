@@ -84,7 +84,10 @@ class NodeIdentity(pulumi.ComponentResource):
         )
         for arn in args.extra_policy_arns:
             aws.iam.RolePolicyAttachment(
-                f"{name}-extra-{name_fragment(arn.split(':')[4] + '-' + arn.rsplit('/', 1)[-1])}", role=self.role.name, policy_arn=arn, opts=child
+                f"{name}-extra-{name_fragment(arn.split(':')[4] + '-' + arn.rsplit('/', 1)[-1])}",
+                role=self.role.name,
+                policy_arn=arn,
+                opts=child,
             )
 
         # The ARN of the secret or parameter that holds the token; None when it travels in user data.
@@ -98,9 +101,7 @@ class NodeIdentity(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=child,
             )
-            aws.secretsmanager.SecretVersion(
-                f"{name}-token", secret_id=secret.id, secret_string=args.token, opts=child
-            )
+            aws.secretsmanager.SecretVersion(f"{name}-token", secret_id=secret.id, secret_string=args.token, opts=child)
             self.token_store_arn = secret.arn
         elif args.token_delivery == "ssm":
             parameter = aws.ssm.Parameter(
@@ -124,5 +125,7 @@ class NodeIdentity(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.instance_profile = aws.iam.InstanceProfile(f"{name}-node-profile", role=self.role.name, tags=args.tags, opts=child)
+        self.instance_profile = aws.iam.InstanceProfile(
+            f"{name}-node-profile", role=self.role.name, tags=args.tags, opts=child
+        )
         self.register_outputs({"node_role_arn": self.role.arn, "instance_profile_arn": self.instance_profile.arn})

@@ -63,6 +63,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.resources: list[Recorded] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.parents: dict[tuple[str, str], str] = {}
+        self.ids: dict[tuple[str, str], str] = {}
         # new_resource runs on worker threads.
         self._lock = threading.Lock()
 
@@ -101,6 +102,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs.setdefault("arn", self._arn(typ.split(":")[1].split("/")[0], f"{args.name}"))
         if typ == "aws:autoscaling/group:Group":
             outputs["name"] = name
+        with self._lock:
+            self.ids[(typ, args.name)] = resource_id
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -151,7 +154,7 @@ class _ParentRecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self._recording = mocks
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         parent = ""
         if request.parent:  # urn:pulumi:<stack>::<project>::<parent types joined by $>::<name>
             *_, types, name = request.parent.split("::")
@@ -193,8 +196,21 @@ class OfflineRun:
             raise AssertionError(f"expected one {kind}, found {[r.name for r in found]}")
         return found[0]
 
+    def id_of(self, kind: str, name: str) -> str:
+        """The id the engine gave the cloud resource `name` of a kind ('SecurityGroup')."""
+        return self.mocks.ids[(self.only_named(kind, name).typ, name)]
+
+    def only_named(self, kind: str, name: str) -> Recorded:
+        found = [r for r in self.all(kind) if r.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"expected one {kind} named {name}, found {len(found)}")
+        return found[0]
+
     def all(self, kind: str) -> list[Recorded]:
-        return sorted((r for r in self.resources if r.kind == kind), key=lambda r: r.name)
+        """Cloud resources of a kind ('SecurityGroup'), or anything of a full type token, by name."""
+        if ":" in kind:
+            return sorted((r for r in self.resources if r.typ == kind), key=lambda r: r.name)
+        return sorted((r for r in self.resources if r.custom and r.kind == kind), key=lambda r: r.name)
 
 
 def full_config(raw: Mapping[str, str], namespace: str = NAMESPACE) -> dict[str, str]:

@@ -1,0 +1,76 @@
+"""Shared fixtures: stack configs as the Pulumi CLI hands them over, and one offline-run fixture
+that records every resource the real program registers under the mock engine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from wallarm_mirror.offline import OfflineFacts, OfflineRun, full_config, run_offline
+
+TOKEN = "wlrm-test-token-5f0c2a9d7e3b41c8"
+VPC = "vpc-0123456789abcdef0"
+SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
+NODE_SUBNETS = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2", "subnet-0aaaaaaaaaaaaaaa3"]
+SOURCE_SG = "sg-0123456789abcdef0"
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+
+# A dev-like stack: two subnets, one node, plain HTTP, defaults everywhere else.
+DEV: dict[str, Any] = {
+    "vpcId": VPC,
+    "albSubnetIds": SUBNETS[:2],
+    "mirrorSourceCidrs": ["10.0.16.0/20"],
+    "token": TOKEN,
+    "deletionProtection": False,
+}
+# A prod-like stack: TLS, three subnets for the ALB and three for nodes, 2+ nodes, both source kinds.
+PROD: dict[str, Any] = {
+    "vpcId": VPC,
+    "albSubnetIds": SUBNETS,
+    "nodeSubnetIds": NODE_SUBNETS,
+    "mirrorSourceCidrs": ["10.40.0.0/19", "2600:1f18:abcd::/56"],
+    "mirrorSourceSecurityGroupIds": [SOURCE_SG],
+    "token": TOKEN,
+    "certificateArn": CERT,
+    "instanceType": "m5.xlarge",
+    "minSize": 2,
+    "maxSize": 6,
+    "desiredCapacity": 3,
+    "apiHost": "us1.api.wallarm.com",
+    "tags": {"env": "prod"},
+}
+
+
+def as_pulumi_config(values: dict[str, Any]) -> dict[str, str]:
+    """What the CLI passes: strings as they are, everything else as JSON text."""
+    return full_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
+
+
+RunStack = Callable[..., OfflineRun]
+
+
+@pytest.fixture
+def run_stack() -> RunStack:
+    """Run the real program offline: run_stack(DEV, mode="off", facts=OfflineFacts(...)).
+
+    Keyword overrides replace keys; a value of None removes the key. The token is a secret key.
+    """
+
+    def run(
+        base: dict[str, Any],
+        *,
+        facts: OfflineFacts | None = None,
+        stack: str = "test",
+        secret_keys: tuple[str, ...] = ("token",),
+        **overrides: Any,
+    ) -> OfflineRun:
+        values = {**base, **overrides}
+        values = {k: v for k, v in values.items() if v is not None}
+        return run_offline(
+            {**as_pulumi_config(values), "aws:region": "eu-west-1"}, secret_keys, stack=stack, facts=facts
+        )
+
+    return run

@@ -1,0 +1,111 @@
+"""Command line: `python -m wallarm_mirror plan|boot-script|diff|config-reference`.
+
+Everything here works offline. `plan` with no arguments plans the example `dev` stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+def _plan_document(args: argparse.Namespace) -> dict[str, object]:
+    """Run the program offline for the chosen stack file; exits 2 on a bad stack file or config."""
+    from .plan import PROJECT_DIR, StackFileError, plan_document, project_name, read_stack_file
+
+    project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
+    path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
+    try:
+        stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
+    except StackFileError as error:
+        _fail(str(error))
+
+    import pulumi
+
+    from .offline import run_offline
+
+    try:
+        run = run_offline(stack_file.config, stack_file.secret_keys, stack=stack_file.stack, project=stack_file.project)
+    except pulumi.RunError as error:
+        _fail(f"stack {stack_file.stack} ({path.name}): {error}")
+    return plan_document(stack_file, run)
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import render_text
+
+    document = _plan_document(args)
+    if args.json:
+        print(json.dumps(document, indent=2, sort_keys=False))
+    else:
+        print(render_text(document), end="")
+    return 0
+
+
+def cmd_boot_script(args: argparse.Namespace) -> int:
+    document = _plan_document(args)
+    templates = [r for r in document["resources"] if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate"]  # type: ignore[index]
+    user_data = templates[0]["inputs"].get("userData")
+    if user_data == "[secret]":
+        _fail("the boot script holds the token (tokenDelivery userData), so it is a secret and is not shown")
+    print(base64.b64decode(user_data).decode(), end="")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .plan_diff import main as diff_main
+
+    return diff_main(args.rest)
+
+
+def cmd_config_reference(args: argparse.Namespace) -> int:
+    from .config_reference import config_table
+
+    print(config_table(), end="")
+    return 0
+
+
+def _stack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to plan (default: dev)")
+    parser.add_argument("--config-file", help="plan this stack file instead (its name gives the stack name)")
+    parser.add_argument("--project-dir", help="folder with Pulumi.yaml (default: this checkout)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m wallarm_mirror", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+
+    plan = commands.add_parser("plan", help="what `pulumi up` would create, offline")
+    _stack_options(plan)
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.set_defaults(func=cmd_plan)
+
+    boot = commands.add_parser("boot-script", help="the nodes' first-boot script of a stack, offline")
+    _stack_options(boot)
+    boot.set_defaults(func=cmd_boot_script)
+
+    diff = commands.add_parser("diff", help="Markdown summary of two `plan --json` files", add_help=False)
+    diff.add_argument("rest", nargs=argparse.REMAINDER)
+    diff.set_defaults(func=cmd_diff)
+
+    reference = commands.add_parser("config-reference", help="the config keys as a Markdown table")
+    reference.set_defaults(func=cmd_config_reference)
+
+    args = parser.parse_args(argv)
+    if args.command is None:  # the embedded default: the offline plan of the example dev stack
+        args = parser.parse_args(["plan", *(argv or [])])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
