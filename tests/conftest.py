@@ -3,7 +3,9 @@ that records every resource the real program registers under the mock engine."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -74,3 +76,14 @@ def run_stack() -> RunStack:
         )
 
     return run
+
+
+def script_and_files(script: str) -> str:
+    """The script plus every heredoc it writes, base64 ones decoded: what the node will receive."""
+    texts = [script]
+    for _, body in re.findall(r"<<'(\w+)'\n(.*?)\n\1$", script, flags=re.MULTILINE | re.DOTALL):
+        try:
+            texts.append(base64.b64decode("".join(body.split()), validate=True).decode())
+        except ValueError:
+            texts.append(body)
+    return "\n".join(texts)

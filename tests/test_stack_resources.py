@@ -8,7 +8,7 @@ import json
 import pytest
 from pulumi.runtime import rpc
 
-from tests.conftest import CERT, DEV, NODE_SUBNETS, PROD, SOURCE_SG, SUBNETS, TOKEN
+from tests.conftest import CERT, DEV, NODE_SUBNETS, PROD, SOURCE_SG, SUBNETS, TOKEN, script_and_files
 from wallarm_mirror.offline import OfflineFacts, OfflineRun, unwrap
 
 
@@ -81,7 +81,7 @@ def test_node_port_and_health_check_overrides_reach_target_group_and_node_sg(run
     node_in = rules(run, "SecurityGroupIngressRule", "wallarm-mirror-node-sg")
     assert sorted(r["fromPort"] for r in node_in) == [8080, 8081]
     script = boot_script(run)
-    assert "listen 8080;" in script or "listen 8080;" in _snippets(script)
+    assert "listen 8080;" in script or "listen 8080;" in script_and_files(script)
 
 
 # --- security groups ---------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def test_boot_script_defaults_to_monitoring_mode(run_stack):
 
 
 def test_custom_preset_snippet_makes_node_analyse_mirrored_copies_only(run_stack):
-    snippets = _snippets(boot_script(run_stack(DEV, nodeVersion="6.13")))
+    snippets = script_and_files(boot_script(run_stack(DEV, nodeVersion="6.13")))
     for line in (
         "wallarm_force server_addr $http_x_server_addr;",
         "wallarm_force server_port $http_x_server_port;",
@@ -219,21 +219,21 @@ def test_custom_preset_snippet_makes_node_analyse_mirrored_copies_only(run_stack
 
 
 def test_mirror_preset_leaves_wallarm_force_to_the_preset(run_stack):
-    snippets = _snippets(boot_script(run_stack(DEV, nodeVersion="4.8")))
+    snippets = script_and_files(boot_script(run_stack(DEV, nodeVersion="4.8")))
     assert "wallarm_force" not in snippets
     assert "real_ip_recursive on;" in snippets
 
 
 def test_real_ip_trusts_vpc_ranges_and_mirror_sources_only(run_stack):
     facts = OfflineFacts(vpc_cidrs=("10.40.0.0/16", "100.64.0.0/16"), vpc_ipv6_cidrs=("2600:1f18:abcd::/56",))
-    snippets = _snippets(boot_script(run_stack(PROD, facts=facts, mirrorSourceCidrs=["192.168.7.0/24"])))
+    snippets = script_and_files(boot_script(run_stack(PROD, facts=facts, mirrorSourceCidrs=["192.168.7.0/24"])))
     trusted = [line.split()[1].rstrip(";") for line in snippets.splitlines() if line.startswith("set_real_ip_from")]
     assert trusted == ["10.40.0.0/16", "100.64.0.0/16", "192.168.7.0/24", "2600:1f18:abcd::/56"]
     assert "real_ip_header X-Forwarded-For;" in snippets and "real_ip_recursive on;" in snippets
 
 
 def test_seven_x_health_check_proxies_the_daemons_readiness(run_stack):
-    snippets = _snippets(boot_script(run_stack(DEV, nodeVersion="7.1")))
+    snippets = script_and_files(boot_script(run_stack(DEV, nodeVersion="7.1")))
     assert "listen 9447;" in snippets
     assert "proxy_pass http://127.0.0.1:9446/ready;" in snippets
 
@@ -292,7 +292,7 @@ def test_user_data_delivery_makes_launch_template_user_data_secret(run_stack):
     run = run_stack(DEV, tokenDelivery="userData")
     user_data = run.only("LaunchTemplate").inputs["userData"]
     assert rpc.is_rpc_secret(user_data)
-    assert TOKEN in _snippets(base64.b64decode(unwrap(user_data)).decode())
+    assert TOKEN in script_and_files(base64.b64decode(unwrap(user_data)).decode())
 
 
 # --- tags and components -----------------------------------------------------------------------
@@ -364,19 +364,6 @@ def test_captured_inputs_use_wire_names_only(stack):
 
 
 # --- helpers that read the boot script --------------------------------------------------------
-
-
-def _snippets(script: str) -> str:
-    """The script plus every heredoc it writes, base64 ones decoded: what the node will receive."""
-    import re
-
-    texts = [script]
-    for _, body in re.findall(r"<<'(\w+)'\n(.*?)\n\1$", script, flags=re.MULTILINE | re.DOTALL):
-        try:
-            texts.append(base64.b64decode("".join(body.split()), validate=True).decode())
-        except ValueError:
-            texts.append(body)
-    return "\n".join(texts)
 
 
 def _cloud_init_flags(script: str) -> dict[str, str]:

@@ -57,8 +57,13 @@ def boot_spec(config: StackConfig, trusted_cidrs: list[str], token: TokenSource)
     )
 
 
-def _region_of(arn: str) -> str:
-    return arn.split(":")[3]
+def stored_token_source(delivery: str, store_arn: str) -> TokenSource:
+    """Where the boot script fetches the token: the secret by ARN, the parameter by name, in its region."""
+    region = store_arn.split(":")[3]
+    if delivery == "secretsManager":
+        return TokenFromSecretsManager(secret_id=store_arn, region=region)
+    # arn:aws:ssm:<region>:<account>:parameter/wallarm-mirror/dev/node-token -> /wallarm-mirror/dev/node-token
+    return TokenFromSsmParameter(name=store_arn.split(":parameter", 1)[1], region=region)
 
 
 class WallarmMirror(pulumi.ComponentResource):
@@ -122,9 +127,8 @@ class WallarmMirror(pulumi.ComponentResource):
                 lambda v: render_boot_script(boot_spec(config, v[0], TokenInline(v[1])))
             )
         else:
-            kind = TokenFromSecretsManager if config.token_delivery == "secretsManager" else TokenFromSsmParameter
             script = pulumi.Output.all(trusted, identity.token_store_arn).apply(
-                lambda v: render_boot_script(boot_spec(config, v[0], kind(v[1], _region_of(v[1]))))
+                lambda v: render_boot_script(boot_spec(config, v[0], stored_token_source(config.token_delivery, v[1])))
             )
         nodes = NodeGroup(
             name,
