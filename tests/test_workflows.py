@@ -1,0 +1,378 @@
+"""Spec of the GitHub Actions workflows: structure, permissions, and the shell that really runs.
+
+The workflows cannot run here, so the tests read them as data (PyYAML parses the `on:` key as
+True) and execute the shell snippets that matter in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+PLAN_DIFF_MODULE = ROOT / "wallarm_mirror" / "plan_diff.py"
+
+
+def load(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1: the key `on` is the boolean true
+    return data
+
+
+def all_workflows() -> dict[str, dict[str, Any]]:
+    return {path.name: load(path.name) for path in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def step_using(job: dict[str, Any], action: str) -> dict[str, Any]:
+    found = [step for step in job["steps"] if str(step.get("uses", "")).split("@")[0] == action]
+    assert len(found) == 1, f"expected one step using {action}, found {len(found)}"
+    return found[0]
+
+
+def named_step(job: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(step for step in job["steps"] if step.get("name") == name)
+
+
+def bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # The shell GitHub uses for `run:` on Linux runners.
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        # `python3` in the snippets resolves to the interpreter running the tests.
+        env={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HOME": str(cwd), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+PREVIEW = load("preview.yml")
+PLAN_DIFF = load("plan-diff.yml")
+COMMENT = load("plan-diff-comment.yml")
+
+
+# ------------------------------------------------------------------------------------------
+# Everywhere
+# ------------------------------------------------------------------------------------------
+
+
+def test_the_three_workflows_exist():
+    assert set(all_workflows()) == {"preview.yml", "plan-diff.yml", "plan-diff-comment.yml"}
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "plan-diff.yml", "plan-diff-comment.yml"])
+def test_no_expression_is_interpolated_into_a_script(name: str):
+    # Untrusted values (PR titles, branch names, artifact text) reach scripts only through env.
+    for step in steps(load(name)):
+        for text in (step.get("run", ""), step.get("with", {}).get("script", "")):
+            assert "${{" not in text, f"{name}: step {step.get('name') or step.get('uses')} interpolates an expression"
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "plan-diff.yml", "plan-diff-comment.yml"])
+def test_no_long_lived_aws_keys(name: str):
+    text = (WORKFLOWS / name).read_text(encoding="utf-8")
+    assert "aws-access-key-id" not in text
+    assert "aws-secret-access-key" not in text
+    assert "AWS_ACCESS_KEY_ID" not in text
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "plan-diff.yml", "plan-diff-comment.yml"])
+def test_actions_are_pinned_to_a_major_version(name: str):
+    for step in steps(load(name)):
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step["uses"]
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "plan-diff.yml", "plan-diff-comment.yml"])
+def test_checkouts_do_not_keep_the_token(name: str):
+    for step in steps(load(name)):
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+# ------------------------------------------------------------------------------------------
+# preview.yml: discover → preview (per stack) → up (marked stacks, main)
+# ------------------------------------------------------------------------------------------
+
+
+def test_preview_runs_on_pull_requests_and_pushes_to_main():
+    assert set(PREVIEW["on"]) == {"pull_request", "push"}
+    assert PREVIEW["on"]["push"]["branches"] == ["main"]
+
+
+def test_preview_jobs_are_wired_by_needs_and_matrix_comes_from_discover():
+    jobs = PREVIEW["jobs"]
+    assert set(jobs) == {"discover", "preview", "up"}
+    assert jobs["discover"]["outputs"] == {
+        "stacks": "${{ steps.stacks.outputs.stacks }}",
+        "up_stacks": "${{ steps.stacks.outputs.up_stacks }}",
+    }
+    assert jobs["preview"]["needs"] == "discover"
+    assert jobs["preview"]["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.discover.outputs.stacks) }}"
+    assert jobs["up"]["needs"] == "discover"
+    assert jobs["up"]["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.discover.outputs.up_stacks) }}"
+    # An empty matrix is an error in GitHub Actions, so both jobs are skipped when it would be.
+    assert "needs.discover.outputs.stacks != '[]'" in jobs["preview"]["if"]
+    assert "needs.discover.outputs.up_stacks != '[]'" in jobs["up"]["if"]
+
+
+def discover_script() -> str:
+    return named_step(PREVIEW["jobs"]["discover"], "List Pulumi.<stack>.yaml files")["run"]
+
+
+def test_discover_lists_stack_files_for_real(tmp_path: Path):
+    for name in ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.prod.eu-west-1.yaml", "README.md"]:
+        (tmp_path / name).write_text("config: {}\n")
+    (tmp_path / "Pulumi.$(touch pwned).yaml").write_text("config: {}\n")  # hostile name from a PR
+    (tmp_path / "Pulumi.folder.yaml").mkdir()
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "Pulumi.nested.yaml").write_text("config: {}\n")
+    output = tmp_path / "github_output"
+
+    result = bash(discover_script(), tmp_path, {"GITHUB_OUTPUT": str(output), "UP_STACKS": "prod, staging"})
+
+    assert result.returncode == 0, result.stderr
+    outputs = read_outputs(output)
+    assert json.loads(outputs["stacks"]) == ["dev", "prod", "prod.eu-west-1"]
+    assert json.loads(outputs["up_stacks"]) == ["prod"]
+    assert "::warning::ignored 2 Pulumi.*.yaml file(s) whose stack name is not plain" in result.stderr
+    assert "::warning::PULUMI_UP_STACKS names 1 stack(s) without a Pulumi.<stack>.yaml" in result.stderr
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_discover_with_no_stack_files_and_no_marker_prints_empty_lists(tmp_path: Path):
+    output = tmp_path / "github_output"
+
+    result = bash(discover_script(), tmp_path, {"GITHUB_OUTPUT": str(output)})
+
+    assert result.returncode == 0, result.stderr
+    assert read_outputs(output) == {"stacks": "[]", "up_stacks": "[]"}
+
+
+def test_discover_reads_the_up_marker_from_a_repository_variable():
+    step = named_step(PREVIEW["jobs"]["discover"], "List Pulumi.<stack>.yaml files")
+    assert step["env"] == {"UP_STACKS": "${{ vars.PULUMI_UP_STACKS }}"}
+    assert PREVIEW["jobs"]["discover"]["permissions"] == {"contents": "read"}
+
+
+def test_preview_permissions_are_exactly_what_it_needs():
+    assert PREVIEW["permissions"] == {}
+    assert PREVIEW["jobs"]["preview"]["permissions"] == {
+        "contents": "read",
+        "id-token": "write",
+        "pull-requests": "write",
+    }
+    assert PREVIEW["jobs"]["up"]["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+def test_credentialed_preview_is_skipped_for_fork_pull_requests():
+    condition = PREVIEW["jobs"]["preview"]["if"]
+    assert "github.event_name != 'pull_request'" in condition
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
+
+
+def test_preview_installs_requirements_into_the_programs_virtualenv():
+    pulumi_yaml = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))
+    venv = pulumi_yaml["runtime"]["options"]["virtualenv"]
+    for job in ("preview", "up"):
+        script = named_step(PREVIEW["jobs"][job], "Install the program's dependencies")["run"]
+        assert f"python -m venv {venv}" in script
+        assert f"{venv}/bin/python -m pip install -r requirements.txt" in script
+
+
+@pytest.mark.parametrize(("job", "command"), [("preview", "preview"), ("up", "up")])
+def test_pulumi_action_inputs(job: str, command: str):
+    step = step_using(PREVIEW["jobs"][job], "pulumi/actions")
+    inputs = step["with"]
+    assert inputs["command"] == command
+    assert "matrix.stack" in inputs["stack-name"]
+    assert inputs["work-dir"] == "."
+    assert inputs["diff"] is True
+    assert step["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
+    if job == "preview":
+        assert inputs["comment-on-pr"] is True
+
+
+@pytest.mark.parametrize("job", ["preview", "up"])
+def test_aws_credentials_come_from_oidc_role_assumption(job: str):
+    steps_ = PREVIEW["jobs"][job]["steps"]
+    step = step_using(PREVIEW["jobs"][job], "aws-actions/configure-aws-credentials")
+    assert set(step["with"]) == {"role-to-assume", "aws-region", "role-session-name"}
+    assert "vars.AWS_ROLE_ARN" in step["with"]["role-to-assume"]
+    assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}"
+    # Credentials are in place before Pulumi runs.
+    assert steps_.index(step) < steps_.index(step_using(PREVIEW["jobs"][job], "pulumi/actions"))
+
+
+def test_up_runs_only_on_pushes_to_main():
+    condition = PREVIEW["jobs"]["up"]["if"]
+    assert "github.event_name == 'push'" in condition
+    assert "github.ref == 'refs/heads/main'" in condition
+
+
+def test_up_has_an_environment_per_stack_and_never_overlaps():
+    up = PREVIEW["jobs"]["up"]
+    assert up["environment"] == "${{ matrix.stack }}"
+    assert up["concurrency"] == {"group": "pulumi-up-${{ matrix.stack }}", "cancel-in-progress": False}
+
+
+def test_a_push_never_cancels_a_running_workflow():
+    assert PREVIEW["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+
+
+# ------------------------------------------------------------------------------------------
+# plan-diff.yml: credential-free, forks included, uploads Markdown only
+# ------------------------------------------------------------------------------------------
+
+
+def test_plan_diff_runs_for_every_pull_request_without_secrets_or_write_access():
+    text = (WORKFLOWS / "plan-diff.yml").read_text(encoding="utf-8")
+    assert set(PLAN_DIFF["on"]) == {"pull_request"}
+    assert "secrets." not in text
+    assert "id-token" not in text
+    assert PLAN_DIFF["permissions"] == {"contents": "read"}
+    assert all(job["permissions"] == {"contents": "read"} for job in PLAN_DIFF["jobs"].values())
+
+
+def test_plan_diff_checks_out_base_and_head_side_by_side():
+    job = PLAN_DIFF["jobs"]["plan-diff"]
+    checkouts = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/checkout@")]
+    assert [step["with"]["path"] for step in checkouts] == ["head", "base"]
+    assert "ref" not in checkouts[0]["with"]  # the pull request merge/head commit
+    assert checkouts[1]["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+
+
+def test_plan_diff_lists_stacks_with_the_same_snippet_as_preview():
+    step = named_step(PLAN_DIFF["jobs"]["plan-diff"], "List Pulumi.<stack>.yaml files")
+    assert step["run"] == discover_script()
+    assert step["working-directory"] == "head"
+
+
+def test_plan_diff_artifact_is_what_the_comment_workflow_downloads():
+    upload = step_using(PLAN_DIFF["jobs"]["plan-diff"], "actions/upload-artifact")
+    download = step_using(COMMENT["jobs"]["comment"], "actions/download-artifact")
+    assert upload["if"] == "always()"
+    assert upload["with"]["name"] == download["with"]["name"] == "plan-diff"
+    assert COMMENT["on"]["workflow_run"]["workflows"] == [PLAN_DIFF["name"]]
+
+
+FAKE_MAIN = """
+import json, sys
+from pathlib import Path
+
+args = sys.argv[1:]
+if args[0] == "plan":
+    stack = args[args.index("--stack") + 1]
+    print(json.dumps(json.loads(Path(f"Pulumi.{stack}.yaml").read_text())))  # fails on a broken stack
+elif args[0] == "diff":
+    from wallarm_mirror.plan_diff import main
+    sys.exit(main(args[1:]))
+"""
+
+
+def fake_checkout(root: Path, stacks: dict[str, str]) -> None:
+    """A checkout whose `python -m wallarm_mirror plan` prints the plan stored in the stack file."""
+    package = root / "wallarm_mirror"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(FAKE_MAIN)
+    shutil.copy(PLAN_DIFF_MODULE, package / "plan_diff.py")
+    for stack, content in stacks.items():
+        (root / f"Pulumi.{stack}.yaml").write_text(content)
+    python = root / ".venv-plan" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+
+
+def plan_json(port: int) -> str:
+    resource = {"type": "aws:lb/targetGroup:TargetGroup", "name": "wallarm-mirror-tg", "inputs": {"port": port}}
+    return json.dumps({"project": "wallarm-mirror", "stack": "x", "resources": [resource], "outputs": {}})
+
+
+def test_plan_diff_script_plans_both_sides_and_writes_the_comment_markdown(tmp_path: Path):
+    fake_checkout(tmp_path / "base", {"dev": plan_json(8445)})
+    fake_checkout(tmp_path / "head", {"dev": plan_json(9000), "broken": "not json", "staging": plan_json(8445)})
+    summary = tmp_path / "summary.md"
+    script = named_step(PLAN_DIFF["jobs"]["plan-diff"], "Plan base and head, diff per stack")["run"]
+
+    result = bash(
+        script,
+        tmp_path,
+        {
+            "GITHUB_WORKSPACE": str(tmp_path),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "STACKS": json.dumps(["broken", "dev", "staging"]),
+            "PR_NUMBER": "42",
+            "HEAD_SHA": "0123abc",
+        },
+    )
+
+    out = tmp_path / "plan-diff"
+    markdown = (out / "plan-diff.md").read_text()
+    lines = markdown.splitlines()
+    assert result.returncode == 1  # the broken stack fails the job, after the others are diffed
+    assert "::error::the offline plan of stack broken failed on the pull request head" in result.stdout
+    assert lines[0] == "## Offline plan diff"
+    assert "The offline plan fails on the pull request head; see the *Plan diff* workflow log." in lines
+    dev = lines.index("### Stack: dev")
+    assert lines[dev + 2] == "**0 to change, 1 to replace, 0 to add, 0 to remove**"
+    staging = lines.index("### Stack: staging")
+    assert lines[staging - 1] == ""  # sections of consecutive stacks do not run together
+    assert lines[staging + 2] == "**0 to change, 0 to replace, 1 to add, 0 to remove**"
+    assert lines[-2:] == [
+        "The base has no offline plan for this stack (a new stack, or the plan command is missing there), "
+        "so everything shows as added.",
+        "",
+    ]
+    assert (out / "pr-number").read_text() == "42\n"
+    assert (out / "head-sha").read_text() == "0123abc\n"
+    assert summary.read_text() == markdown
+
+
+# ------------------------------------------------------------------------------------------
+# plan-diff-comment.yml: privileged, so it never touches pull request code
+# ------------------------------------------------------------------------------------------
+
+
+def test_comment_workflow_runs_after_plan_diff_with_only_comment_rights():
+    assert COMMENT["on"] == {"workflow_run": {"workflows": ["Plan diff"], "types": ["completed"]}}
+    assert COMMENT["permissions"] == {}
+    assert COMMENT["jobs"]["comment"]["permissions"] == {"actions": "read", "pull-requests": "write"}
+    assert "github.event.workflow_run.event == 'pull_request'" in COMMENT["jobs"]["comment"]["if"]
+
+
+def test_comment_workflow_never_checks_out_or_runs_pull_request_code():
+    for step in steps(COMMENT):
+        assert "run" not in step
+        assert not str(step.get("uses", "")).startswith("actions/checkout@")
+    download = step_using(COMMENT["jobs"]["comment"], "actions/download-artifact")
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+
+
+def test_comment_script_checks_the_pr_number_and_keeps_one_sticky_comment():
+    script = step_using(COMMENT["jobs"]["comment"], "actions/github-script")["with"]["script"]
+    assert "/^[0-9]{1,10}$/.test(number)" in script
+    assert "pr.head.sha !== process.env.RUN_HEAD_SHA" in script
+    assert "updateComment" in script
+    assert "createComment" in script
+    assert "c.body.startsWith(marker)" in script
