@@ -98,6 +98,14 @@ BAD_INPUTS = [
     ("tags", {"app": "mine"}, "program sets itself"),
     ("tags", {"aws:owner": "x"}, "not starting with 'aws:'"),
     ("tags", ["env=dev"], "valid dictionary"),
+    ("alarmsEnabled", "yes please", "valid boolean"),
+    ("alarmTopicArn", "ops-oncall", "is not an SNS topic ARN"),
+    ("dashboardEnabled", "2", "valid boolean"),
+    ("requestsPerNodeTarget", 0, "greater than 0"),
+    ("accessLogsBucket", "Corp_Logs", "is not an S3 bucket name"),
+    ("accessLogsPrefix", "/logs/", "is not a usable prefix"),
+    ("accessLogsPrefix", "x/AWSLogs", "is not a usable prefix"),
+    ("accessLogsRetentionDays", 0, "greater than or equal to 1"),
 ]
 
 
@@ -152,6 +160,16 @@ def test_kms_key_with_user_data_delivery_is_refused():
     key = "arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
     (message,) = problems(tokenDelivery="userData", tokenKmsKeyArn=key)
     assert message.startswith("wallarm-mirror:tokenKmsKeyArn: only applies when tokenDelivery is")
+
+
+def test_topic_without_alarms_is_refused():
+    (message,) = problems(alarmsEnabled=False, alarmTopicArn="arn:aws:sns:eu-west-1:123456789012:ops")
+    assert message.startswith("wallarm-mirror:alarmTopicArn: only applies when alarmsEnabled is true")
+
+
+def test_existing_and_created_log_bucket_together_are_refused():
+    (message,) = problems(accessLogsBucket="corp-alb-logs", createAccessLogsBucket=True)
+    assert message.startswith("wallarm-mirror:createAccessLogsBucket: is true while accessLogsBucket names")
 
 
 def test_unknown_key_suggests_the_close_one():

@@ -36,7 +36,7 @@ def test_default_command_plans_the_dev_stack_readably():
     result = run_cli()
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("Offline plan of stack dev (project wallarm-mirror): 20 cloud resources in 5 components")
+    assert out.startswith("Offline plan of stack dev (project wallarm-mirror): 27 cloud resources in 6 components")
     assert "+ aws:lb/loadBalancer:LoadBalancer  wallarm-mirror-alb" in out
     assert "internal: true" in out
     assert "metadataOptions.httpTokens: required" in out

@@ -318,6 +318,7 @@ def test_resources_are_grouped_in_wallarm_components(stack):
         "wallarm:mirror:LoadBalancer",
         "wallarm:mirror:NodeIdentity",
         "wallarm:mirror:NodeGroup",
+        "wallarm:mirror:Alarms",
     }
     for resource in run.resources:
         if resource.custom:

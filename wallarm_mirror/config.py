@@ -53,6 +53,10 @@ _SSL_POLICY = re.compile(r"^ELBSecurityPolicy-[A-Za-z0-9-]+$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]+$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")
 _NODE_GROUP = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# A stack named like production: prod, prod-eu, eu-prod, production ...
+PRODUCTION_STACK = re.compile(r"(^|[-_.])prod(uction)?($|[-_.])")
 
 
 def _unique(values: list[str], what: str) -> list[str]:
@@ -160,6 +164,24 @@ class StackConfig(BaseModel):
         default=None, description=f"ELB TLS policy of the HTTPS listener; default {DEFAULT_SSL_POLICY}."
     )
     deletion_protection: bool = Field(default=True, description="Protect the ALB from deletion.")
+
+    # Operations.
+    alarms_enabled: bool = Field(default=True, description="CloudWatch alarms for a blind or struggling analyser.")
+    alarm_topic_arn: str | None = Field(
+        default=None, description="SNS topic for alarm actions; without it the stack creates one."
+    )
+    dashboard_enabled: bool = Field(default=False, description="A CloudWatch dashboard of the analyser.")
+    requests_per_node_target: float | None = Field(
+        default=None, gt=0, description="Also scale on ALB requests per node (ALBRequestCountPerTarget)."
+    )
+    access_logs_bucket: str | None = Field(default=None, description="Existing S3 bucket for ALB access logs.")
+    create_access_logs_bucket: bool = Field(
+        default=False, description="Create an encrypted, private, expiring bucket for ALB access logs."
+    )
+    access_logs_prefix: str = Field(default="wallarm-mirror", description="Key prefix of the ALB access logs.")
+    access_logs_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="Days the created access-log bucket keeps logs."
+    )
 
     extra_policy_arns: list[str] = Field(default_factory=list, description="More IAM policies for the node role.")
     tags: dict[str, str] = Field(
@@ -317,6 +339,38 @@ class StackConfig(BaseModel):
             raise ValueError("only applies to an HTTPS listener; set certificateArn too, or remove sslPolicy")
         return v
 
+    @field_validator("alarm_topic_arn")
+    @classmethod
+    def _topic(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if not _SNS_ARN.match(v):
+            raise ValueError(f"{v!r} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)")
+        if info.data.get("alarms_enabled") is False:
+            raise ValueError("only applies when alarmsEnabled is true")
+        return v
+
+    @field_validator("access_logs_bucket")
+    @classmethod
+    def _bucket(cls, v: str | None) -> str | None:
+        if v is not None and not _BUCKET.match(v):
+            raise ValueError(f"{v!r} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+        return v
+
+    @field_validator("create_access_logs_bucket")
+    @classmethod
+    def _create_bucket(cls, v: bool, info: ValidationInfo) -> bool:
+        if v and info.data.get("access_logs_bucket"):
+            raise ValueError("is true while accessLogsBucket names a bucket; set one of the two")
+        return v
+
+    @field_validator("access_logs_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if v.startswith("/") or v.endswith("/") or "AWSLogs" in v or not re.fullmatch(r"[A-Za-z0-9!_.*'()/-]*", v):
+            raise ValueError(f"{v!r} is not a usable prefix (no leading or trailing '/', no 'AWSLogs')")
+        return v
+
     @field_validator("extra_policy_arns")
     @classmethod
     def _policies(cls, v: list[str]) -> list[str]:
@@ -365,9 +419,29 @@ class StackConfig(BaseModel):
     def effective_ssl_policy(self) -> str | None:
         return (self.ssl_policy or DEFAULT_SSL_POLICY) if self.tls else None
 
+    @property
+    def access_logs_enabled(self) -> bool:
+        return self.create_access_logs_bucket or self.access_logs_bucket is not None
+
     def advice(self, stack: str) -> list[str]:
         """Valid but unwise settings, as warnings (never errors)."""
         notes = []
+        if PRODUCTION_STACK.search(stack):
+            where = f"stack {stack} looks like production, but"
+            if self.min_size < 2:
+                notes.append(
+                    f"{where} {NAMESPACE}:minSize is {self.min_size}: one node failing leaves the "
+                    "analyser blind. Use 2 or more."
+                )
+            if len(self.nodes_subnets) < 2:
+                notes.append(
+                    f"{where} the nodes have one subnet (one availability zone). List two or more "
+                    f"in {NAMESPACE}:nodeSubnetIds."
+                )
+            if not self.deletion_protection:
+                notes.append(f"{where} {NAMESPACE}:deletionProtection is false.")
+            if not self.alarms_enabled:
+                notes.append(f"{where} {NAMESPACE}:alarmsEnabled is false: nobody learns when the analyser goes blind.")
         if self.mode in ("safe_blocking", "block"):
             notes.append(
                 f"{NAMESPACE}:mode is {self.mode}, but nodes only see copies of requests: "

@@ -25,6 +25,10 @@ class LoadBalancerArgs:
     ssl_policy: str | None
     deletion_protection: bool
     tags: dict[str, str]
+    access_logs_bucket: pulumi.Input[str] | None = None
+    access_logs_prefix: str = ""
+    # The ALB checks it may write to the log bucket when logging is turned on: wait for the policy.
+    depends_on: tuple[pulumi.Resource, ...] = ()
 
 
 class MirrorLoadBalancer(pulumi.ComponentResource):
@@ -46,8 +50,13 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
             # mirroring server; the nodes trust the VPC ranges recursively to find the client.
             xff_header_processing_mode="append",
             enable_deletion_protection=args.deletion_protection,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(
+                bucket=args.access_logs_bucket, prefix=args.access_logs_prefix, enabled=True
+            )
+            if args.access_logs_bucket is not None
+            else None,
             tags={**args.tags, "Name": f"{name}-alb"},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
         self.target_group = aws.lb.TargetGroup(
             f"{name}-tg",

@@ -40,6 +40,9 @@ class NodeGroupArgs:
     desired_capacity: int
     cpu_target: float
     tags: dict[str, str]
+    # ALBRequestCountPerTarget scaling: "<alb arn suffix>/<target group arn suffix>" and requests per node.
+    request_label: pulumi.Input[str] | None = None
+    requests_per_node: float | None = None
 
 
 def lookup_ami(node_version: str, ami_id: str | None, parent: pulumi.Resource) -> pulumi.Output[aws.ec2.GetAmiResult]:
@@ -124,6 +127,7 @@ class NodeGroup(pulumi.ComponentResource):
             target_group_arns=[args.target_group_arn],
             health_check_type="ELB",
             health_check_grace_period=HEALTH_CHECK_GRACE_SECONDS,
+            protect_from_scale_in=False,
             default_instance_warmup=INSTANCE_WARMUP_SECONDS,
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
@@ -159,6 +163,20 @@ class NodeGroup(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        if args.requests_per_node is not None and args.request_label is not None:
+            aws.autoscaling.Policy(
+                f"{name}-request-scaling",
+                autoscaling_group_name=self.group.name,
+                policy_type="TargetTrackingScaling",
+                estimated_instance_warmup=INSTANCE_WARMUP_SECONDS,
+                target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
+                    predefined_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type="ALBRequestCountPerTarget", resource_label=args.request_label
+                    ),
+                    target_value=args.requests_per_node,
+                ),
+                opts=child,
+            )
         self.register_outputs(
             {
                 "asg_name": self.group.name,

@@ -64,6 +64,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.parents: dict[tuple[str, str], str] = {}
         self.ids: dict[tuple[str, str], str] = {}
+        self.states: dict[tuple[str, str], dict[str, Any]] = {}
         # new_resource runs on worker threads.
         self._lock = threading.Lock()
 
@@ -82,9 +83,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if typ == "aws:lb/loadBalancer:LoadBalancer":
             outputs["dnsName"] = f"internal-{args.name}-1234567890.{self.facts.region}.elb.amazonaws.com"
             outputs["zoneId"] = self.facts.alb_zone_id
-            outputs["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/app/{args.name}/0123456789abcdef")
+            outputs["arnSuffix"] = f"app/{args.name}/0123456789abcdef"
+            outputs["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/{outputs['arnSuffix']}")
         elif typ == "aws:lb/targetGroup:TargetGroup":
-            outputs["arn"] = self._arn("elasticloadbalancing", f"targetgroup/{args.name}/0123456789abcdef")
+            outputs["arnSuffix"] = f"targetgroup/{args.name}/0123456789abcdef"
+            outputs["arn"] = self._arn("elasticloadbalancing", outputs["arnSuffix"])
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
             resource_id = "lt-0123456789abcdef0"
             outputs["latestVersion"] = 1
@@ -95,6 +98,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["arn"] = resource_id
         elif typ == "aws:ssm/parameter:Parameter":
             outputs["arn"] = self._arn("ssm", f"parameter{name}")
+        elif typ == "aws:s3/bucket:Bucket":
+            resource_id = f"{args.name}-0123456789"
+            outputs["bucket"] = resource_id
+            outputs["arn"] = f"arn:aws:s3:::{resource_id}"
+        elif typ == "aws:sns/topic:Topic":
+            outputs["arn"] = self._arn("sns", args.name)
+        elif typ == "aws:cloudwatch/dashboard:Dashboard":
+            outputs["dashboardArn"] = self._arn("cloudwatch", f"dashboard/{args.inputs['dashboardName']}", region=False)
         elif typ.startswith("aws:iam/"):
             outputs["arn"] = self._arn("iam", f"{typ.rsplit(':', 1)[-1].lower()}/{name}", region=False)
             outputs["name"] = name
@@ -104,6 +115,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["name"] = name
         with self._lock:
             self.ids[(typ, args.name)] = resource_id
+            self.states[(typ, args.name)] = outputs
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -199,6 +211,10 @@ class OfflineRun:
     def id_of(self, kind: str, name: str) -> str:
         """The id the engine gave the cloud resource `name` of a kind ('SecurityGroup')."""
         return self.mocks.ids[(self.only_named(kind, name).typ, name)]
+
+    def state_of(self, kind: str, name: str) -> dict[str, Any]:
+        """The outputs the engine gave the cloud resource `name` (ARNs, DNS names ...)."""
+        return self.mocks.states[(self.only_named(kind, name).typ, name)]
 
     def only_named(self, kind: str, name: str) -> Recorded:
         found = [r for r in self.all(kind) if r.name == name]

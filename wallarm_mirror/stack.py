@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from .access_logs import AccessLogsArgs, AccessLogsBucket
+from .alarms import AlarmsArgs, MirrorAlarms
 from .boot_script import (
     BootScriptSpec,
     TokenFromSecretsManager,
@@ -76,6 +78,26 @@ class WallarmMirror(pulumi.ComponentResource):
         tags = stack_tags(config.tags, args.stack)
         vpc = aws.ec2.get_vpc_output(id=config.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
 
+        # Region, account and partition of the stack, read from the VPC's ARN: no extra lookup.
+        partition, region, account = (vpc.arn.apply(lambda arn, i=i: arn.split(":")[i]) for i in (1, 3, 4))
+
+        log_bucket: pulumi.Input[str] | None = config.access_logs_bucket
+        log_dependencies: tuple[pulumi.Resource, ...] = ()
+        if config.create_access_logs_bucket:
+            logs = AccessLogsBucket(
+                name,
+                AccessLogsArgs(
+                    prefix=config.access_logs_prefix,
+                    retention_days=config.access_logs_retention_days,
+                    account=account,
+                    region=region,
+                    partition=partition,
+                    tags=tags,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+            log_bucket, log_dependencies = logs.bucket.id, (logs.policy,)
+
         groups = MirrorSecurityGroups(
             name,
             SecurityGroupsArgs(
@@ -102,6 +124,9 @@ class WallarmMirror(pulumi.ComponentResource):
                 ssl_policy=config.effective_ssl_policy,
                 deletion_protection=config.deletion_protection,
                 tags=tags,
+                access_logs_bucket=log_bucket,
+                access_logs_prefix=config.access_logs_prefix,
+                depends_on=log_dependencies,
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -110,7 +135,7 @@ class WallarmMirror(pulumi.ComponentResource):
             name,
             NodeIdentityArgs(
                 stack=args.stack,
-                partition=vpc.arn.apply(lambda arn: arn.split(":")[1]),
+                partition=partition,
                 token=token,
                 token_delivery=config.token_delivery,
                 token_kms_key_arn=config.token_kms_key_arn,
@@ -147,6 +172,8 @@ class WallarmMirror(pulumi.ComponentResource):
                 desired_capacity=config.desired_capacity,
                 cpu_target=config.cpu_target,
                 tags=tags,
+                request_label=pulumi.Output.concat(balancer.alb.arn_suffix, "/", balancer.target_group.arn_suffix),
+                requests_per_node=config.requests_per_node_target,
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -167,4 +194,24 @@ class WallarmMirror(pulumi.ComponentResource):
         }
         if identity.token_store_arn is not None:
             self.outputs["token_store_arn"] = identity.token_store_arn
+        if log_bucket is not None:
+            self.outputs["access_logs_bucket"] = log_bucket
+        if config.alarms_enabled:
+            alarms = MirrorAlarms(
+                name,
+                AlarmsArgs(
+                    stack=args.stack,
+                    topic_arn=config.alarm_topic_arn,
+                    alb_arn_suffix=balancer.alb.arn_suffix,
+                    target_group_arn_suffix=balancer.target_group.arn_suffix,
+                    asg_name=nodes.group.name,
+                    region=region,
+                    dashboard=config.dashboard_enabled,
+                    tags=tags,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+            self.outputs["alarm_topic_arn"] = alarms.topic_arn
+            if alarms.dashboard_name is not None:
+                self.outputs["dashboard_name"] = alarms.dashboard_name
         self.register_outputs(self.outputs)
