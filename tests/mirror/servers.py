@@ -1,0 +1,260 @@
+"""Tiny loopback servers: the primary app, a recording mirror receiver (HTTP or HTTPS) and a DNS stub.
+
+Each is a context manager that serves from a daemon thread and stops within a bounded time, so a
+failing test never leaves a listener behind. Handlers that sleep wake up early when the server stops.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlsplit
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (connecting to it is refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 5.0) -> None:
+    """Return once something accepts connections on the loopback port; raise after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {LOOPBACK}:{port} after {timeout}s") from None
+            time.sleep(0.02)
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as a server saw it; header names are lower-case."""
+
+    method: str
+    path: str
+    query: str
+    body: bytes
+    headers: dict[str, str]
+    received_at: float
+
+
+class _RecordingServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, owner: HttpStandIn) -> None:
+        self.owner = owner
+        super().__init__((LOOPBACK, 0), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _RecordingServer
+
+    def _handle(self) -> None:
+        owner = self.server.owner
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        owner.record(
+            ReceivedRequest(
+                method=self.command,
+                path=url.path,
+                query=url.query,
+                body=body,
+                headers={name.lower(): value for name, value in self.headers.items()},
+                received_at=time.monotonic(),
+            )
+        )
+        if owner.delay:
+            owner.stopping.wait(owner.delay)
+        payload = owner.response_body
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+        except OSError:
+            # NGINX gave up on a slow mirror and closed the connection: nothing left to answer.
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class HttpStandIn:
+    """An HTTP(S) server on 127.0.0.1 that records every request and answers `response_body`.
+
+    `delay` (seconds) makes it accept and read a request, then wait before answering: a slow endpoint.
+    Give `tls_cert`/`tls_key` to serve HTTPS; `sni_names` then lists the SNI of each handshake.
+    """
+
+    def __init__(
+        self,
+        response_body: bytes = b"ok",
+        delay: float = 0.0,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+    ) -> None:
+        self.response_body = response_body
+        self.delay = delay
+        self.stopping = threading.Event()
+        self.sni_names: list[str | None] = []
+        self._requests: list[ReceivedRequest] = []
+        self._lock = threading.Lock()
+        self._httpd = _RecordingServer(self)
+        if tls_cert is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls_cert, tls_key)
+            context.sni_callback = self._on_sni
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        self.port: int = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def _on_sni(self, _sock: ssl.SSLObject, name: str | None, _context: ssl.SSLContext) -> None:
+        with self._lock:
+            self.sni_names.append(name)
+
+    def record(self, request: ReceivedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self.sni_names.clear()
+
+    def wait_for(self, count: int, timeout: float = 3.0) -> list[ReceivedRequest]:
+        """The requests once at least `count` arrived, or whatever arrived after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.requests
+
+    def wait_quiet(self, quiet: float = 0.3, timeout: float = 5.0) -> list[ReceivedRequest]:
+        """The requests once none arrived for `quiet` seconds (bounded by `timeout`)."""
+        deadline = time.monotonic() + timeout
+        seen = -1
+        while time.monotonic() < deadline:
+            now = len(self.requests)
+            if now == seen:
+                break
+            seen = now
+            time.sleep(quiet)
+        return self.requests
+
+    def start(self) -> HttpStandIn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> HttpStandIn:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class DnsStandIn:
+    """A UDP DNS server on 127.0.0.1 answering A queries for `names` with 127.0.0.1.
+
+    Every other A name gets NXDOMAIN; AAAA queries get an empty answer. `queries` records
+    (name, type) pairs so a test can tell NGINX really asked at run time.
+    """
+
+    def __init__(self, names: set[str], ttl: int = 1) -> None:
+        self.names = {name.lower().rstrip(".") for name in names}
+        self.ttl = ttl
+        self.queries: list[tuple[str, int]] = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind((LOOPBACK, 0))
+        self._sock.settimeout(0.05)
+        self.port: int = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                packet, peer = self._sock.recvfrom(512)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            answer = self._answer(packet)
+            if answer:
+                self._sock.sendto(answer, peer)
+
+    def _answer(self, packet: bytes) -> bytes | None:
+        if len(packet) < 12:
+            return None
+        query_id, _flags, qdcount = struct.unpack("!HHH", packet[:6])
+        if qdcount != 1:
+            return None
+        labels: list[str] = []
+        offset = 12
+        while offset < len(packet) and packet[offset]:
+            length = packet[offset]
+            labels.append(packet[offset + 1 : offset + 1 + length].decode("ascii", "replace"))
+            offset += 1 + length
+        question_end = offset + 5
+        if question_end > len(packet):
+            return None
+        qtype, _qclass = struct.unpack("!HH", packet[offset + 1 : question_end])
+        name = ".".join(labels).lower()
+        self.queries.append((name, qtype))
+        question = packet[12:question_end]
+        known = name in self.names
+        answers = b""
+        if known and qtype == 1:
+            answers = struct.pack("!HHHIH", 0xC00C, 1, 1, self.ttl, 4) + socket.inet_aton(LOOPBACK)
+        rcode = 0 if known else 3
+        header = struct.pack("!HHHHHH", query_id, 0x8180 | rcode, 1, 1 if answers else 0, 0, 0)
+        return header + question + answers
+
+    def start(self) -> DnsStandIn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+    def __enter__(self) -> DnsStandIn:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
