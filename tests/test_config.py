@@ -209,7 +209,7 @@ def test_blocking_modes_are_accepted_with_a_warning(mode):
 
 
 def test_monitoring_with_tls_and_stored_token_gives_no_warning():
-    assert parse(certificateArn=CERT).advice("dev") == []
+    assert parse(certificateArn=CERT, endpointHostname="mirror.internal.example.com").advice("dev") == []
 
 
 def test_config_values_arrive_as_json_text_like_the_cli_sends_them():

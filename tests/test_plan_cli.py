@@ -71,7 +71,7 @@ def test_json_plan_has_resources_inputs_outputs_and_hides_secrets(capsys):
     assert by_type[("aws:secretsmanager/secretVersion:SecretVersion", "wallarm-mirror-token")]["secretString"] == (
         "[secret]"
     )
-    assert document["outputs"]["mirror_endpoint"].startswith("https://internal-")
+    assert document["outputs"]["mirror_endpoint"] == "https://wallarm-mirror.prod.internal.example.com:8445"
     assert isinstance(by_type[("aws:autoscaling/group:Group", "wallarm-mirror-asg")]["minSize"], int)
     assert PLACEHOLDER_SECRET not in json.dumps(document)
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m wallarm_mirror plan|boot-script|diff|config-reference`.
+"""Command line: `python -m wallarm_mirror plan|boot-script|mirror-config|diff|config-reference`.
 
 Everything here works offline. `plan` with no arguments plans the example `dev` stack.
 """
@@ -62,6 +62,32 @@ def cmd_boot_script(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mirror_config(args: argparse.Namespace) -> int:
+    """The web tier's mirroring config, for the endpoint `pulumi up` would output or a given one."""
+    if args.endpoint is None:
+        document = _plan_document(args)
+        print(document["outputs"]["mirror_configs"][args.server], end="")  # type: ignore[index]
+        return 0
+    from .config import ConfigError, parse_stack_config
+    from .mirror_configs import MirrorEndpoint, render_mirror_config
+    from .plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
+
+    project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
+    path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
+    try:
+        stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
+        prefix = f"{stack_file.project}:"
+        config = parse_stack_config(
+            {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)},
+            {k.removeprefix(prefix) for k in stack_file.secret_keys},
+        )
+        endpoint = MirrorEndpoint.parse(args.endpoint)
+    except (StackFileError, ConfigError, ValueError) as error:
+        _fail(str(error))
+    print(render_mirror_config(args.server, endpoint, config.mirror_source), end="")
+    return 0
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from .plan_diff import main as diff_main
 
@@ -93,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     boot = commands.add_parser("boot-script", help="the nodes' first-boot script of a stack, offline")
     _stack_options(boot)
     boot.set_defaults(func=cmd_boot_script)
+
+    mirror = commands.add_parser("mirror-config", help="the web tier's mirroring config for a stack, offline")
+    _stack_options(mirror)
+    mirror.add_argument("--server", required=True, choices=["nginx", "envoy", "istio", "traefik"])
+    mirror.add_argument("--endpoint", help="render for this URL instead of the stack's mirror_endpoint")
+    mirror.set_defaults(func=cmd_mirror_config)
 
     diff = commands.add_parser("diff", help="Markdown summary of two `plan --json` files", add_help=False)
     diff.add_argument("rest", nargs=argparse.REMAINDER)

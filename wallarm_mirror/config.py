@@ -7,6 +7,7 @@ the bad value (never a secret) and the fix, and raises them together before any 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import json
@@ -28,6 +29,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from .mirror_configs import MirrorEndpoint, MirrorOptions, render_all
 from .node_profiles import DEFAULT_NODE_VERSION, NodeProfile, parse_version, profile_for
 
 NAMESPACE = "wallarm-mirror"
@@ -73,6 +75,30 @@ def _ids(values: list[str], pattern: re.Pattern[str], what: str, example: str) -
         verb = f"is not a {what}" if len(bad) == 1 else f"are not {what}s"
         raise ValueError(f"{', '.join(map(repr, bad))} {verb} (expected like {example})")
     return _unique(values, what)
+
+
+def mirror_source_options(values: Mapping[str, Any]) -> MirrorOptions:
+    """The mirrorOptions map (camelCase keys) as MirrorOptions, checked by rendering every server's config.
+
+    Raises ValueError with one line per problem, in the config's own key names.
+    """
+    fields = {f.name: to_camel(f.name) for f in dataclasses.fields(MirrorOptions)}
+    unknown = [k for k in values if k not in fields.values()]
+    if unknown:
+        raise ValueError(f"has unknown key(s) {', '.join(unknown)}; known: {', '.join(fields.values())}")
+    by_name = {name: values[camel] for name, camel in fields.items() if camel in values}
+    try:
+        options = MirrorOptions(**by_name)
+        # Some choices fit one server but not another (e.g. a URL as Envoy's cluster): find out now,
+        # not after resources exist.
+        for scheme in ("http", "https"):
+            render_all(MirrorEndpoint(scheme, "internal-check.elb.amazonaws.com", 8445), options)
+    except (ValueError, TypeError) as error:
+        text = str(error)
+        for name, camel in fields.items():
+            text = re.sub(rf"\b{name}\b", camel, text)
+        raise ValueError(text.replace("\n", "; ")) from None
+    return options
 
 
 class StackConfig(BaseModel):
@@ -164,6 +190,18 @@ class StackConfig(BaseModel):
         default=None, description=f"ELB TLS policy of the HTTPS listener; default {DEFAULT_SSL_POLICY}."
     )
     deletion_protection: bool = Field(default=True, description="Protect the ALB from deletion.")
+
+    # The web tier's side.
+    endpoint_hostname: str | None = Field(
+        default=None,
+        description="DNS alias of the ALB that the web tier mirrors to (the name your certificate covers); "
+        "default: the ALB's own DNS name.",
+    )
+    mirror_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="How the generated web-tier configs mirror: samplePercent, locations, primaryUpstream, "
+        "timeoutSeconds, hosts, istioGateways, tlsVerify, tlsCaFile, tlsServerName, nginxResolver.",
+    )
 
     # Operations.
     alarms_enabled: bool = Field(default=True, description="CloudWatch alarms for a blind or struggling analyser.")
@@ -339,6 +377,19 @@ class StackConfig(BaseModel):
             raise ValueError("only applies to an HTTPS listener; set certificateArn too, or remove sslPolicy")
         return v
 
+    @field_validator("endpoint_hostname")
+    @classmethod
+    def _endpoint_hostname(cls, v: str | None) -> str | None:
+        if v is not None and not _HOSTNAME.match(v):
+            raise ValueError(f"{v!r} is not a DNS name (e.g. wallarm-mirror.internal.example.com)")
+        return v
+
+    @field_validator("mirror_options")
+    @classmethod
+    def _mirror_options(cls, v: dict[str, Any]) -> dict[str, Any]:
+        mirror_source_options(v)  # raises ValueError naming the sub-keys
+        return v
+
     @field_validator("alarm_topic_arn")
     @classmethod
     def _topic(cls, v: str | None, info: ValidationInfo) -> str | None:
@@ -420,6 +471,11 @@ class StackConfig(BaseModel):
         return (self.ssl_policy or DEFAULT_SSL_POLICY) if self.tls else None
 
     @property
+    def mirror_source(self) -> MirrorOptions:
+        """Options of the generated web-tier mirroring configs."""
+        return mirror_source_options(self.mirror_options)
+
+    @property
     def access_logs_enabled(self) -> bool:
         return self.create_access_logs_bucket or self.access_logs_bucket is not None
 
@@ -449,6 +505,12 @@ class StackConfig(BaseModel):
             )
         if self.mode == "off":
             notes.append(f"{NAMESPACE}:mode is off: the nodes will not analyse the mirrored traffic.")
+        if self.tls and self.endpoint_hostname is None:
+            notes.append(
+                f"{NAMESPACE}:endpointHostname is not set: the web tier will mirror to the ALB's "
+                "amazonaws.com name, which no ACM certificate covers, so TLS verification fails there. "
+                "Point a DNS alias covered by certificateArn at the ALB and set endpointHostname."
+            )
         if not self.tls:
             notes.append(
                 f"{NAMESPACE}:certificateArn is not set: mirrored requests (credentials, personal "

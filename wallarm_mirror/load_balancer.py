@@ -29,6 +29,8 @@ class LoadBalancerArgs:
     access_logs_prefix: str = ""
     # The ALB checks it may write to the log bucket when logging is turned on: wait for the policy.
     depends_on: tuple[pulumi.Resource, ...] = ()
+    # The name the web tier mirrors to, when a DNS alias (covered by the certificate) points at the ALB.
+    endpoint_hostname: str | None = None
 
 
 class MirrorLoadBalancer(pulumi.ComponentResource):
@@ -92,7 +94,8 @@ class MirrorLoadBalancer(pulumi.ComponentResource):
             opts=child,
         )
         scheme = "https" if https else "http"
-        self.endpoint = pulumi.Output.concat(scheme, "://", self.alb.dns_name, f":{MIRROR_LISTENER_PORT}")
+        host = args.endpoint_hostname or self.alb.dns_name
+        self.endpoint = pulumi.Output.concat(scheme, "://", host, f":{MIRROR_LISTENER_PORT}")
 
         self.register_outputs(
             {

@@ -132,6 +132,8 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _shown(key: str, value: Any) -> str:
+    if key == "mirror_configs" and isinstance(value, dict):
+        return f"{', '.join(value)} (print one with `python -m wallarm_mirror mirror-config --server NAME`)"
     if key == "userData" and isinstance(value, str) and value != "[secret]":
         size = len(base64.b64decode(value))
         return f"<boot script, {size} bytes; see --json or `python -m wallarm_mirror boot-script`>"

@@ -20,6 +20,7 @@ from .boot_script import (
 )
 from .config import StackConfig
 from .load_balancer import LoadBalancerArgs, MirrorLoadBalancer
+from .mirror_configs import MirrorEndpoint, render_all
 from .node_group import NodeGroup, NodeGroupArgs
 from .node_identity import NodeIdentity, NodeIdentityArgs
 from .node_snippets import node_http_snippet, node_server_snippet, trusted_proxy_cidrs
@@ -127,6 +128,7 @@ class WallarmMirror(pulumi.ComponentResource):
                 access_logs_bucket=log_bucket,
                 access_logs_prefix=config.access_logs_prefix,
                 depends_on=log_dependencies,
+                endpoint_hostname=config.endpoint_hostname,
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -178,8 +180,10 @@ class WallarmMirror(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
 
+        options = config.mirror_source
         self.outputs: dict[str, pulumi.Input[object]] = {
             "mirror_endpoint": balancer.endpoint,
+            "mirror_configs": balancer.endpoint.apply(lambda url: render_all(MirrorEndpoint.parse(url), options)),
             "alb_dns_name": balancer.alb.dns_name,
             "alb_arn": balancer.alb.arn,
             "alb_zone_id": balancer.alb.zone_id,
