@@ -197,7 +197,7 @@ class MirrorOptions:
     ValueError whose lines each name a field, its value and the fix.
 
     - `sample_percent`: share of requests copied, greater than 0 and at most 100, in 0.01 steps.
-      Start small on a busy site and raise it while watching latency (docs/mirror-sources.md).
+      Start small on a busy site and raise it while watching latency (README, "Mirroring from your web tier").
     - `locations`: URL path prefixes to mirror, each starting with "/"; "/" mirrors everything.
     - `primary_upstream`: what serves users today. NGINX: an upstream name or an http(s) URL; Envoy: a
       cluster name; Istio: the destination host; Traefik: a service name (`name@provider` allowed).
