@@ -48,7 +48,7 @@ def test_ssl_policy_defaults_to_tls13_when_certificate_is_set():
 
 BAD_INPUTS = [
     # (key, bad value, words the message must contain)
-    ("vpcId", "vpc-123", "should match pattern"),
+    ("vpcId", "vpc-123", "is not a VPC id"),
     ("vpcId", None, "required but not set"),
     ("albSubnetIds", ["subnet-0123456789abcdef0"], "an ALB needs at least 2"),
     ("albSubnetIds", ["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"], "more than once"),
@@ -76,7 +76,7 @@ BAD_INPUTS = [
     ("nodeVersion", "6", "is not major.minor"),
     ("nodeVersion", "3.6", "older than 4.0"),
     ("nodeVersion", "8.0", "newer than the node families"),
-    ("amiId", "ami-xyz", "should match pattern"),
+    ("amiId", "ami-xyz", "is not an AMI id"),
     ("mode", "blocking", "Input should be 'off', 'monitoring', 'safe_blocking' or 'block'"),
     ("instanceType", "large", "does not look like an EC2 instance type"),
     ("instanceType", "m6g.large", "arm64 (Graviton)"),
@@ -94,7 +94,7 @@ BAD_INPUTS = [
     ("nodePort", 70000, "less than or equal to 65535"),
     ("healthCheckPort", 0, "greater than or equal to 1"),
     ("healthCheckPath", "healthz", "URL path"),
-    ("extraPolicyArns", ["CloudWatchAgentServerPolicy"], "is not a IAM policy ARN"),
+    ("extraPolicyArns", ["CloudWatchAgentServerPolicy"], "is not an IAM policy ARN"),
     ("tags", {"app": "mine"}, "program sets itself"),
     ("tags", {"aws:owner": "x"}, "not starting with 'aws:'"),
     ("tags", ["env=dev"], "valid dictionary"),

@@ -95,9 +95,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_config_reference(args: argparse.Namespace) -> int:
-    from .config_reference import config_table
+    from .config_reference import bad_input_table, config_table
 
-    print(config_table(), end="")
+    print(bad_input_table() if args.bad_inputs else config_table(), end="")
     return 0
 
 
@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     diff.set_defaults(func=cmd_diff)
 
     reference = commands.add_parser("config-reference", help="the config keys as a Markdown table")
+    reference.add_argument("--bad-inputs", action="store_true", help="bad inputs and their messages instead")
     reference.set_defaults(func=cmd_config_reference)
 
     args = parser.parse_args(argv)

@@ -16,7 +16,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -42,10 +42,10 @@ RESERVED_TAG_KEYS = ("app", "stack")
 Mode = Literal["off", "monitoring", "safe_blocking", "block"]
 TokenDelivery = Literal["secretsManager", "ssm", "userData"]
 
-_VPC_ID = r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$"
+_VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
 _SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
 _SG_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
-_AMI_ID = r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$"
+_AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 # A "g" after the generation digit marks Graviton (arm64) families: m6g, c7gn, t4g, r8gd ...
@@ -72,7 +72,8 @@ def _unique(values: list[str], what: str) -> list[str]:
 def _ids(values: list[str], pattern: re.Pattern[str], what: str, example: str) -> list[str]:
     bad = [v for v in values if not pattern.match(v)]
     if bad:
-        verb = f"is not a {what}" if len(bad) == 1 else f"are not {what}s"
+        article = "an" if what[0] in "AEIOUaeiou" else "a"
+        verb = f"is not {article} {what}" if len(bad) == 1 else f"are not {what}s"
         raise ValueError(f"{', '.join(map(repr, bad))} {verb} (expected like {example})")
     return _unique(values, what)
 
@@ -113,7 +114,7 @@ class StackConfig(BaseModel):
     )
 
     # Network. Field order matters: later validators read earlier fields from `info.data`.
-    vpc_id: Annotated[str, Field(pattern=_VPC_ID, description="VPC that holds the ALB and the nodes.")]
+    vpc_id: str = Field(description="VPC that holds the ALB and the nodes.")
     alb_subnet_ids: list[str] = Field(
         description="Subnets of the internal ALB: two or more, in different availability zones."
     )
@@ -151,9 +152,7 @@ class StackConfig(BaseModel):
     node_version: str = Field(
         default=DEFAULT_NODE_VERSION, description="Wallarm node major.minor; picks the AMI and the node profile."
     )
-    ami_id: Annotated[str | None, Field(pattern=_AMI_ID)] = Field(
-        default=None, description="Pin an AMI instead of looking up the newest of nodeVersion."
-    )
+    ami_id: str | None = Field(default=None, description="Pin an AMI instead of looking up the newest of nodeVersion.")
     mode: Mode = Field(
         default="monitoring", description="Wallarm filtration mode; out-of-band analysis can only monitor."
     )
@@ -225,6 +224,20 @@ class StackConfig(BaseModel):
     tags: dict[str, str] = Field(
         default_factory=dict, description="Tags on every taggable resource, with app and stack."
     )
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc(cls, v: str) -> str:
+        if not _VPC_ID.match(v):
+            raise ValueError(f"{v!r} is not a VPC id (vpc- and 8 or 17 hex digits)")
+        return v
+
+    @field_validator("ami_id")
+    @classmethod
+    def _ami(cls, v: str | None) -> str | None:
+        if v is not None and not _AMI_ID.match(v):
+            raise ValueError(f"{v!r} is not an AMI id (ami- and 8 or 17 hex digits)")
+        return v
 
     @field_validator("alb_subnet_ids")
     @classmethod
@@ -575,6 +588,17 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _generic_fix(key: str) -> str:
+    """The pulumi command that sets `key`, in the form its type needs."""
+    name = _aliases().get(key)
+    origin = typing.get_origin(StackConfig.model_fields[name].annotation) if name else None
+    if origin is list:
+        return f"pulumi config set --path '{NAMESPACE}:{key}[0]' <value>"
+    if origin is dict:
+        return f"pulumi config set --path '{NAMESPACE}:{key}.<name>' <value>"
+    return f"pulumi config set {NAMESPACE}:{key} <value>"
+
+
 def _sentence(error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     loc = [str(p) for p in error["loc"]]
     # Defaults are validated too, and Pydantic names those by field name rather than by alias.
@@ -596,7 +620,7 @@ def _sentence(error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
         got = f" (got {_shown(raw[key])})"
     else:
         got = f" (the default, {_shown(error.get('input'))})"
-    fix = _FIXES.get(key, f"pulumi config set {NAMESPACE}:{key} <value>")
+    fix = _FIXES.get(key) or _generic_fix(key)
     return f"{where}: {message}{got}. Fix: {fix}"
 
 

@@ -43,3 +43,62 @@ def config_table() -> str:
         key = f"`{NAMESPACE}:{info.alias or name}`"
         rows.append(f"| {key} | {_type_name(info.annotation)} | {_default(name)} | {info.description or ''} |")
     return "\n".join(rows) + "\n"
+
+
+# A valid base and one bad change at a time: the README's "bad input" table is what users really see.
+_BASE = {
+    "vpcId": "vpc-0123456789abcdef0",
+    "albSubnetIds": '["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]',
+    "mirrorSourceCidrs": '["10.0.16.0/20"]',
+    "token": "wallarm-node-token",
+}
+BAD_INPUT_EXAMPLES: tuple[tuple[str, str | None], ...] = (
+    ("vpcId", "vpc-123"),
+    ("albSubnetIds", '["subnet-0123456789abcdef0"]'),
+    ("nodeSubnetIds", "[]"),
+    ("mirrorSourceCidrs", '["0.0.0.0/0"]'),
+    ("mirrorSourceCidrs", '["10.0.1.1/24"]'),
+    ("mirrorSourceCidrs", None),
+    ("mirrorSourceSecurityGroupIds", '["sg-xyz"]'),
+    ("token", None),
+    ("apiHost", "https://api.wallarm.com"),
+    ("nodeVersion", "8.0"),
+    ("amiId", "ami-xyz"),
+    ("mode", "blocking"),
+    ("instanceType", "m6g.large"),
+    ("maxSize", "0"),
+    ("desiredCapacity", "9"),
+    ("cpuTarget", "100"),
+    ("certificateArn", "arn:aws:iam::123456789012:server-certificate/x"),
+    ("sslPolicy", "ELBSecurityPolicy-TLS13-1-2-2021-06"),
+    ("deletionProtection", "maybe"),
+    ("extraPolicyArns", '["CloudWatchAgentServerPolicy"]'),
+    ("tags", '{"app": "mine"}'),
+    ("tokenDelivery", "s3"),
+    ("mirrorOptions", '{"samplePercent": 0}'),
+    ("alarmTopicArn", "ops-oncall"),
+    ("accessLogsBucket", "Corp_Logs"),
+    ("vpcID", "vpc-0123456789abcdef0"),
+)
+
+
+def bad_input_table() -> str:
+    """Each bad input of BAD_INPUT_EXAMPLES and the message `pulumi up` stops with."""
+    from .config import ConfigError, parse_stack_config
+
+    rows = ["| key | bad value | what `pulumi up` and the offline plan say |", "|---|---|---|"]
+    for key, value in BAD_INPUT_EXAMPLES:
+        raw = dict(_BASE)
+        if value is None:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+        try:
+            parse_stack_config(raw, {"token"})
+        except ConfigError as error:
+            said = "<br>".join(p.replace("|", "\\|") for p in error.problems)
+        else:
+            raise AssertionError(f"{key}={value!r} was accepted; it is not a bad-input example")
+        shown = "(not set)" if value is None else f"`{value}`"
+        rows.append(f"| `{key}` | {shown} | {said} |")
+    return "\n".join(rows) + "\n"
