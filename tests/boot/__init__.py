@@ -1,0 +1,1 @@
+"""Stand-ins and fake services that let tests run the real first-boot script on this machine."""
