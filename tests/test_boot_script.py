@@ -38,6 +38,8 @@ from wallarm_mirror.boot_script import (
     TokenFromSsmParameter,
     TokenInline,
     TokenSource,
+    decode_user_data,
+    encode_user_data,
     render_boot_script,
 )
 
@@ -740,13 +742,37 @@ def test_embedded_python_parses_as_python_3_7(marker: str) -> None:
         ({"token": TokenFromSecretsManager("", REGION)}, "secret_id '' must be non-empty"),
         ({"token": TokenFromSsmParameter("/a\nb", REGION)}, "SSM parameter name '/a\\nb' must be non-empty"),
         ({"token": "plain string"}, "token must be a TokenFromSecretsManager"),
-        ({"post_script": "x" * USER_DATA_LIMIT_BYTES}, "over EC2's 16384-byte user data limit"),
     ],
 )
 def test_renderer_refuses_what_it_cannot_place(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=None) as raised:
         render_boot_script(_spec(**fields))
     assert message in str(raised.value)
+
+
+def test_user_data_is_plain_text_while_it_fits() -> None:
+    script = render_boot_script(_spec())
+    user_data = encode_user_data(script)
+    assert base64.b64decode(user_data).decode() == script
+    assert decode_user_data(user_data) == script
+
+
+def test_user_data_over_the_limit_is_gzipped_deterministically() -> None:
+    # Repetitive text: over the limit as written, far under it compressed.
+    script = render_boot_script(_spec(post_script="echo tuned\n" * 1500))
+    assert len(script.encode()) > USER_DATA_LIMIT_BYTES
+    user_data = encode_user_data(script)
+    raw = base64.b64decode(user_data)
+    assert raw[:2] == b"\x1f\x8b" and len(raw) <= USER_DATA_LIMIT_BYTES
+    assert decode_user_data(user_data) == script
+    assert encode_user_data(script) == user_data
+
+
+def test_user_data_that_does_not_fit_even_gzipped_is_refused() -> None:
+    # Random bytes do not compress: base64 of 20 KB of them stays far over 16 KB.
+    script = render_boot_script(_spec(post_script=base64.b64encode(os.urandom(20000)).decode()))
+    with pytest.raises(ValueError, match="over EC2's 16384-byte user data limit"):
+        encode_user_data(script)
 
 
 @pytest.mark.parametrize("bad_token", ["", "two words", "tab\there", "line\nbreak"])

@@ -378,3 +378,28 @@ def _cloud_init_flags(script: str) -> dict[str, str]:
         flags[flag] = shlex.split(value)[0]
     assert set(flags) == {"-p", "-m", "-H"}, flags
     return flags
+
+
+# --- user data size ----------------------------------------------------------------------------
+
+
+def test_large_snippets_are_gzipped_into_user_data(run_stack):
+    snippet = "".join(f"location = /static/{i} {{ return 204; }}\n" for i in range(300))
+    run = run_stack(DEV, serverSnippet=snippet)
+    raw = base64.b64decode(run.only("LaunchTemplate").inputs["userData"])
+    assert raw[:2] == b"\x1f\x8b" and len(raw) <= 16384
+    from wallarm_mirror.boot_script import decode_user_data
+
+    assert snippet.splitlines()[-1] in script_and_files(decode_user_data(run.only("LaunchTemplate").inputs["userData"]))
+
+
+def test_snippets_too_large_for_user_data_stop_before_any_resource(run_stack):
+    import os
+
+    import pulumi
+
+    noise = base64.b64encode(os.urandom(15000)).decode()
+    with pytest.raises(pulumi.RunError) as caught:
+        run_stack(DEV, postScript=f"echo {noise}")
+    message = str(caught.value)
+    assert "wallarm-mirror:postScript" in message and "over EC2's 16384-byte user data limit" in message

@@ -6,7 +6,6 @@ Everything here works offline. `plan` with no arguments plans the example `dev` 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 from pathlib import Path
@@ -58,7 +57,9 @@ def cmd_boot_script(args: argparse.Namespace) -> int:
     user_data = templates[0]["inputs"].get("userData")
     if user_data == "[secret]":
         _fail("the boot script holds the token (tokenDelivery userData), so it is a secret and is not shown")
-    print(base64.b64decode(user_data).decode(), end="")
+    from .boot_script import decode_user_data
+
+    print(decode_user_data(user_data), end="")
     return 0
 
 

@@ -21,6 +21,7 @@ Token handling, and why:
 from __future__ import annotations
 
 import base64
+import gzip
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -90,8 +91,8 @@ class BootScriptSpec:
 def render_boot_script(spec: BootScriptSpec) -> str:
     """Return the whole EC2 user data (a bash script starting with ``#!/bin/bash``) for `spec`.
 
-    Raises ValueError when a value cannot be placed in the script safely or the result would not
-    fit into EC2 user data. Messages never contain the token.
+    Raises ValueError when a value cannot be placed in the script safely. Messages never contain
+    the token. `encode_user_data` turns the result into the launch template's user data.
     """
     _check_spec(spec)
     parts = [
@@ -103,14 +104,34 @@ def render_boot_script(spec: BootScriptSpec) -> str:
         _post_script_section(spec),
         'log "the Wallarm node is configured"\n',
     ]
-    script = "".join(parts)
-    size = len(script.encode("utf-8"))
-    if size > USER_DATA_LIMIT_BYTES:
-        raise ValueError(
-            f"The boot script is {size} bytes, over EC2's {USER_DATA_LIMIT_BYTES}-byte user data limit; "
-            "shorten the NGINX snippets or the post script (they are embedded base64-encoded)."
-        )
-    return script
+    return "".join(parts)
+
+
+def encode_user_data(script: str) -> str:
+    """The launch template's `user_data` (base64) for a boot script.
+
+    Plain text while it fits EC2's limit, so the console and plans show it as it is; gzip beyond
+    that, which cloud-init unpacks before running. Raises ValueError when even that is too big.
+    """
+    raw = script.encode("utf-8")
+    if len(raw) > USER_DATA_LIMIT_BYTES:
+        # mtime=0: the same script must give the same bytes, or every preview shows a change.
+        raw = gzip.compress(raw, compresslevel=9, mtime=0)
+        if len(raw) > USER_DATA_LIMIT_BYTES:
+            raise ValueError(
+                f"The boot script is {len(script.encode('utf-8'))} bytes ({len(raw)} gzip-compressed), over "
+                f"EC2's {USER_DATA_LIMIT_BYTES}-byte user data limit; shorten the NGINX snippets or the post "
+                "script (they are embedded base64-encoded)."
+            )
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decode_user_data(user_data: str) -> str:
+    """The boot script inside a launch template's `user_data`, gzip-compressed or not."""
+    raw = base64.b64decode(user_data)
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8")
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ the result for people or as JSON.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,7 +134,9 @@ def _shown(key: str, value: Any) -> str:
     if key == "mirror_configs" and isinstance(value, dict):
         return f"{', '.join(value)} (print one with `python -m wallarm_mirror mirror-config --server NAME`)"
     if key == "userData" and isinstance(value, str) and value != "[secret]":
-        size = len(base64.b64decode(value))
+        from .boot_script import decode_user_data
+
+        size = len(decode_user_data(value).encode())
         return f"<boot script, {size} bytes; see --json or `python -m wallarm_mirror boot-script`>"
     if isinstance(value, str) and value.startswith("{") and len(value) > 60:
         try:

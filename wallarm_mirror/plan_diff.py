@@ -19,6 +19,7 @@ import argparse
 import base64
 import binascii
 import difflib
+import gzip
 import json
 import re
 import sys
@@ -802,8 +803,10 @@ def _decoded_text(value: str) -> str | None:
     if len(value) < 24 or len(value) % 4:
         return None
     try:
-        text = base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
+        raw = base64.b64decode(value, validate=True)
+        # Boot scripts over EC2's 16 KB limit are stored gzip-compressed (cloud-init unpacks them).
+        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
+    except (binascii.Error, ValueError, OSError, EOFError):
         return None
     # Requiring a line break keeps short ids that happen to be valid base64 out.
     if "\n" not in text or not all(ch.isprintable() or ch in "\n\r\t" for ch in text):

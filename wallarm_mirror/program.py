@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from .config import ConfigError, load_stack_config
+from .node_boot import boot_script_problems
 
 COMPONENT_NAME = "wallarm-mirror"
 
@@ -14,6 +15,9 @@ def main() -> None:
     stack = pulumi.get_stack()
     try:
         config = load_stack_config()
+        problems = boot_script_problems(config)
+        if problems:
+            raise ConfigError(problems)
     except ConfigError as error:
         # RunError ends the program with the message alone, no traceback, before any resource exists.
         raise pulumi.RunError(str(error)) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -10,20 +9,14 @@ import pulumi_aws as aws
 
 from .access_logs import AccessLogsArgs, AccessLogsBucket
 from .alarms import AlarmsArgs, MirrorAlarms
-from .boot_script import (
-    BootScriptSpec,
-    TokenFromSecretsManager,
-    TokenFromSsmParameter,
-    TokenInline,
-    TokenSource,
-    render_boot_script,
-)
+from .boot_script import TokenInline, encode_user_data, render_boot_script
 from .config import StackConfig
 from .load_balancer import LoadBalancerArgs, MirrorLoadBalancer
 from .mirror_configs import MirrorEndpoint, render_all
+from .node_boot import boot_spec, stored_token_source, vpc_cidrs
 from .node_group import NodeGroup, NodeGroupArgs
 from .node_identity import NodeIdentity, NodeIdentityArgs
-from .node_snippets import node_http_snippet, node_server_snippet, trusted_proxy_cidrs
+from .node_snippets import trusted_proxy_cidrs
 from .security_groups import MirrorSecurityGroups, SecurityGroupsArgs
 from .tags import stack_tags
 
@@ -32,41 +25,6 @@ from .tags import stack_tags
 class WallarmMirrorArgs:
     config: StackConfig
     stack: str
-
-
-def vpc_cidrs(vpc: aws.ec2.GetVpcResult) -> list[str]:
-    """Every IPv4 and IPv6 range of the VPC: the ALB and the web tier send from these."""
-    ipv4 = [a.cidr_block for a in vpc.cidr_block_associations or []] or [vpc.cidr_block]
-    return [*ipv4, *(a.ipv6_cidr_block for a in vpc.ipv6_cidr_block_associations or [] if a.ipv6_cidr_block)]
-
-
-def boot_spec(config: StackConfig, trusted_cidrs: list[str], token: TokenSource) -> BootScriptSpec:
-    """What the first-boot script of this stack's nodes must do (a pure function of the config)."""
-    profile = config.profile
-    return BootScriptSpec(
-        cloud_init_path=profile.cloud_init_path,
-        preset=profile.preset,
-        mode=config.mode,
-        api_host=config.api_host,
-        libdetection=config.libdetection,
-        global_snippet=config.global_snippet,
-        http_snippet=node_http_snippet(
-            profile, config.effective_health_check_port, config.effective_health_check_path, config.http_snippet
-        ),
-        server_snippet=node_server_snippet(profile, config.effective_node_port, trusted_cidrs, config.server_snippet),
-        post_script=config.post_script,
-        token=token,
-        node_group=config.node_group,
-    )
-
-
-def stored_token_source(delivery: str, store_arn: str) -> TokenSource:
-    """Where the boot script fetches the token: the secret by ARN, the parameter by name, in its region."""
-    region = store_arn.split(":")[3]
-    if delivery == "secretsManager":
-        return TokenFromSecretsManager(secret_id=store_arn, region=region)
-    # arn:aws:ssm:<region>:<account>:parameter/wallarm-mirror/dev/node-token -> /wallarm-mirror/dev/node-token
-    return TokenFromSsmParameter(name=store_arn.split(":parameter", 1)[1], region=region)
 
 
 class WallarmMirror(pulumi.ComponentResource):
@@ -168,7 +126,7 @@ class WallarmMirror(pulumi.ComponentResource):
                 security_group_id=groups.node.id,
                 instance_profile_arn=identity.instance_profile.arn,
                 target_group_arn=balancer.target_group.arn,
-                user_data_base64=script.apply(lambda text: base64.b64encode(text.encode()).decode()),
+                user_data_base64=script.apply(encode_user_data),
                 min_size=config.min_size,
                 max_size=config.max_size,
                 desired_capacity=config.desired_capacity,
