@@ -9,6 +9,7 @@ AWS would compute (ARNs, DNS names, the AMI found, the VPC's ranges) are stand-i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import threading
@@ -165,6 +166,32 @@ class _ParentRecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self._recording = mocks
+        # The mock monitor gives each worker thread an event loop of its own and never closes them;
+        # left to interpreter shutdown they print "Exception ignored in BaseEventLoop.__del__".
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _note_loop(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            with contextlib.suppress(RuntimeError):
+                self.thread_loops.add(asyncio.get_event_loop())
+
+    def Invoke(self, request: Any) -> Any:
+        try:
+            return super().Invoke(request)
+        finally:
+            self._note_loop()
+
+    def ReadResource(self, request: Any) -> Any:
+        try:
+            return super().ReadResource(request)
+        finally:
+            self._note_loop()
+
+    def close_thread_loops(self) -> None:
+        for loop in self.thread_loops:
+            if not loop.is_running() and not loop.is_closed():
+                loop.close()
+        self.thread_loops.clear()
 
     def RegisterResource(self, request: Any) -> Any:
         parent = ""
@@ -172,7 +199,10 @@ class _ParentRecordingMonitor(pulumi_mocks.MockMonitor):
             *_, types, name = request.parent.split("::")
             parent = f"{types.rsplit('$', 1)[-1]}::{name}"
         self._recording.parents[(request.type, request.name)] = parent
-        return super().RegisterResource(request)
+        try:
+            return super().RegisterResource(request)
+        finally:
+            self._note_loop()
 
 
 class _ListHandler(logging.Handler):
@@ -260,9 +290,8 @@ def run_offline(
     logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)
     pulumi.runtime.settings.ROOT.set(None)  # a fresh Stack per run, or exports pile up across runs
-    pulumi.runtime.set_mocks(
-        mocks, project=project, stack=stack, preview=preview, logger=logger, monitor=_ParentRecordingMonitor(mocks)
-    )
+    monitor = _ParentRecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, logger=logger, monitor=monitor)
     run = OfflineRun(mocks)
 
     @pulumi.runtime.test
@@ -284,6 +313,7 @@ def run_offline(
     finally:
         run.log = handler.records
         logger.removeHandler(handler)
+        monitor.close_thread_loops()
     return run
 
 
