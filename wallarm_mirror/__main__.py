@@ -6,8 +6,6 @@ Everything here works offline. `plan` with no arguments plans the example `dev` 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -143,17 +141,5 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.func(args))
 
 
-def _close_main_loop() -> None:
-    # The mock engine runs on the main thread's event loop and leaves it open; finalized during
-    # interpreter shutdown it can print "Exception ignored in BaseEventLoop.__del__".
-    with contextlib.suppress(RuntimeError):
-        loop = asyncio.get_event_loop_policy().get_event_loop()
-        if not loop.is_running():
-            loop.close()
-
-
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        _close_main_loop()
+    sys.exit(main())

@@ -9,6 +9,7 @@ AWS would compute (ARNs, DNS names, the AMI found, the VPC's ranges) are stand-i
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import hashlib
 import logging
@@ -160,20 +161,30 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"no offline answer for invoke {args.token}")
 
 
+# The mock engine gives the main thread and each worker thread an event loop and never closes
+# them; worker threads outlive a run, so their loops must stay open until the process ends. Left
+# to interpreter shutdown, a half-finalized loop prints "Exception ignored in BaseEventLoop.__del__".
+_EVENT_LOOPS: set[asyncio.AbstractEventLoop] = set()
+
+
+@atexit.register
+def _close_event_loops() -> None:
+    for loop in _EVENT_LOOPS:
+        if not loop.is_running() and not loop.is_closed():
+            loop.close()
+    _EVENT_LOOPS.clear()
+
+
 class _ParentRecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock monitor, also noting each resource's parent (the component that groups it)."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self._recording = mocks
-        # The mock monitor gives each worker thread an event loop of its own and never closes them;
-        # left to interpreter shutdown they print "Exception ignored in BaseEventLoop.__del__".
-        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
 
     def _note_loop(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            with contextlib.suppress(RuntimeError):
-                self.thread_loops.add(asyncio.get_event_loop())
+        with contextlib.suppress(RuntimeError):
+            _EVENT_LOOPS.add(asyncio.get_event_loop())
 
     def Invoke(self, request: Any) -> Any:
         try:
@@ -186,12 +197,6 @@ class _ParentRecordingMonitor(pulumi_mocks.MockMonitor):
             return super().ReadResource(request)
         finally:
             self._note_loop()
-
-    def close_thread_loops(self) -> None:
-        for loop in self.thread_loops:
-            if not loop.is_running() and not loop.is_closed():
-                loop.close()
-        self.thread_loops.clear()
 
     def RegisterResource(self, request: Any) -> Any:
         parent = ""
@@ -311,9 +316,9 @@ def run_offline(
     try:
         execute()
     finally:
+        _EVENT_LOOPS.add(asyncio.get_event_loop())
         run.log = handler.records
         logger.removeHandler(handler)
-        monitor.close_thread_loops()
     return run
 
 
