@@ -54,11 +54,16 @@ def as_pulumi_config(values: dict[str, Any]) -> dict[str, str]:
 RunStack = Callable[..., OfflineRun]
 
 
+_RUNS: dict[str, OfflineRun] = {}
+
+
 @pytest.fixture
 def run_stack() -> RunStack:
     """Run the real program offline: run_stack(DEV, mode="off", facts=OfflineFacts(...)).
 
     Keyword overrides replace keys; a value of None removes the key. The token is a secret key.
+    A run is read-only once done, so the same config is run once per session and shared: many
+    tests read the same dev and prod stacks.
     """
 
     def run(
@@ -69,13 +74,30 @@ def run_stack() -> RunStack:
         secret_keys: tuple[str, ...] = ("token",),
         **overrides: Any,
     ) -> OfflineRun:
-        values = {**base, **overrides}
-        values = {k: v for k, v in values.items() if v is not None}
-        return run_offline(
-            {**as_pulumi_config(values), "aws:region": "eu-west-1"}, secret_keys, stack=stack, facts=facts
-        )
+        key = json.dumps([base, overrides, repr(facts), stack, secret_keys], sort_keys=True, default=str)
+        if key not in _RUNS:
+            _RUNS[key] = fresh_run(base, facts=facts, stack=stack, secret_keys=secret_keys, **overrides)
+        return _RUNS[key]
 
     return run
+
+
+@pytest.fixture
+def fresh_run_stack() -> RunStack:
+    """Like run_stack, but always runs the program again (for tests that watch the run itself)."""
+    return fresh_run
+
+
+def fresh_run(
+    base: dict[str, Any],
+    *,
+    facts: OfflineFacts | None = None,
+    stack: str = "test",
+    secret_keys: tuple[str, ...] = ("token",),
+    **overrides: Any,
+) -> OfflineRun:
+    values = {k: v for k, v in {**base, **overrides}.items() if v is not None}
+    return run_offline({**as_pulumi_config(values), "aws:region": "eu-west-1"}, secret_keys, stack=stack, facts=facts)
 
 
 def script_and_files(script: str) -> str:
