@@ -169,7 +169,9 @@ def test_ami_is_looked_up_by_marketplace_owner_name_and_x86_64(run_stack, versio
     filters = {f["name"]: f["values"] for f in args["filters"]}
     assert filters["name"] == [pattern]
     assert filters["architecture"] == ["x86_64"]
-    assert run.only("LaunchTemplate").inputs["imageId"] == run.outputs["ami_id"] == OfflineFacts().ami_id
+    expected_ami = OfflineFacts().ami_for(pattern)[0]
+    assert run.only("LaunchTemplate").inputs["imageId"] == run.outputs["ami_id"] == expected_ami
+    assert (expected_ami == OfflineFacts().ami_id) is (version == "6.13")
 
 
 def test_launch_template_has_profile_node_sg_monitoring_and_type(stack):

@@ -6,6 +6,7 @@ Everything here works offline. `plan` with no arguments plans the example `dev` 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
@@ -142,4 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A short-lived process: full collections over pulumi_aws's ~200k objects cost ~0.3 s of a
+    # ~1.3 s plan and free nothing. Here only, never at import: tests import main() in-process.
+    gc.disable()
     sys.exit(main())

@@ -40,6 +40,14 @@ class OfflineFacts:
     vpc_ipv6_cidrs: tuple[str, ...] = ()
     alb_zone_id: str = "Z32O12XQLNTSW2"
 
+    def ami_for(self, name_pattern: str) -> tuple[str, str]:
+        """The stand-in image found for a name filter: `ami_id` for the default node version, and a
+        stable id of its own for any other, so a version change shows as a new image in plan diffs."""
+        if not name_pattern or self.ami_name.startswith(name_pattern.rstrip("*")):
+            return self.ami_id, self.ami_name
+        digest = hashlib.sha256(name_pattern.encode()).hexdigest()
+        return f"ami-0{digest[:16]}", name_pattern.replace("*", "0-20260729-094623")
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -125,12 +133,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
             self.calls.append((args.token, dict(args.args)))
         facts = self.facts
         if args.token == "aws:ec2/getAmi:getAmi":
-            pinned = [f["values"][0] for f in args.args.get("filters", []) if f.get("name") == "image-id"]
-            ami = pinned[0] if pinned else facts.ami_id
+            filters = {f.get("name"): f["values"][0] for f in args.args.get("filters", [])}
+            ami, name = facts.ami_for(filters.get("name", ""))
+            ami = filters.get("image-id", ami)
             return {
                 "id": ami,
                 "imageId": ami,
-                "name": facts.ami_name,
+                "name": name,
                 "architecture": "x86_64",
                 "rootDeviceName": facts.ami_root_device,
             }

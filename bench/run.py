@@ -1,0 +1,292 @@
+"""Wall time, CPU time and peak memory of the offline plan, against the cost of loading pulumi_aws at all.
+
+    .venv/bin/python bench/run.py [--runs N] [--suite-runs N] [--skip-suite] [--json]
+
+Each round runs, one after the other, the floor, the plan of dev, the plan of prod and (in the
+first --suite-runs rounds, 3 by default: it takes ~30 s) the test suite, so drift on the machine
+hits all of them alike. Each command is a fresh child process with its output sent to /dev/null.
+Its wall time is measured around spawn and reap; its CPU time (user + sys) and peak memory (max
+RSS) are what the kernel reports for it through os.wait4, children it reaped included. One
+untimed warm-up of the floor and the plans runs first, so every timed run finds warm bytecode and
+page caches. Ratios to the floor are medians of same-round pairs.
+
+The floor is what any program using these resource types pays before doing anything:
+`import pulumi, pulumi_aws` and touching the four pulumi_aws submodules the program cannot do
+without (pulumi_aws loads each submodule lazily, on the first attribute access).
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PYTHON = ROOT / ".venv" / "bin" / "python"
+
+FLOOR_CODE = "import pulumi, pulumi_aws as a; a.ec2.SecurityGroup; a.lb.LoadBalancer; a.autoscaling.Group; a.iam.Role"
+VERSIONS_CODE = (
+    "import json, platform, importlib.metadata as m; "
+    "print(json.dumps({'python': platform.python_version(), "
+    "'pulumi': m.version('pulumi'), 'pulumi_aws': m.version('pulumi_aws')}))"
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One thing to time: a label for the table and the argv of the child."""
+
+    key: str
+    label: str
+    argv: tuple[str, ...]
+
+
+@dataclass
+class Samples:
+    """Every timed run of one command."""
+
+    label: str
+    wall_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+    max_rss_mb: list[float] = field(default_factory=list)
+    exit_codes: list[int] = field(default_factory=list)
+    timed_out: int = 0
+
+    @property
+    def runs(self) -> int:
+        return len(self.wall_s)
+
+    def median_wall(self) -> float:
+        return statistics.median(self.wall_s)
+
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu_s)
+
+    def median_rss(self) -> float:
+        return statistics.median(self.max_rss_mb)
+
+
+def commands(python: str) -> list[Command]:
+    return [
+        Command("floor", "floor (import pulumi_aws, touch ec2/lb/autoscaling/iam)", (python, "-c", FLOOR_CODE)),
+        Command("dev", "plan --stack dev", (python, "-m", "wallarm_mirror", "plan", "--stack", "dev")),
+        Command("prod", "plan --stack prod", (python, "-m", "wallarm_mirror", "plan", "--stack", "prod")),
+        Command("suite", "test suite (pytest -q)", (python, "-m", "pytest", "-q", "-p", "no:cacheprovider")),
+    ]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed run of a command."""
+
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+    exit_code: int
+    timed_out: bool = False
+
+
+def measure(argv: tuple[str, ...], timeout: float | None = None) -> Run:
+    """Run argv in the repository with its output sent to /dev/null; kill it (and its children) after timeout s."""
+    with open(os.devnull, "wb") as null:
+        actions = [
+            (os.POSIX_SPAWN_DUP2, null.fileno(), 1),
+            (os.POSIX_SPAWN_DUP2, null.fileno(), 2),
+        ]
+        cwd = os.getcwd()
+        os.chdir(ROOT)  # posix_spawnp has no cwd argument
+        try:
+            start = time.perf_counter()
+            # Its own process group, so a timeout or Ctrl-C stops the children it started too.
+            pid = os.posix_spawnp(argv[0], list(argv), dict(os.environ), file_actions=actions, setsid=True)
+        finally:
+            os.chdir(cwd)
+    timed_out = False
+    try:
+        if timeout is None:
+            _, status, usage = os.wait4(pid, 0)
+        else:
+            while True:
+                reaped, status, usage = os.wait4(pid, os.WNOHANG)
+                if reaped:
+                    break
+                if time.perf_counter() - start > timeout:
+                    timed_out = True
+                    os.killpg(pid, signal.SIGKILL)
+                    _, status, usage = os.wait4(pid, 0)
+                    break
+                time.sleep(0.05)
+    except BaseException:
+        os.killpg(pid, signal.SIGKILL)
+        raise
+    wall = time.perf_counter() - start
+    # Linux reports ru_maxrss in KiB.
+    return Run(
+        wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), timed_out
+    )
+
+
+def versions(python: str) -> dict[str, str]:
+    result = subprocess.run([python, "-c", VERSIONS_CODE], capture_output=True, text=True, check=True, cwd=ROOT)
+    info: dict[str, str] = json.loads(result.stdout)
+    info["nproc"] = str(len(os.sched_getaffinity(0)))
+    info["interpreter"] = python
+    # Without a bytecode cache the project's own modules are compiled on every run (~20 ms).
+    info["bytecode"] = (
+        "not cached: PYTHONDONTWRITEBYTECODE is set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "cached"
+    )
+    return info
+
+
+def _load() -> str:
+    """The 1-minute load average: other work on the machine skews wall times."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def paired_ratios(plan: Samples, floor: Samples, metric: str = "wall_s") -> list[float]:
+    """Per-round ratios: each plan run against the floor run of the same round."""
+    return [p / f for p, f in zip(getattr(plan, metric), getattr(floor, metric), strict=False)]
+
+
+def run_bench(python: str, runs: int, suite_runs: int, suite_timeout: float, *, progress: bool) -> dict[str, Samples]:
+    cmds = commands(python)
+    if suite_runs == 0:
+        cmds = [c for c in cmds if c.key != "suite"]
+    samples = {c.key: Samples(c.label) for c in cmds}
+    for command in cmds:
+        if command.key != "suite":
+            measure(command.argv)  # warm-up, not counted
+    for round_no in range(runs):
+        for command in cmds:
+            if command.key == "suite" and round_no >= suite_runs:
+                continue
+            run = measure(command.argv, suite_timeout if command.key == "suite" else None)
+            entry = samples[command.key]
+            entry.wall_s.append(run.wall_s)
+            entry.cpu_s.append(run.cpu_s)
+            entry.max_rss_mb.append(run.max_rss_mb)
+            entry.exit_codes.append(run.exit_code)
+            entry.timed_out += run.timed_out
+            if progress:
+                where = f"round {round_no + 1}/{runs}: {command.key:<5}"
+                numbers = f"{run.wall_s:5.2f} s wall {run.cpu_s:5.2f} s CPU {run.max_rss_mb:4.0f} MB"
+                print(f"  {where} {numbers}{' (timed out)' if run.timed_out else ''}", file=sys.stderr)
+    return samples
+
+
+def render(info: dict[str, str], samples: dict[str, Samples]) -> str:
+    lines = [
+        f"Python {info['python']}, pulumi {info['pulumi']}, pulumi_aws {info['pulumi_aws']}, nproc {info['nproc']}, "
+        f"load average {info['load_before']} before, {info['load_after']} after",
+        f"bytecode of the project's modules: {info['bytecode']}",
+        "",
+    ]
+    header = ("what", "runs", "median wall", "min-max wall", "median CPU", "median peak RSS")
+    rows = [header]
+    for entry in samples.values():
+        failed = [code for code in entry.exit_codes if code != 0]
+        label = entry.label
+        if entry.timed_out:
+            label += f" [killed at the timeout in {entry.timed_out} run(s)]"
+        elif failed:
+            label += f" [exit {failed[0]} in {len(failed)} run(s)]"
+        rows.append(
+            (
+                label,
+                str(entry.runs),
+                f"{entry.median_wall():.2f} s",
+                f"{min(entry.wall_s):.2f}-{max(entry.wall_s):.2f} s",
+                f"{entry.median_cpu():.2f} s",
+                f"{entry.median_rss():.0f} MB",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for index, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    lines.append("")
+    floor = samples["floor"]
+    for key in ("dev", "prod"):
+        plan = samples[key]
+        wall = paired_ratios(plan, floor)
+        cpu = paired_ratios(plan, floor, "cpu_s")
+        lines.append(
+            f"plan {key} / floor: {statistics.median(wall):.2f}x wall (range {min(wall):.2f}-{max(wall):.2f}), "
+            f"{statistics.median(cpu):.2f}x CPU, {plan.median_rss() / floor.median_rss():.2f}x peak RSS"
+        )
+    lines.append(
+        f"(ratios: median of {floor.runs} same-round pairs; CPU = user+sys of the child, "
+        "less disturbed than wall time by other load on the machine)"
+    )
+    if "suite" in samples:
+        lines.append(f"(the suite ran in {samples['suite'].runs} of the rounds only: it takes much longer)")
+    return "\n".join(lines) + "\n"
+
+
+def as_json(info: dict[str, str], samples: dict[str, Samples]) -> dict[str, object]:
+    floor = samples["floor"]
+    return {
+        "environment": info,
+        "results": {
+            key: {
+                **asdict(entry),
+                "median_wall_s": entry.median_wall(),
+                "median_cpu_s": entry.median_cpu(),
+                "median_max_rss_mb": entry.median_rss(),
+            }
+            for key, entry in samples.items()
+        },
+        "ratios": {
+            f"{key}_over_floor": {
+                "wall_median_paired": statistics.median(paired_ratios(samples[key], floor)),
+                "wall_paired": paired_ratios(samples[key], floor),
+                "cpu_median_paired": statistics.median(paired_ratios(samples[key], floor, "cpu_s")),
+                "max_rss_of_medians": samples[key].median_rss() / floor.median_rss(),
+            }
+            for key in ("dev", "prod")
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="rounds of floor/dev/prod (default 5, at least 1)")
+    parser.add_argument("--suite-runs", type=int, default=3, help="rounds that also run the test suite (default 3)")
+    parser.add_argument("--skip-suite", action="store_true", help="do not run the test suite")
+    parser.add_argument(
+        "--suite-timeout", type=float, default=600, help="stop a suite run after this many seconds (default 600)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--python",
+        default=str(DEFAULT_PYTHON if DEFAULT_PYTHON.exists() else Path(sys.executable)),
+        help="interpreter of the children (default: the repository's .venv)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no per-run progress on stderr")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    suite_runs = 0 if args.skip_suite else max(0, min(args.suite_runs, args.runs))
+    info = versions(args.python)
+    info["load_before"] = _load()
+    samples = run_bench(args.python, args.runs, suite_runs, args.suite_timeout, progress=not args.quiet)
+    info["load_after"] = _load()
+    if args.json:
+        print(json.dumps(as_json(info, samples), indent=2))
+    else:
+        print(render(info, samples), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
