@@ -14,7 +14,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -38,6 +39,11 @@ DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Wallarm's sizing guide recommends t3.medium for testing and m4.xlarge for production.
 DEFAULT_INSTANCE_TYPE = "t3.medium"
 RESERVED_TAG_KEYS = ("app", "stack")
+# Far above any mirror fleet, far below what breaks number handling downstream.
+MAX_NODES = 1000
+SSH_PORT = 22
+# Wallarm tokens are well under 1 KB; a longer value is something else pasted by mistake.
+MAX_TOKEN_LENGTH = 4096
 
 Mode = Literal["off", "monitoring", "safe_blocking", "block"]
 TokenDelivery = Literal["secretsManager", "ssm", "userData"]
@@ -70,7 +76,7 @@ def _unique(values: list[str], what: str) -> list[str]:
 
 
 def _ids(values: list[str], pattern: re.Pattern[str], what: str, example: str) -> list[str]:
-    bad = [v for v in values if not pattern.match(v)]
+    bad = [v for v in values if not pattern.fullmatch(v)]
     if bad:
         article = "an" if what[0] in "AEIOUaeiou" else "a"
         verb = f"is not {article} {what}" if len(bad) == 1 else f"are not {what}s"
@@ -94,7 +100,7 @@ def mirror_source_options(values: Mapping[str, Any], check: bool = True) -> Mirr
         # not after resources exist.
         for scheme in ("http", "https") if check else ():
             render_all(MirrorEndpoint(scheme, "internal-check.elb.amazonaws.com", 8445), options)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, OverflowError) as error:
         text = str(error)
         for name, camel in fields.items():
             text = re.sub(rf"\b{name}\b", camel, text)
@@ -109,7 +115,6 @@ class StackConfig(BaseModel):
         extra="forbid",
         frozen=True,
         alias_generator=to_camel,
-        populate_by_name=True,
         validate_default=True,
     )
 
@@ -174,12 +179,17 @@ class StackConfig(BaseModel):
     # Capacity.
     instance_type: str = Field(default=DEFAULT_INSTANCE_TYPE, description="EC2 type of the nodes (x86_64).")
     root_volume_size: int = Field(default=30, ge=8, le=16384, description="Root volume size in GiB (gp3).")
-    min_size: int = Field(default=1, ge=0, description="Fewest nodes.")
-    max_size: int = Field(default=3, ge=1, description="Most nodes; at least 1 and at least minSize.")
+    min_size: int = Field(default=1, ge=0, le=MAX_NODES, description="Fewest nodes.")
+    max_size: int = Field(default=3, ge=1, le=MAX_NODES, description="Most nodes; at least 1 and at least minSize.")
     desired_capacity: int = Field(
-        default=1, ge=0, description="Nodes at creation, within [minSize, maxSize]; scaling owns it afterwards."
+        default=1,
+        ge=0,
+        le=MAX_NODES,
+        description="Nodes at creation, within [minSize, maxSize]; scaling owns it afterwards.",
     )
-    cpu_target: float = Field(default=70.0, gt=0, lt=100, description="Average CPU % that scaling aims at.")
+    cpu_target: float = Field(
+        default=70.0, gt=0, lt=100, allow_inf_nan=False, description="Average CPU % that scaling aims at."
+    )
 
     # Load balancer.
     certificate_arn: str | None = Field(
@@ -209,7 +219,11 @@ class StackConfig(BaseModel):
     )
     dashboard_enabled: bool = Field(default=False, description="A CloudWatch dashboard of the analyser.")
     requests_per_node_target: float | None = Field(
-        default=None, gt=0, description="Also scale on ALB requests per node (ALBRequestCountPerTarget)."
+        default=None,
+        gt=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        description="Also scale on ALB requests per node (ALBRequestCountPerTarget).",
     )
     access_logs_bucket: str | None = Field(default=None, description="Existing S3 bucket for ALB access logs.")
     create_access_logs_bucket: bool = Field(
@@ -225,17 +239,20 @@ class StackConfig(BaseModel):
         default_factory=dict, description="Tags on every taggable resource, with app and stack."
     )
 
+    # Which keys were stored encrypted (set by parse_stack_config; not a config key).
+    _secret_keys: frozenset[str] = PrivateAttr(default=frozenset())
+
     @field_validator("vpc_id")
     @classmethod
     def _vpc(cls, v: str) -> str:
-        if not _VPC_ID.match(v):
+        if not _VPC_ID.fullmatch(v):
             raise ValueError(f"{v!r} is not a VPC id (vpc- and 8 or 17 hex digits)")
         return v
 
     @field_validator("ami_id")
     @classmethod
     def _ami(cls, v: str | None) -> str | None:
-        if v is not None and not _AMI_ID.match(v):
+        if v is not None and not _AMI_ID.fullmatch(v):
             raise ValueError(f"{v!r} is not an AMI id (ami- and 8 or 17 hex digits)")
         return v
 
@@ -295,6 +312,8 @@ class StackConfig(BaseModel):
             raise ValueError("is empty; copy the node token from Wallarm Console")
         if any(c.isspace() for c in text) or not text.isprintable():
             raise ValueError("contains whitespace or control characters; paste the token alone")
+        if len(text) > MAX_TOKEN_LENGTH:
+            raise ValueError(f"is {len(text)} characters, far longer than a Wallarm token; paste the token alone")
         return v
 
     @field_validator("token_kms_key_arn")
@@ -302,7 +321,7 @@ class StackConfig(BaseModel):
     def _kms(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:
             return v
-        if not _KMS_KEY_ARN.match(v):
+        if not _KMS_KEY_ARN.fullmatch(v):
             raise ValueError(f"{v!r} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<uuid>)")
         if info.data.get("token_delivery") == "userData":
             raise ValueError("only applies when tokenDelivery is secretsManager or ssm")
@@ -311,21 +330,21 @@ class StackConfig(BaseModel):
     @field_validator("node_group")
     @classmethod
     def _node_group(cls, v: str | None) -> str | None:
-        if v is not None and not _NODE_GROUP.match(v):
+        if v is not None and not _NODE_GROUP.fullmatch(v):
             raise ValueError(f"{v!r} is not a node group name (1-64 of letters, digits, '.', '_', '-')")
         return v
 
     @field_validator("api_host")
     @classmethod
     def _api_host(cls, v: str) -> str:
-        if not _HOSTNAME.match(v):
+        if not _HOSTNAME.fullmatch(v):
             raise ValueError(f"{v!r} is not a hostname (e.g. api.wallarm.com or us1.api.wallarm.com)")
         return v
 
     @field_validator("node_version")
     @classmethod
     def _node_version(cls, v: str) -> str:
-        if not re.fullmatch(r"\d+\.\d+", v):
+        if not re.fullmatch(r"[0-9]+\.[0-9]+", v):
             raise ValueError(f"{v!r} is not major.minor like {DEFAULT_NODE_VERSION}")
         if parse_version(v) < (4, 0):
             raise ValueError(f"{v} is older than 4.0, which this program does not support")
@@ -334,6 +353,13 @@ class StackConfig(BaseModel):
                 f"{v} is newer than the node families this program knows (up to 7.x); "
                 "use a known version or add its profile"
             )
+        return v
+
+    @field_validator("node_port", "health_check_port")
+    @classmethod
+    def _not_ssh(cls, v: int | None) -> int | None:
+        if v == SSH_PORT:
+            raise ValueError("is 22, the SSH port, which the nodes never open; operators use SSM Session Manager")
         return v
 
     @field_validator("health_check_path")
@@ -346,9 +372,9 @@ class StackConfig(BaseModel):
     @field_validator("instance_type")
     @classmethod
     def _instance_type(cls, v: str) -> str:
-        if not _INSTANCE_TYPE.match(v):
+        if not _INSTANCE_TYPE.fullmatch(v):
             raise ValueError(f"{v!r} does not look like an EC2 instance type (e.g. t3.medium)")
-        if _GRAVITON_FAMILY.match(v.split(".")[0]):
+        if _GRAVITON_FAMILY.fullmatch(v.split(".")[0]):
             raise ValueError(
                 f"{v} is an arm64 (Graviton) type, but the Wallarm AMI is x86_64; pick an x86_64 type such as m5.xlarge"
             )
@@ -375,7 +401,7 @@ class StackConfig(BaseModel):
     @field_validator("certificate_arn")
     @classmethod
     def _certificate(cls, v: str | None) -> str | None:
-        if v is not None and not _ACM_ARN.match(v):
+        if v is not None and not _ACM_ARN.fullmatch(v):
             raise ValueError(f"{v!r} is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>)")
         return v
 
@@ -384,7 +410,7 @@ class StackConfig(BaseModel):
     def _ssl_policy(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:
             return v
-        if not _SSL_POLICY.match(v):
+        if not _SSL_POLICY.fullmatch(v):
             raise ValueError(f"{v!r} is not an ELB security policy name (e.g. {DEFAULT_SSL_POLICY})")
         if "certificate_arn" in info.data and info.data["certificate_arn"] is None:
             raise ValueError("only applies to an HTTPS listener; set certificateArn too, or remove sslPolicy")
@@ -393,7 +419,7 @@ class StackConfig(BaseModel):
     @field_validator("endpoint_hostname")
     @classmethod
     def _endpoint_hostname(cls, v: str | None) -> str | None:
-        if v is not None and not _HOSTNAME.match(v):
+        if v is not None and not _HOSTNAME.fullmatch(v):
             raise ValueError(f"{v!r} is not a DNS name (e.g. wallarm-mirror.internal.example.com)")
         return v
 
@@ -408,7 +434,7 @@ class StackConfig(BaseModel):
     def _topic(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None:
             return v
-        if not _SNS_ARN.match(v):
+        if not _SNS_ARN.fullmatch(v):
             raise ValueError(f"{v!r} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)")
         if info.data.get("alarms_enabled") is False:
             raise ValueError("only applies when alarmsEnabled is true")
@@ -417,7 +443,7 @@ class StackConfig(BaseModel):
     @field_validator("access_logs_bucket")
     @classmethod
     def _bucket(cls, v: str | None) -> str | None:
-        if v is not None and not _BUCKET.match(v):
+        if v is not None and not _BUCKET.fullmatch(v):
             raise ValueError(f"{v!r} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
         return v
 
@@ -482,6 +508,11 @@ class StackConfig(BaseModel):
     @property
     def effective_ssl_policy(self) -> str | None:
         return (self.ssl_policy or DEFAULT_SSL_POLICY) if self.tls else None
+
+    @property
+    def boot_script_is_secret(self) -> bool:
+        """Whether the boot script carries secret text: the token itself, or a snippet stored with --secret."""
+        return self.token_delivery == "userData" or bool(self._secret_keys - {TOKEN_KEY})
 
     @property
     def mirror_source(self) -> MirrorOptions:
@@ -552,7 +583,9 @@ _FIXES: dict[str, str] = {
     "mode": "pulumi config set wallarm-mirror:mode monitoring",
     "tokenDelivery": "pulumi config set wallarm-mirror:tokenDelivery secretsManager",
 }
-_SECRET_KEYS = {TOKEN_KEY}
+# Keys whose values may be stored with --secret: the token, and what goes only into the boot
+# script (which then becomes a secret as a whole). Any other key ends up in plain resource settings.
+SECRET_CAPABLE_KEYS = frozenset({TOKEN_KEY, "globalSnippet", "httpSnippet", "serverSnippet", "postScript"})
 
 
 @dataclass
@@ -599,13 +632,17 @@ def _generic_fix(key: str) -> str:
     return f"pulumi config set {NAMESPACE}:{key} <value>"
 
 
-def _sentence(error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
+def _sentence(error: Mapping[str, Any], raw: Mapping[str, Any], secret_keys: Collection[str]) -> str:
     loc = [str(p) for p in error["loc"]]
     # Defaults are validated too, and Pydantic names those by field name rather than by alias.
     key = loc[0] if loc else "?"
-    if key in StackConfig.model_fields:
+    # Defaults are validated too and named by field name; an unknown key keeps the user's spelling.
+    if key in StackConfig.model_fields and error["type"] != "extra_forbidden":
         key = StackConfig.model_fields[key].alias or key
-    where = f"{NAMESPACE}:{key}" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
+    # Map keys are user text: quote any that would not read as one path element (newlines, dots).
+    where = f"{NAMESPACE}:{key}" + "".join(
+        f"[{p}]" if p.isdigit() else f".{p}" if re.fullmatch(r"[\w-]+", p) else f"[{json.dumps(p)}]" for p in loc[1:]
+    )
     kind = error["type"]
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(key, list(_aliases()), n=1)
@@ -614,7 +651,7 @@ def _sentence(error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     if kind == "missing":
         return f"{where}: required but not set. Fix: {_FIXES.get(key, f'pulumi config set {NAMESPACE}:{key} ...')}"
     message = error["msg"].removeprefix("Value error, ")
-    if key in _SECRET_KEYS:
+    if key == TOKEN_KEY or key in secret_keys:
         got = ""
     elif key in raw:
         got = f" (got {_shown(raw[key])})"
@@ -641,6 +678,12 @@ def parse_stack_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset
                 values[key] = text  # let Pydantic report the type problem with the key's name
         else:
             values[key] = text
+    for key in sorted(set(secret_keys) & set(raw) - SECRET_CAPABLE_KEYS):
+        problems.append(
+            f"{NAMESPACE}:{key}: is stored as a secret, but its value goes into resource settings in plain "
+            f"text; only {', '.join(sorted(SECRET_CAPABLE_KEYS))} can be secrets. Fix: pulumi config set "
+            f"{NAMESPACE}:{key} <value> (without --secret)"
+        )
     if TOKEN_KEY in raw and TOKEN_KEY not in secret_keys:
         problems.append(
             f"{NAMESPACE}:{TOKEN_KEY}: is stored in plain text in the stack file; anyone who can "
@@ -650,11 +693,12 @@ def parse_stack_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset
     try:
         config = StackConfig.model_validate(values)
     except ValidationError as exc:
-        problems.extend(_sentence(e, values) for e in exc.errors(include_url=False))
+        problems.extend(_sentence(e, values, secret_keys) for e in exc.errors(include_url=False))
         config = None
     if problems:
         raise ConfigError(problems)
     assert config is not None
+    config._secret_keys = frozenset(secret_keys) & SECRET_CAPABLE_KEYS
     return config
 
 

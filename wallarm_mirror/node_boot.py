@@ -75,6 +75,9 @@ def boot_script_problems(config: StackConfig) -> list[str]:
     try:
         encode_user_data(render_boot_script(boot_spec(config, cidrs, token)))
     except ValueError as error:
-        keys = ", ".join(f"{NAMESPACE}:{k}" for k in ("globalSnippet", "httpSnippet", "serverSnippet", "postScript"))
+        blamed = ["globalSnippet", "httpSnippet", "serverSnippet", "postScript"]
+        if config.token_delivery == "userData":
+            blamed.append("token")  # the token is inside the script too
+        keys = ", ".join(f"{NAMESPACE}:{k}" for k in blamed)
         return [f"{keys}: {error}"]
     return []

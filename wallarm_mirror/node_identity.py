@@ -84,7 +84,7 @@ class NodeIdentity(pulumi.ComponentResource):
         )
         for arn in args.extra_policy_arns:
             aws.iam.RolePolicyAttachment(
-                f"{name}-extra-{name_fragment(arn.split(':')[4] + '-' + arn.rsplit('/', 1)[-1])}",
+                f"{name}-extra-{name_fragment(arn.split(':', 5)[-1])}",
                 role=self.role.name,
                 policy_arn=arn,
                 opts=child,

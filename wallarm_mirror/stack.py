@@ -115,6 +115,9 @@ class WallarmMirror(pulumi.ComponentResource):
             script = pulumi.Output.all(trusted, identity.token_store_arn).apply(
                 lambda v: render_boot_script(boot_spec(config, v[0], stored_token_source(config.token_delivery, v[1])))
             )
+        if config.boot_script_is_secret:
+            # A snippet or post script stored with --secret keeps the whole script secret.
+            script = pulumi.Output.secret(script)
         nodes = NodeGroup(
             name,
             NodeGroupArgs(
