@@ -109,3 +109,15 @@ def script_and_files(script: str) -> str:
         except ValueError:
             texts.append(body)
     return "\n".join(texts)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the lines tests recorded as `summary` (e.g. the property test's example count and seed).
+
+    Through the report, not stdout: under pytest-xdist a worker's output never reaches the terminal.
+    """
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "summary":
+                    terminalreporter.write_line(str(value))
