@@ -79,7 +79,12 @@ def commands(python: str) -> list[Command]:
         Command("floor", "floor (import pulumi_aws, touch ec2/lb/autoscaling/iam)", (python, "-c", FLOOR_CODE)),
         Command("dev", "plan --stack dev", (python, "-m", "wallarm_mirror", "plan", "--stack", "dev")),
         Command("prod", "plan --stack prod", (python, "-m", "wallarm_mirror", "plan", "--stack", "prod")),
-        Command("suite", "test suite (pytest -q)", (python, "-m", "pytest", "-q", "-p", "no:cacheprovider")),
+        # As ./dev test runs it: one pytest-xdist worker per core.
+        Command(
+            "suite",
+            "test suite (pytest -q -n auto)",
+            (python, "-m", "pytest", "-q", "-n", "auto", "-p", "no:cacheprovider"),
+        ),
     ]
 
 
