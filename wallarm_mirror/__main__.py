@@ -46,7 +46,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     document = _plan_document(args)
     if args.json:
-        print(json.dumps(document, indent=2, sort_keys=False))
+        print(json.dumps(document, indent=2, sort_keys=True))
     else:
         print(render_text(document), end="")
     return 0

@@ -150,32 +150,28 @@ class NodeGroup(pulumi.ComponentResource):
             # Target tracking moves desired capacity; a later `pulumi up` must not undo that.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desired_capacity"]),
         )
-        self.cpu_policy = aws.autoscaling.Policy(
-            f"{name}-cpu-scaling",
-            autoscaling_group_name=self.group.name,
-            policy_type="TargetTrackingScaling",
-            estimated_instance_warmup=INSTANCE_WARMUP_SECONDS,
-            target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
-                predefined_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
-                    predefined_metric_type="ASGAverageCPUUtilization"
-                ),
-                target_value=args.cpu_target,
-            ),
-            opts=child,
-        )
-        if args.requests_per_node is not None and args.request_label is not None:
-            aws.autoscaling.Policy(
-                f"{name}-request-scaling",
+
+        def target_tracking(
+            policy_name: str, metric: str, target: float, label: pulumi.Input[str] | None = None
+        ) -> aws.autoscaling.Policy:
+            return aws.autoscaling.Policy(
+                policy_name,
                 autoscaling_group_name=self.group.name,
                 policy_type="TargetTrackingScaling",
                 estimated_instance_warmup=INSTANCE_WARMUP_SECONDS,
                 target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
                     predefined_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
-                        predefined_metric_type="ALBRequestCountPerTarget", resource_label=args.request_label
+                        predefined_metric_type=metric, resource_label=label
                     ),
-                    target_value=args.requests_per_node,
+                    target_value=target,
                 ),
                 opts=child,
+            )
+
+        self.cpu_policy = target_tracking(f"{name}-cpu-scaling", "ASGAverageCPUUtilization", args.cpu_target)
+        if args.requests_per_node is not None and args.request_label is not None:
+            target_tracking(
+                f"{name}-request-scaling", "ALBRequestCountPerTarget", args.requests_per_node, args.request_label
             )
         self.register_outputs(
             {

@@ -25,8 +25,11 @@ class SecurityGroupsArgs:
     tags: dict[str, str]
 
 
-def _cidr_kwargs(cidr: str) -> dict[str, str]:
-    return {"cidr_ipv6": cidr} if ipaddress.ip_network(cidr).version == 6 else {"cidr_ipv4": cidr}
+def _peer(peer: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """The other side of a rule: an IPv4 or IPv6 CIDR, or a security group (an id or our group's output)."""
+    if isinstance(peer, str) and "/" in peer:
+        return {"cidr_ipv6": peer} if ipaddress.ip_network(peer).version == 6 else {"cidr_ipv4": peer}
+    return {"referenced_security_group_id": peer}
 
 
 class MirrorSecurityGroups(pulumi.ComponentResource):
@@ -52,69 +55,63 @@ class MirrorSecurityGroups(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Standalone rule resources (not inline blocks): each source is added or removed on its own.
-        for cidr in args.mirror_source_cidrs:
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-alb-sg-from-{name_fragment(cidr)}",
-                security_group_id=self.alb.id,
-                description=f"mirrored traffic from {cidr}",
+        def tcp_rule(
+            kind: type[aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule],
+            rule_name: str,
+            group: aws.ec2.SecurityGroup,
+            port: int,
+            peer: pulumi.Input[str],
+            description: str,
+        ) -> None:
+            kind(
+                rule_name,
+                security_group_id=group.id,
+                description=description,
                 ip_protocol="tcp",
-                from_port=MIRROR_LISTENER_PORT,
-                to_port=MIRROR_LISTENER_PORT,
+                from_port=port,
+                to_port=port,
                 tags=args.tags,
                 opts=child,
-                **_cidr_kwargs(cidr),
-            )
-        for group in args.mirror_source_security_group_ids:
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-alb-sg-from-{name_fragment(group)}",
-                security_group_id=self.alb.id,
-                description=f"mirrored traffic from {group}",
-                ip_protocol="tcp",
-                from_port=MIRROR_LISTENER_PORT,
-                to_port=MIRROR_LISTENER_PORT,
-                referenced_security_group_id=group,
-                tags=args.tags,
-                opts=child,
+                **_peer(peer),
             )
 
-        node_ports = sorted({args.node_port, args.health_check_port})
-        for port in node_ports:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-alb-sg-to-nodes-{port}",
-                security_group_id=self.alb.id,
-                description=f"to the Wallarm nodes on {port}",
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                referenced_security_group_id=self.node.id,
-                tags=args.tags,
-                opts=child,
+        # Standalone rule resources (not inline blocks): each source is added or removed on its own.
+        for source in [*args.mirror_source_cidrs, *args.mirror_source_security_group_ids]:
+            tcp_rule(
+                aws.vpc.SecurityGroupIngressRule,
+                f"{name}-alb-sg-from-{name_fragment(source)}",
+                self.alb,
+                MIRROR_LISTENER_PORT,
+                source,
+                f"mirrored traffic from {source}",
             )
-            aws.vpc.SecurityGroupIngressRule(
+        for port in sorted({args.node_port, args.health_check_port}):
+            tcp_rule(
+                aws.vpc.SecurityGroupEgressRule,
+                f"{name}-alb-sg-to-nodes-{port}",
+                self.alb,
+                port,
+                self.node.id,
+                f"to the Wallarm nodes on {port}",
+            )
+            tcp_rule(
+                aws.vpc.SecurityGroupIngressRule,
                 f"{name}-node-sg-from-alb-{port}",
-                security_group_id=self.node.id,
-                description=f"from the mirror ALB on {port}",
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                referenced_security_group_id=self.alb.id,
-                tags=args.tags,
-                opts=child,
+                self.node,
+                port,
+                self.alb.id,
+                f"from the mirror ALB on {port}",
             )
         # DNS, NTP and instance metadata use link-local addresses that security groups do not filter,
         # so HTTPS is the only egress nodes need (Wallarm Cloud, SSM, Secrets Manager, package mirrors).
         for cidr in args.node_egress_cidrs:
-            aws.vpc.SecurityGroupEgressRule(
+            tcp_rule(
+                aws.vpc.SecurityGroupEgressRule,
                 f"{name}-node-sg-https-to-{name_fragment(cidr)}",
-                security_group_id=self.node.id,
-                description=f"HTTPS to {cidr}: Wallarm Cloud and AWS APIs",
-                ip_protocol="tcp",
-                from_port=HTTPS_PORT,
-                to_port=HTTPS_PORT,
-                tags=args.tags,
-                opts=child,
-                **_cidr_kwargs(cidr),
+                self.node,
+                HTTPS_PORT,
+                cidr,
+                f"HTTPS to {cidr}: Wallarm Cloud and AWS APIs",
             )
 
         self.register_outputs({"alb_security_group_id": self.alb.id, "node_security_group_id": self.node.id})
