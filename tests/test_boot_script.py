@@ -217,22 +217,9 @@ def make_runner(tmp_path: Path) -> Runner:
         standin = (BOOT_DIR / "cloud_init_standin.py").read_text()
         cloud_init.write_text((f"#!{shebang}\n" if shebang else "") + standin)
         cloud_init.chmod(0o755)
-        spec = BootScriptSpec(
-            **{
-                # Short, so a broken fetch fails the test in seconds rather than after 300 s.
-                "token_fetch_timeout_seconds": 10,
-                "cloud_init_path": str(cloud_init),
-                "preset": "mirror",
-                "mode": "monitoring",
-                "api_host": "api.wallarm.com",
-                "libdetection": False,
-                "global_snippet": "",
-                "http_snippet": "",
-                "server_snippet": "",
-                "post_script": "",
-                "token": token,
-                **fields,
-            }
+        spec = _spec(
+            # Short, so a broken fetch fails the test in seconds rather than after 300 s.
+            **{"token_fetch_timeout_seconds": 10, "cloud_init_path": str(cloud_init), "token": token, **fields}
         )
         script = render_boot_script(spec)
         shellcheck_script(script)
