@@ -14,13 +14,15 @@ import contextlib
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import source_pb2
 
 from .config import NAMESPACE
 
@@ -219,13 +221,44 @@ class _ParentRecordingMonitor(pulumi_mocks.MockMonitor):
             self._note_loop()
 
 
+def _no_stack_trace() -> source_pb2.StackTrace:
+    return source_pb2.StackTrace()
+
+
+@contextlib.contextmanager
+def _without_source_positions() -> Iterator[None]:
+    """Skip the call-stack walk Pulumi makes at every resource it registers.
+
+    The walk (traceback.extract_stack, a file URI per frame) only feeds the source positions a real
+    engine shows in the Pulumi Cloud console; the mock engine drops them. Its cost grows with the
+    stack's depth: under pytest and Hypothesis it was most of an offline run's time. An empty
+    StackTrace is what Pulumi itself sends when it finds no user frame.
+    """
+    original = getattr(pulumi_resource, "_get_stack_trace", None)
+    if original is None:  # a Pulumi release without it: nothing to skip
+        yield
+        return
+    pulumi_resource._get_stack_trace = _no_stack_trace
+    try:
+        yield
+    finally:
+        pulumi_resource._get_stack_trace = original
+
+
 class _ListHandler(logging.Handler):
     def __init__(self) -> None:
-        super().__init__(logging.INFO)
+        super().__init__()
         self.records: list[tuple[str, str]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append((record.levelname.lower(), record.getMessage()))
+
+
+_RUN_LOGGER = logging.getLogger("wallarm_mirror.offline.run")
+_RUN_LOGGER.propagate = False
+# Pulumi logs a debug line per registration and per output; nobody reads them, and at DEBUG each
+# one would be a LogRecord made and dropped.
+_RUN_LOGGER.setLevel(logging.INFO)
 
 
 @dataclass
@@ -299,13 +332,9 @@ def run_offline(
     pulumi.runtime.set_all_config(dict(config), [k if ":" in k else f"{project}:{k}" for k in secret_keys])
     mocks = RecordingMocks(facts)
     handler = _ListHandler()
-    logger = logging.getLogger(f"wallarm_mirror.offline.{id(handler)}")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    pulumi.runtime.settings.ROOT.set(None)  # a fresh Stack per run, or exports pile up across runs
-    monitor = _ParentRecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, logger=logger, monitor=monitor)
+    # One logger for every run: each new logger would stay in logging's registry for good, and
+    # setLevel clears a cache across all of them (runs grew slower the more had run).
+    _RUN_LOGGER.addHandler(handler)
     run = OfflineRun(mocks)
 
     @pulumi.runtime.test
@@ -323,11 +352,17 @@ def run_offline(
         return asyncio.ensure_future(collect())
 
     try:
-        execute()
+        with _without_source_positions():
+            pulumi.runtime.settings.ROOT.set(None)  # a fresh Stack per run, or exports pile up across runs
+            monitor = _ParentRecordingMonitor(mocks)
+            pulumi.runtime.set_mocks(
+                mocks, project=project, stack=stack, preview=preview, logger=_RUN_LOGGER, monitor=monitor
+            )
+            execute()
     finally:
         _EVENT_LOOPS.add(asyncio.get_event_loop())
         run.log = handler.records
-        logger.removeHandler(handler)
+        _RUN_LOGGER.removeHandler(handler)
     return run
 
 
