@@ -175,6 +175,14 @@ def test_defaults_are_the_safe_choice() -> None:
     assert 0 < options.timeout_seconds <= 1
 
 
+@pytest.mark.parametrize("endpoint", [HTTP, HTTPS], ids=["http", "https"])
+def test_defaults_render_for_every_server(endpoint: MirrorEndpoint) -> None:
+    # The config check renders only options that were set: it relies on this.
+    snippets = render_all(endpoint)
+    assert set(snippets) == set(SERVERS)
+    assert all(endpoint.url in text for text in snippets.values())
+
+
 # ------------------------------------------------------------------------------------ dispatch
 
 
