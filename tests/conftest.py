@@ -133,12 +133,23 @@ def script_and_files(script: str) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the lines tests recorded as `summary` (e.g. the property test's example count and seed).
+    """Print what the property test recorded: examples run over all its shards, outcomes and seed.
 
-    Through the report, not stdout: under pytest-xdist a worker's output never reaches the terminal.
+    Through the reports, not stdout: under pytest-xdist a worker's output never reaches the terminal.
     """
-    for outcome in ("passed", "failed"):
-        for report in terminalreporter.stats.get(outcome, []):
-            for name, value in getattr(report, "user_properties", ()):
-                if name == "summary":
-                    terminalreporter.write_line(str(value))
+    shards = [
+        value
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        for name, value in getattr(report, "user_properties", ())
+        if name == "config_properties"
+    ]
+    if not shards:
+        return
+    total = {key: sum(shard[key] for shard in shards) for key in ("examples", "planned", "refused", "failed")}
+    seed = shards[0]["seed"]
+    terminalreporter.write_line(
+        f"config properties: {total['examples']} examples run in {len(shards)} shards ({total['planned']} planned, "
+        f"{total['refused']} refused, {total['failed']} failed), {sum(s['seconds'] for s in shards):.1f} s in all; "
+        f"seed {seed} (replay: HYPOTHESIS_SEED={seed})"
+    )

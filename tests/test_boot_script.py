@@ -435,7 +435,7 @@ def test_a_stored_value_that_is_not_one_token_fails_at_once(boot: Runner, aws: A
 
 # --- failures to get the token -------------------------------------------------------------------
 
-FETCH_TIMEOUT = 2
+FETCH_TIMEOUT = 1
 # bash, two python start-ups and the last HTTP round trips on top of the fetch deadline
 FETCH_MARGIN = 3.0
 

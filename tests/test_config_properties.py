@@ -5,9 +5,10 @@ Cases come from tests/config_strategies.py: valid stacks, and stacks broken in o
 (wrong types, out-of-range sizes, malformed ids, CIDRs, ARNs, typo'd keys, empty lists, huge and
 unicode strings, missing values, plain text where JSON is due, a token not stored as a secret).
 
-The run records one summary line (example count, planned/refused, seed, time) that tests/conftest.py
-prints at the end of `pytest -q` output, also under pytest-xdist; the counts also go to
-`record_property` (JUnit XML). Replay a run with `HYPOTHESIS_SEED=<seed> pytest tests/test_config_properties.py`.
+The 1,000 examples run as 4 shards (seeds SEED .. SEED+3) so that pytest-xdist can spread them over
+the cores. Each shard records its counts with `record_property` (also in JUnit XML), and
+tests/conftest.py prints one line at the end of `pytest -q` output, also under pytest-xdist: examples
+in all, planned/refused, seed. Replay a run with `HYPOTHESIS_SEED=<seed> pytest tests/test_config_properties.py`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from wallarm_mirror.node_profiles import MIRROR_LISTENER_PORT
 from wallarm_mirror.offline import OfflineFacts, OfflineRun, run_offline, unwrap
 
 EXAMPLES = int(os.environ.get("CONFIG_PROPERTY_EXAMPLES", "1000"))
+SHARDS = 4
 SEED = int(os.environ.get("HYPOTHESIS_SEED") or random.SystemRandom().randrange(2**32))
 PROBLEM_PREFIX = f"  - {NAMESPACE}:"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -251,13 +253,19 @@ def covers_port(rule: dict[str, Any], port: int) -> bool:
     return low is None or high is None or low <= port <= high
 
 
-def test_every_config_plans_safely_or_is_refused_by_key(last_mocks, record_property):
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_config_plans_safely_or_is_refused_by_key(shard: int, last_mocks, record_property):
+    """EXAMPLES generated configs in all, in SHARDS independent Hypothesis runs (seeds SEED, SEED+1 ...)
+    that pytest-xdist spreads over the cores: one run of 1,000 would keep one core busy for the
+    whole suite."""
     outcomes: Counter[str] = Counter()
+    shard_seed = (SEED + shard) % 2**32
+    examples = EXAMPLES // SHARDS + (shard < EXAMPLES % SHARDS)
 
-    @seed(SEED)
+    @seed(shard_seed)
     @settings(
-        max_examples=EXAMPLES,
-        deadline=None,  # a planned case takes ~0.1-0.2 s, the first one ~1 s (pulumi_aws import)
+        max_examples=examples,
+        deadline=None,  # a planned case takes ~0.05-0.1 s, the first one ~1 s (pulumi_aws import)
         derandomize=False,
         print_blob=True,
         # Shrinking re-runs the program thousands of times (minutes); the seed replays a failure,
@@ -282,23 +290,27 @@ def test_every_config_plans_safely_or_is_refused_by_key(last_mocks, record_prope
         property_holds()
     finally:
         total = sum(outcomes.values())
-        summary = (
-            f"config properties: {total} examples run ({outcomes['planned']} planned, {outcomes['refused']} "
-            f"refused, {outcomes['failed']} failed) in {time.perf_counter() - started:.1f}s; "
-            f"seed {SEED} (replay: HYPOTHESIS_SEED={SEED})"
+        # Added up over the shards and printed as one line at the end of the run by tests/conftest.py.
+        record_property(
+            "config_properties",
+            {
+                "examples": total,
+                "planned": outcomes["planned"],
+                "refused": outcomes["refused"],
+                "failed": outcomes["failed"],
+                "seconds": time.perf_counter() - started,
+                "seed": SEED,
+                "shard_seed": shard_seed,
+            },
         )
-        record_property("config_properties_examples", total)
-        record_property("config_properties_planned", outcomes["planned"])
-        record_property("config_properties_refused", outcomes["refused"])
-        record_property("config_properties_seed", SEED)
-        record_property("summary", summary)  # printed at the end of the run by tests/conftest.py
-        # Run the finalizers of a thousand mock engines now. Run by a garbage collection inside
+        # Run the finalizers of hundreds of mock engines now. Run by a garbage collection inside
         # pytest's report of a failing or xfailing test, they can format a traceback in the middle
         # of pytest's own ast.parse, which CPython 3.11 answers with SystemError "AST constructor
         # recursion depth mismatch": the whole session ends in INTERNALERROR.
         gc.collect()
-    # Planned cases are what make the plan invariants worth something (~9% of them; 2.5% at least).
-    assert outcomes["planned"] >= total // 40, f"only {outcomes['planned']} of {total} cases planned"
+    # Planned cases are what make the plan invariants worth something: ~9% of them on average, but
+    # 3-15% in a shard of 250 (seen over 12 shards). Below 1% the generator has lost its valid side.
+    assert outcomes["planned"] >= max(1, total // 100), f"only {outcomes['planned']} of {total} cases planned"
 
 
 # --- program bugs ------------------------------------------------------------------------------
