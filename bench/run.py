@@ -2,17 +2,19 @@
 
     .venv/bin/python bench/run.py [--runs N] [--suite-runs N] [--skip-suite] [--json]
 
-Each round runs, one after the other, the floor, the plan of dev, the plan of prod and (in the
-first --suite-runs rounds, 3 by default: it takes ~30 s) the test suite, so drift on the machine
-hits all of them alike. Each command is a fresh child process with its output sent to /dev/null.
-Its wall time is measured around spawn and reap; its CPU time (user + sys) and peak memory (max
-RSS) are what the kernel reports for it through os.wait4, children it reaped included. One
-untimed warm-up of the floor and the plans runs first, so every timed run finds warm bytecode and
-page caches. Ratios to the floor are medians of same-round pairs.
+Each round runs, one after the other, the floor, the lean floor, the plan of dev, the plan of prod
+and (in the first --suite-runs rounds: all 5 by default, ~20 s a round) the test suite and the policy
+pack's tests, so drift on the machine hits all of them alike. Each command is a fresh child process
+with its output sent to /dev/null. Its wall time is measured around spawn and reap; its CPU time
+(user + sys) and peak memory (max RSS) are what the kernel reports for it through os.wait4, children
+it reaped included. One untimed warm-up of the floors and the plans runs first, so every timed run
+finds warm bytecode and page caches. Ratios to a floor are medians of same-round pairs.
 
 The floor is what any program using these resource types pays before doing anything:
 `import pulumi, pulumi_aws` and touching the four pulumi_aws submodules the program cannot do
-without (pulumi_aws loads each submodule lazily, on the first attribute access).
+without (pulumi_aws loads each submodule lazily, on the first attribute access). The plan process
+ends with GC off and os._exit, skipping the interpreter's teardown (~0.15 s of the floor itself):
+the lean floor does the same, so the plan against it shows what planning costs on top of loading.
 Standard library only.
 """
 
@@ -33,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PYTHON = ROOT / ".venv" / "bin" / "python"
 
 FLOOR_CODE = "import pulumi, pulumi_aws as a; a.ec2.SecurityGroup; a.lb.LoadBalancer; a.autoscaling.Group; a.iam.Role"
+# The same imports in a process that ends the way `python -m wallarm_mirror` does: GC off, and
+# os._exit after the work instead of the interpreter's teardown. Against this one the ratio shows
+# what the plan itself costs, without the head start its way of exiting gives it over the floor.
+LEAN_FLOOR_CODE = f"import gc, os; gc.disable(); {FLOOR_CODE}; os._exit(0)"
 VERSIONS_CODE = (
     "import json, platform, importlib.metadata as m; "
     "print(json.dumps({'python': platform.python_version(), "
@@ -77,6 +83,7 @@ class Samples:
 def commands(python: str) -> list[Command]:
     return [
         Command("floor", "floor (import pulumi_aws, touch ec2/lb/autoscaling/iam)", (python, "-c", FLOOR_CODE)),
+        Command("lean", "floor, ending as the plan does (GC off, os._exit)", (python, "-c", LEAN_FLOOR_CODE)),
         Command("dev", "plan --stack dev", (python, "-m", "wallarm_mirror", "plan", "--stack", "dev")),
         Command("prod", "plan --stack prod", (python, "-m", "wallarm_mirror", "plan", "--stack", "prod")),
         # As ./dev test runs it: one pytest-xdist worker per core.
@@ -85,6 +92,8 @@ def commands(python: str) -> list[Command]:
             "test suite (pytest -q -n auto)",
             (python, "-m", "pytest", "-q", "-n", "auto", "-p", "no:cacheprovider"),
         ),
+        # ./dev test runs these after the suite, in the pack's own venv (made by policy/run-tests).
+        Command("policy", "policy pack tests (policy/run-tests -q)", (str(ROOT / "policy" / "run-tests"), "-q")),
     ]
 
 
@@ -161,19 +170,22 @@ def paired_ratios(plan: Samples, floor: Samples, metric: str = "wall_s") -> list
     return [p / f for p, f in zip(getattr(plan, metric), getattr(floor, metric), strict=False)]
 
 
+SUITES = ("suite", "policy")
+
+
 def run_bench(python: str, runs: int, suite_runs: int, suite_timeout: float, *, progress: bool) -> dict[str, Samples]:
     cmds = commands(python)
     if suite_runs == 0:
-        cmds = [c for c in cmds if c.key != "suite"]
+        cmds = [c for c in cmds if c.key not in SUITES]
     samples = {c.key: Samples(c.label) for c in cmds}
     for command in cmds:
-        if command.key != "suite":
+        if command.key not in SUITES:
             measure(command.argv)  # warm-up, not counted
     for round_no in range(runs):
         for command in cmds:
-            if command.key == "suite" and round_no >= suite_runs:
+            if command.key in SUITES and round_no >= suite_runs:
                 continue
-            run = measure(command.argv, suite_timeout if command.key == "suite" else None)
+            run = measure(command.argv, suite_timeout if command.key in SUITES else None)
             entry = samples[command.key]
             entry.wall_s.append(run.wall_s)
             entry.cpu_s.append(run.cpu_s)
@@ -220,26 +232,30 @@ def render(info: dict[str, str], samples: dict[str, Samples]) -> str:
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     lines.append("")
-    floor = samples["floor"]
     for key in ("dev", "prod"):
-        plan = samples[key]
-        wall = paired_ratios(plan, floor)
-        cpu = paired_ratios(plan, floor, "cpu_s")
-        lines.append(
-            f"plan {key} / floor: {statistics.median(wall):.2f}x wall (range {min(wall):.2f}-{max(wall):.2f}), "
-            f"{statistics.median(cpu):.2f}x CPU, {plan.median_rss() / floor.median_rss():.2f}x peak RSS"
-        )
+        for base in ("floor", "lean"):
+            lines.append(ratio_line(samples, key, base))
     lines.append(
-        f"(ratios: median of {floor.runs} same-round pairs; CPU = user+sys of the child, "
+        f"(ratios: median of {samples['floor'].runs} same-round pairs; CPU = user+sys of the child, "
         "less disturbed than wall time by other load on the machine)"
     )
-    if "suite" in samples:
-        lines.append(f"(the suite ran in {samples['suite'].runs} of the rounds only: it takes much longer)")
+    if "suite" in samples and samples["suite"].runs < samples["floor"].runs:
+        lines.append(f"(the suites ran in {samples['suite'].runs} of the rounds only: they take much longer)")
     return "\n".join(lines) + "\n"
 
 
+def ratio_line(samples: dict[str, Samples], key: str, base: str) -> str:
+    plan, floor = samples[key], samples[base]
+    wall = paired_ratios(plan, floor)
+    cpu = paired_ratios(plan, floor, "cpu_s")
+    name = "floor" if base == "floor" else "lean floor"
+    return (
+        f"plan {key} / {name}: {statistics.median(wall):.2f}x wall (range {min(wall):.2f}-{max(wall):.2f}), "
+        f"{statistics.median(cpu):.2f}x CPU, {plan.median_rss() / floor.median_rss():.2f}x peak RSS"
+    )
+
+
 def as_json(info: dict[str, str], samples: dict[str, Samples]) -> dict[str, object]:
-    floor = samples["floor"]
     return {
         "environment": info,
         "results": {
@@ -252,13 +268,14 @@ def as_json(info: dict[str, str], samples: dict[str, Samples]) -> dict[str, obje
             for key, entry in samples.items()
         },
         "ratios": {
-            f"{key}_over_floor": {
-                "wall_median_paired": statistics.median(paired_ratios(samples[key], floor)),
-                "wall_paired": paired_ratios(samples[key], floor),
-                "cpu_median_paired": statistics.median(paired_ratios(samples[key], floor, "cpu_s")),
-                "max_rss_of_medians": samples[key].median_rss() / floor.median_rss(),
+            f"{key}_over_{base}": {
+                "wall_median_paired": statistics.median(paired_ratios(samples[key], samples[base])),
+                "wall_paired": paired_ratios(samples[key], samples[base]),
+                "cpu_median_paired": statistics.median(paired_ratios(samples[key], samples[base], "cpu_s")),
+                "max_rss_of_medians": samples[key].median_rss() / samples[base].median_rss(),
             }
             for key in ("dev", "prod")
+            for base in ("floor", "lean")
         },
     }
 
@@ -266,7 +283,9 @@ def as_json(info: dict[str, str], samples: dict[str, Samples]) -> dict[str, obje
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="rounds of floor/dev/prod (default 5, at least 1)")
-    parser.add_argument("--suite-runs", type=int, default=3, help="rounds that also run the test suite (default 3)")
+    parser.add_argument(
+        "--suite-runs", type=int, default=5, help="rounds that also run the test suites (default 5: all of them)"
+    )
     parser.add_argument("--skip-suite", action="store_true", help="do not run the test suite")
     parser.add_argument(
         "--suite-timeout", type=float, default=600, help="stop a suite run after this many seconds (default 600)"

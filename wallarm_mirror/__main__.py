@@ -6,8 +6,10 @@ Everything here works offline. `plan` with no arguments plans the example `dev` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -142,8 +144,21 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.func(args))
 
 
+def _exit_now(code: int) -> None:
+    """Flush the output and end the process without the interpreter's teardown.
+
+    Tearing down frees pulumi_aws's ~250,000 objects one by one: ~0.2 s of a ~0.7 s plan, for a
+    process that holds nothing else to close (plans go to stdout; no file, socket or child is open
+    by then). Its atexit handlers, which only close the mock engine's event loops, are skipped too.
+    """
+    with contextlib.suppress(BrokenPipeError):  # e.g. `plan | head`: the reader is gone, no error of ours
+        sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    # A short-lived process: full collections over pulumi_aws's ~200k objects cost ~0.3 s of a
+    # A short-lived process: full collections over pulumi_aws's ~250k objects cost ~0.3 s of a
     # ~1.3 s plan and free nothing. Here only, never at import: tests import main() in-process.
     gc.disable()
-    sys.exit(main())
+    _exit_now(main())
