@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,23 @@ def test_default_command_plans_the_dev_stack_readably():
     assert "\nOutputs:\n" in out and "mirror_endpoint: http://internal-wallarm-mirror-alb" in out
     assert PLACEHOLDER_SECRET not in out
     assert result.stderr == ""
+
+
+def test_process_writes_the_whole_plan_before_it_ends(capsys):
+    # The process skips the interpreter's teardown (os._exit): what its block-buffered stdout still
+    # holds must be out first. PYTHONUNBUFFERED (set on some machines and CI runners) would hide that.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    result = subprocess.run(
+        [sys.executable, "-m", "wallarm_mirror", "plan", "--stack", "prod", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert main(["plan", "--stack", "prod", "--json"]) == 0
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == capsys.readouterr().out
 
 
 def test_bad_config_exits_2_with_every_message_and_no_traceback(tmp_path):
