@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -393,14 +393,8 @@ def test_metadata_is_read_with_an_imdsv2_session_token(boot: Runner, aws: Aws, i
     assert all(r.had_valid_session_token for r in reads)
 
 
-def test_waits_for_the_instance_role_to_appear(boot: Runner, aws: Aws) -> None:
-    with FakeImds(credentials=aws.role_credentials, credentials_missing_for=1) as late_role:
-        run = boot(
-            token=TokenFromSsmParameter(PARAMETER_NAME, REGION),
-            imds_endpoint=late_role.endpoint,
-            aws_endpoint=aws.endpoint,
-            token_fetch_timeout_seconds=20,
-        )
+def test_waits_for_the_instance_role_to_appear(waiting_runs: WaitingRuns) -> None:
+    run = waiting_runs["late-role"].result()
 
     assert run.returncode == 0, run.output
     assert "attempt 1 failed: no instance role credentials in IMDS yet" in run.output
@@ -439,34 +433,69 @@ FETCH_TIMEOUT = 1
 # bash, two python start-ups and the last HTTP round trips on top of the fetch deadline
 FETCH_MARGIN = 3.0
 
-# Each of these waits out its whole deadline, so they run side by side, once for the module.
-FAILING_FETCHES: dict[str, tuple[TokenSource, str]] = {
-    "missing-secret": (TokenFromSecretsManager("wallarm/no-such-secret", REGION), "instance role"),
-    "missing-parameter": (TokenFromSsmParameter("/wallarm/no-such-parameter", REGION), "instance role"),
-    "denied-secret": (TokenFromSecretsManager(SECRET_NAME, REGION), "reads another secret"),
-    "denied-parameter": (TokenFromSsmParameter(PARAMETER_NAME, REGION), "reads another secret"),
+# Runs that mostly wait: the failing fetches wait out their whole deadline, the late role a retry
+# delay. They start side by side in the background as soon as moto is up (see _start_waiting_runs),
+# so their waiting overlaps the other tests of the module instead of adding to the suite's time.
+# Each is (token source, identity in IMDS, spec fields).
+WAITING: dict[str, tuple[TokenSource, str, dict[str, Any]]] = {
+    "missing-secret": (
+        TokenFromSecretsManager("wallarm/no-such-secret", REGION),
+        "instance role",
+        {"token_fetch_timeout_seconds": FETCH_TIMEOUT},
+    ),
+    "missing-parameter": (
+        TokenFromSsmParameter("/wallarm/no-such-parameter", REGION),
+        "instance role",
+        {"token_fetch_timeout_seconds": FETCH_TIMEOUT},
+    ),
+    "denied-secret": (
+        TokenFromSecretsManager(SECRET_NAME, REGION),
+        "reads another secret",
+        {"token_fetch_timeout_seconds": FETCH_TIMEOUT},
+    ),
+    "denied-parameter": (
+        TokenFromSsmParameter(PARAMETER_NAME, REGION),
+        "reads another secret",
+        {"token_fetch_timeout_seconds": FETCH_TIMEOUT},
+    ),
+    # IMDS has no role credentials at the first read, as right after launch.
+    "late-role": (TokenFromSsmParameter(PARAMETER_NAME, REGION), "late role", {"token_fetch_timeout_seconds": 20}),
 }
+WaitingRuns = dict[str, "Future[BootRun]"]
 
 
 @pytest.fixture(scope="module")
-def failed_fetches(aws: Aws, tmp_path_factory: pytest.TempPathFactory) -> dict[str, BootRun]:
+def waiting_runs(aws: Aws, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WaitingRuns]:
     with (
         FakeImds(credentials=aws.role_credentials) as role_imds,
         FakeImds(credentials=aws.wrong_secret_reader) as wrong_imds,
+        FakeImds(credentials=aws.role_credentials, credentials_missing_for=1) as late_imds,
+        ThreadPoolExecutor(max_workers=len(WAITING)) as pool,
     ):
-        endpoints = {"instance role": role_imds.endpoint, "reads another secret": wrong_imds.endpoint}
-        with ThreadPoolExecutor(max_workers=len(FAILING_FETCHES)) as pool:
-            futures = {
-                name: pool.submit(
-                    make_runner(tmp_path_factory.mktemp(name)),
-                    token=token,
-                    imds_endpoint=endpoints[identity],
-                    aws_endpoint=aws.endpoint,
-                    token_fetch_timeout_seconds=FETCH_TIMEOUT,
-                )
-                for name, (token, identity) in FAILING_FETCHES.items()
-            }
-            return {name: future.result() for name, future in futures.items()}
+        endpoints = {
+            "instance role": role_imds.endpoint,
+            "reads another secret": wrong_imds.endpoint,
+            "late role": late_imds.endpoint,
+        }
+        futures = {
+            name: pool.submit(
+                make_runner(tmp_path_factory.mktemp(name)),
+                token=token,
+                imds_endpoint=endpoints[identity],
+                aws_endpoint=aws.endpoint,
+                **fields,
+            )
+            for name, (token, identity, fields) in WAITING.items()
+        }
+        yield futures
+        wait(futures.values())  # before the stand-ins they talk to go away
+
+
+@pytest.fixture(autouse=True)
+def _start_waiting_runs(request: pytest.FixtureRequest) -> None:
+    """The first test of this module that needs moto starts the waiting runs, too."""
+    if "aws" in request.fixturenames:
+        request.getfixturevalue("waiting_runs")
 
 
 def assert_failed_before_nginx_came_back(run: BootRun) -> None:
@@ -483,9 +512,9 @@ def assert_failed_before_nginx_came_back(run: BootRun) -> None:
     [("missing-secret", "ResourceNotFoundException"), ("missing-parameter", "ParameterNotFound")],
 )
 def test_missing_token_fails_within_the_bound_and_nginx_stays_stopped(
-    failed_fetches: dict[str, BootRun], case: str, aws_error: str
+    waiting_runs: WaitingRuns, case: str, aws_error: str
 ) -> None:
-    run = failed_fetches[case]
+    run = waiting_runs[case].result()
 
     assert_failed_before_nginx_came_back(run)
     assert f"attempt 1 failed: {aws_error}" in run.output
@@ -493,8 +522,8 @@ def test_missing_token_fails_within_the_bound_and_nginx_stays_stopped(
 
 
 @pytest.mark.parametrize("case", ["denied-secret", "denied-parameter"])
-def test_identity_allowed_only_another_secret_is_denied(failed_fetches: dict[str, BootRun], case: str) -> None:
-    run = failed_fetches[case]
+def test_identity_allowed_only_another_secret_is_denied(waiting_runs: WaitingRuns, case: str) -> None:
+    run = waiting_runs[case].result()
 
     assert_failed_before_nginx_came_back(run)
     assert "giving up after" in run.output and "AccessDenied" in run.output.splitlines()[-2]

@@ -80,12 +80,9 @@ class MotoServer:
     def _stop(self) -> None:
         if self._process is None:
             return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=10)
+        # Killed, not terminated: its state is thrown away anyway, and a graceful stop takes ~0.4 s.
+        self._process.kill()
+        self._process.wait(timeout=10)
         self._process = None
 
     def client(self, service: str) -> Any:
