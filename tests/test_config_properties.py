@@ -392,6 +392,12 @@ REPRODUCTIONS = [
         "share a URN",
         Case({**DEV, "extraPolicyArns": ["arn:aws:iam::aws:policy/a/Audit", "arn:aws:iam::aws:policy/b/Audit"]}),
     ),
+    (
+        "rule-name-collision",
+        "the same policy path in an account and in AWS's",
+        "share a URN",
+        Case({**DEV, "extraPolicyArns": ["arn:aws:iam::aws:policy/Audit", "arn:aws:iam::123456789012:policy/Audit"]}),
+    ),
     ("rule-name-collision", "IPv6 CIDRs", "share a URN", Case({**DEV, "mirrorSourceCidrs": ["1::2/128", "1:2::/128"]})),
     (
         "float-overflow",

@@ -84,7 +84,8 @@ class NodeIdentity(pulumi.ComponentResource):
         )
         for arn in args.extra_policy_arns:
             aws.iam.RolePolicyAttachment(
-                f"{name}-extra-{name_fragment(arn.split(':', 5)[-1])}",
+                # The path alone is not unique: arn:aws:iam::aws:policy/X and <account>:policy/X differ.
+                f"{name}-extra-{name_fragment(arn, shown=arn.split(':', 5)[-1])}",
                 role=self.role.name,
                 policy_arn=arn,
                 opts=child,

@@ -13,15 +13,17 @@ def stack_tags(user_tags: dict[str, str], stack: str) -> dict[str, str]:
     return {**user_tags, "app": APP, "stack": stack}
 
 
-def name_fragment(text: str) -> str:
+def name_fragment(text: str, *, shown: str | None = None) -> str:
     """A resource-name-safe form of a CIDR, id or ARN: '10.0.0.0/16' -> '10-0-0-0-16'.
 
     Rules are named after what they allow instead of their list position, so removing one
     source does not rename (and so replace) the rules of the sources after it. Two inputs must
     never share a name (a duplicate URN fails the deployment): IPv4 CIDRs and security group ids
     map one to one, anything else (IPv6 CIDRs, ARNs) gets a short hash of its exact text.
+    `shown` is the part of `text` to spell out (e.g. an ARN's resource path); the hash is still
+    of the whole `text`.
     """
-    readable = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
-    if re.fullmatch(r"[0-9]+(\.[0-9]+){3}/[0-9]+|sg-[0-9a-f]+", text):
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", text if shown is None else shown).strip("-").lower()
+    if shown is None and re.fullmatch(r"[0-9]+(\.[0-9]+){3}/[0-9]+|sg-[0-9a-f]+", text):
         return readable
     return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
