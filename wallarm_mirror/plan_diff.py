@@ -487,21 +487,18 @@ def _walk(before: Any, after: Any, path: tuple[Segment, ...]) -> Iterator[tuple[
 def _list_delta(before: list[Any], after: list[Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     old = Counter(_canonical(item) for item in before)
     new = Counter(_canonical(item) for item in after)
-    added_keys = new - old
-    removed_keys = old - new
-    added: list[Any] = []
-    for item in after:
+    return _take(after, new - old), _take(before, old - new)
+
+
+def _take(items: list[Any], wanted: Counter[str]) -> tuple[Any, ...]:
+    """The items whose canonical form `wanted` counts, as many of each as it counts, in list order."""
+    taken: list[Any] = []
+    for item in items:
         key = _canonical(item)
-        if added_keys[key] > 0:
-            added_keys[key] -= 1
-            added.append(item)
-    removed: list[Any] = []
-    for item in before:
-        key = _canonical(item)
-        if removed_keys[key] > 0:
-            removed_keys[key] -= 1
-            removed.append(item)
-    return tuple(added), tuple(removed)
+        if wanted[key] > 0:
+            wanted[key] -= 1
+            taken.append(item)
+    return tuple(taken)
 
 
 def _diff_values(before: Any, after: Any) -> tuple[list[SettingChange], list[str]]:
