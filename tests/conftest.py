@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from wallarm_mirror.offline import OfflineFacts, OfflineRun, full_config, run_offline
+from wallarm_mirror.offline.engine import OfflineFacts, OfflineRun, full_config, run_offline
 
 TOKEN = "wlrm-test-token-5f0c2a9d7e3b41c8"
 VPC = "vpc-0123456789abcdef0"
@@ -67,7 +67,7 @@ def _static_heap_frozen() -> None:
     them again, and a run of the program under the mock engine makes enough garbage to trigger
     one every few runs (about 40% of a run's time before this).
     """
-    importlib.import_module("wallarm_mirror.stack")
+    importlib.import_module("wallarm_mirror.components.stack")
     for module in AWS_MODULES:
         # pulumi_aws registers its modules lazily: the code runs at the first attribute read.
         getattr(importlib.import_module(f"pulumi_aws.{module}"), "__all__", None)

@@ -12,16 +12,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 PURE = (
-    "wallarm_mirror.config",
-    "wallarm_mirror.config_reference",
-    "wallarm_mirror.boot_script",
-    "wallarm_mirror.node_boot",
-    "wallarm_mirror.node_profiles",
-    "wallarm_mirror.node_snippets",
-    "wallarm_mirror.mirror_configs",
-    "wallarm_mirror.plan",
-    "wallarm_mirror.plan_diff",
-    "wallarm_mirror.tags",
+    "wallarm_mirror.config.model",
+    "wallarm_mirror.config.reference",
+    "wallarm_mirror.node.boot_script",
+    "wallarm_mirror.components.node_boot",
+    "wallarm_mirror.node.profiles",
+    "wallarm_mirror.node.snippets",
+    "wallarm_mirror.mirror.configs",
+    "wallarm_mirror.offline.plan",
+    "wallarm_mirror.offline.diff",
+    "wallarm_mirror.components.tags",
 )
 
 # A fresh interpreter: in this one, other tests have loaded everything long ago.
@@ -37,7 +37,7 @@ for module in sys.argv[1:]:
 seen["pure"] = loaded()
 
 import pulumi
-from wallarm_mirror.offline import run_offline
+from wallarm_mirror.offline.engine import run_offline
 seen["engine"] = loaded()
 try:
     run_offline({"wallarm-mirror:vpcId": "vpc-1", "aws:region": "eu-west-1"})
@@ -46,7 +46,7 @@ except pulumi.RunError as error:
 seen["after_bad_config"] = sorted(m for m in sys.modules if m == "pulumi_aws" or m.startswith("pulumi_aws."))
 
 import types
-from wallarm_mirror import plan
+from wallarm_mirror.offline import plan
 
 def services():
     # pulumi_aws puts a lazy stand-in for each service package in sys.modules; loaded, it is a module.

@@ -20,7 +20,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
-PLAN_DIFF_MODULE = ROOT / "wallarm_mirror" / "plan_diff.py"
+DIFF_MODULES = sorted((ROOT / "wallarm_mirror" / "offline").glob("diff*.py"))
 
 
 def load(name: str) -> dict[str, Any]:
@@ -284,7 +284,7 @@ if args[0] == "plan":
     stack = args[args.index("--stack") + 1]
     print(json.dumps(json.loads(Path(f"Pulumi.{stack}.yaml").read_text())))  # fails on a broken stack
 elif args[0] == "diff":
-    from wallarm_mirror.plan_diff import main
+    from wallarm_mirror.offline.diff import main
     sys.exit(main(args[1:]))
 """
 
@@ -295,7 +295,10 @@ def fake_checkout(root: Path, stacks: dict[str, str]) -> None:
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "__main__.py").write_text(FAKE_MAIN)
-    shutil.copy(PLAN_DIFF_MODULE, package / "plan_diff.py")
+    (package / "offline").mkdir()
+    (package / "offline" / "__init__.py").write_text("")
+    for module in DIFF_MODULES:  # the diff is standard library only: it runs without the program's packages
+        shutil.copy(module, package / "offline" / module.name)
     for stack, content in stacks.items():
         (root / f"Pulumi.{stack}.yaml").write_text(content)
     python = root / ".venv-plan" / "bin" / "python"

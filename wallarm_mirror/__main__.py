@@ -18,7 +18,7 @@ EXIT_BAD_INPUT = 2
 
 def _plan_document(args: argparse.Namespace) -> dict[str, object]:
     """Run the program offline for the chosen stack file; exits 2 on a bad stack file or config."""
-    from .plan import PROJECT_DIR, StackFileError, plan_document, project_name, read_stack_file
+    from .offline.plan import PROJECT_DIR, StackFileError, plan_document, project_name, read_stack_file
 
     project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
     path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
@@ -29,7 +29,7 @@ def _plan_document(args: argparse.Namespace) -> dict[str, object]:
 
     import pulumi
 
-    from .offline import run_offline
+    from .offline.engine import run_offline
 
     try:
         run = run_offline(stack_file.config, stack_file.secret_keys, stack=stack_file.stack, project=stack_file.project)
@@ -44,7 +44,7 @@ def _fail(message: str) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .plan import render_text
+    from .offline.plan import render_text
 
     document = _plan_document(args)
     if args.json:
@@ -60,7 +60,7 @@ def cmd_boot_script(args: argparse.Namespace) -> int:
     user_data = templates[0]["inputs"].get("userData")
     if user_data == "[secret]":
         _fail("the boot script holds the token (tokenDelivery userData), so it is a secret and is not shown")
-    from .boot_script import decode_user_data
+    from .node.boot_script import decode_user_data
 
     print(decode_user_data(user_data), end="")
     return 0
@@ -72,9 +72,9 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
         document = _plan_document(args)
         print(document["outputs"]["mirror_configs"][args.server], end="")  # type: ignore[index]
         return 0
-    from .config import ConfigError, parse_stack_config
-    from .mirror_configs import MirrorEndpoint, render_mirror_config
-    from .plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
+    from .config.model import ConfigError, parse_stack_config
+    from .mirror.configs import MirrorEndpoint, render_mirror_config
+    from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
 
     project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
     path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
@@ -93,13 +93,13 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .plan_diff import main as diff_main
+    from .offline.diff import main as diff_main
 
     return diff_main(args.rest)
 
 
 def cmd_config_reference(args: argparse.Namespace) -> int:
-    from .config_reference import bad_input_table, config_table
+    from .config.reference import bad_input_table, config_table
 
     print(bad_input_table() if args.bad_inputs else config_table(), end="")
     return 0

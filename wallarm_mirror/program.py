@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
-from .config import ConfigError, load_stack_config
-from .node_boot import boot_script_problems
+from .components.node_boot import boot_script_problems
+from .config.model import ConfigError, load_stack_config
 
 COMPONENT_NAME = "wallarm-mirror"
 
@@ -24,7 +24,7 @@ def main() -> None:
     for warning in config.advice(stack):
         pulumi.log.warn(warning)
 
-    from .stack import WallarmMirror, WallarmMirrorArgs  # pulumi_aws loads only once the config is good
+    from .components.stack import WallarmMirror, WallarmMirrorArgs  # pulumi_aws loads only once the config is good
 
     mirror = WallarmMirror(COMPONENT_NAME, WallarmMirrorArgs(config=config, stack=stack))
     for key, value in mirror.outputs.items():

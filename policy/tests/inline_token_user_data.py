@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from wallarm_mirror.offline import run_offline, unwrap
-from wallarm_mirror.plan import PROJECT_DIR, project_name, read_stack_file
+from wallarm_mirror.offline.engine import run_offline, unwrap
+from wallarm_mirror.offline.plan import PROJECT_DIR, project_name, read_stack_file
 
 
 def main(argv: list[str]) -> int:

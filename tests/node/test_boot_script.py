@@ -1,0 +1,805 @@
+"""The first-boot script of a Wallarm node, run for real.
+
+Each test renders the user data, runs it with bash in a temporary directory and looks at what
+happened: `systemctl` and Wallarm's `cloud-init.py` are recording stand-ins, Secrets Manager and
+SSM are a moto server (with IAM enforcement and SigV4 checking on) and the instance metadata
+service is a fake that only speaks IMDSv2. Everything listens on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.node.boot.fake_imds import CREDENTIALS_PATH, FakeImds
+from tests.node.boot.moto_server import REGION, MotoServer
+from wallarm_mirror.node.boot_script import (
+    USER_DATA_LIMIT_BYTES,
+    BootScriptSpec,
+    TokenFromSecretsManager,
+    TokenFromSsmParameter,
+    TokenInline,
+    TokenSource,
+    decode_user_data,
+    encode_user_data,
+    render_boot_script,
+)
+
+BOOT_DIR = Path(__file__).parent / "boot"
+
+# Shaped like real Wallarm tokens (base64 alphabet, including + / =) and unique enough that finding
+# one anywhere means it leaked.
+SM_TOKEN = "c2VjcmV0cy1tYW5hZ2Vy+sm/TOKEN+7f3a9e21=="
+SSM_TOKEN = "c3NtLXBhcmFtZXRlcg+ssm/TOKEN+0b8d4c55=="
+INLINE_TOKEN = "aW5saW5lLXVzZXJkYXRh+inline/TOKEN+91e0="
+
+SECRET_NAME = "wallarm/api-token"
+PARAMETER_NAME = "/wallarm/node-token"
+ACCOUNT = "123456789012"
+
+TRICKY_TEXT = (
+    'set $var "${x}";  # $(whoami) `id` \'single\' "double"\n'
+    "EOF\n"
+    "WALLARM_BOOT_B64\n"
+    "a backslash at the end \\\n"
+    "tab\there, CRLF here\r\n"
+    "ünïcödé ✓ 🛡\n"
+    "%s %d \\n no newline at the end"
+)
+
+
+# --- the world: moto, the fake IMDS, the stand-ins -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Aws:
+    """The moto server and the identities seeded into it."""
+
+    endpoint: str
+    role_credentials: dict[str, str]
+    wrong_secret_reader: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
+    with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        secrets_manager, ssm = server.client("secretsmanager"), server.client("ssm")
+        iam, sts = server.client("iam"), server.client("sts")
+        secrets_manager.create_secret(Name=SECRET_NAME, SecretString=SM_TOKEN)
+        secrets_manager.create_secret(Name="wallarm/pasted-with-newline", SecretString=f"{SM_TOKEN}\n")
+        secrets_manager.create_secret(Name="wallarm/not-a-token", SecretString="two words")
+        other_secret = secrets_manager.create_secret(Name="other/app-secret", SecretString="not the token")
+        ssm.put_parameter(Name=PARAMETER_NAME, Value=SSM_TOKEN, Type="SecureString")
+        ssm.put_parameter(Name="/other/parameter", Value="not the token", Type="SecureString")
+
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        iam.create_role(RoleName="wallarm-node", AssumeRolePolicyDocument=json.dumps(trust))
+        # Resource "*": moto 5 checks Secrets Manager and SSM calls against the resource "*" only,
+        # so a policy naming the secret's ARN would be denied there (it is allowed on AWS).
+        role_policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameter"], "Resource": "*"}
+            ],
+        }
+        iam.put_role_policy(RoleName="wallarm-node", PolicyName="read-token", PolicyDocument=json.dumps(role_policy))
+        # Instance role credentials are STS session credentials: key, secret and session token.
+        session = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/wallarm-node", RoleSessionName="i-0123456789abcdef0"
+        )["Credentials"]
+
+        iam.create_user(UserName="reads-another-secret")
+        other_only = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": other_secret["ARN"]},
+                {
+                    "Effect": "Allow",
+                    "Action": "ssm:GetParameter",
+                    "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/other/parameter",
+                },
+            ],
+        }
+        iam.put_user_policy(
+            UserName="reads-another-secret", PolicyName="other-only", PolicyDocument=json.dumps(other_only)
+        )
+        key = iam.create_access_key(UserName="reads-another-secret")["AccessKey"]
+
+        server.enforce_iam()
+        yield Aws(
+            endpoint=server.endpoint,
+            role_credentials={
+                "AccessKeyId": session["AccessKeyId"],
+                "SecretAccessKey": session["SecretAccessKey"],
+                "Token": session["SessionToken"],
+            },
+            wrong_secret_reader={"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]},
+        )
+
+
+@pytest.fixture
+def imds(aws: Aws) -> Iterator[FakeImds]:
+    """IMDSv2 handing out the instance role's credentials."""
+    with FakeImds(credentials=aws.role_credentials) as fake:
+        yield fake
+
+
+@dataclass(frozen=True)
+class BootRun:
+    """What one run of the boot script did."""
+
+    script: str
+    script_path: Path
+    returncode: int
+    output: str  # stdout and stderr together: both end up in cloud-init-output.log
+    elapsed: float
+    events: list[str]
+    record: dict[str, Any] | None  # what the cloud-init.py stand-in saw, None if it did not run
+    tmpdir: Path
+
+    @property
+    def argv(self) -> list[str]:
+        assert self.record is not None, self.output
+        return self.record["argv"][1:]
+
+    def snippet(self, flag: str) -> bytes:
+        assert self.record is not None, self.output
+        return base64.b64decode(self.record["snippets"][flag]["content_b64"])
+
+
+def _system_python3() -> str:
+    """The interpreter the script finds as python3: Debian's, like on the AMI, when this machine has it."""
+    for candidate in ("/usr/bin/python3", os.path.realpath(sys._base_executable)):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError("no python3 to stand in for the AMI's")
+
+
+Runner = Callable[..., BootRun]
+RUN_TIMEOUT = 60
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+# Default for the IMDS and AWS endpoints, so no run ever reaches 169.254.169.254 or AWS.
+NOTHING_LISTENS = _closed_port_url()
+
+
+def make_runner(tmp_path: Path) -> Runner:
+    """A function that runs the boot script rendered from the given spec fields against the stand-ins."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shutil.copy(BOOT_DIR / "systemctl", bin_dir / "systemctl")
+    (bin_dir / "systemctl").chmod(0o755)
+    (bin_dir / "python3").symlink_to(_system_python3())
+    cloud_init = tmp_path / "opt" / "wallarm" / "cloud-init.py"
+    cloud_init.parent.mkdir(parents=True)
+    script_tmp = tmp_path / "tmp"
+    script_tmp.mkdir()
+
+    def run(
+        *,
+        token: TokenSource,
+        imds_endpoint: str = NOTHING_LISTENS,
+        aws_endpoint: str = NOTHING_LISTENS,
+        shebang: str | None = sys.executable,
+        cloud_init_exit: int = 0,
+        systemctl_fails: str = "",
+        **fields: Any,
+    ) -> BootRun:
+        standin = (BOOT_DIR / "cloud_init_standin.py").read_text()
+        cloud_init.write_text((f"#!{shebang}\n" if shebang else "") + standin)
+        cloud_init.chmod(0o755)
+        spec = _spec(
+            # Short, so a broken fetch fails the test in seconds rather than after 300 s.
+            **{"token_fetch_timeout_seconds": 10, "cloud_init_path": str(cloud_init), "token": token, **fields}
+        )
+        script = render_boot_script(spec)
+        shellcheck_script(script)
+        script_path = tmp_path / "part-001"
+        script_path.write_text(script)
+        events, record = tmp_path / "events", tmp_path / "record.json"
+        events.write_text("")
+        record.unlink(missing_ok=True)
+        env = {
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "LANG": "C.UTF-8",
+            "TMPDIR": str(script_tmp),
+            "WALLARM_BOOT_IMDS_ENDPOINT": imds_endpoint,
+            "AWS_ENDPOINT_URL": aws_endpoint,
+            "BOOT_TEST_EVENTS": str(events),
+            "BOOT_TEST_RECORD": str(record),
+            "BOOT_TEST_CLOUD_INIT_EXIT": str(cloud_init_exit),
+            "BOOT_TEST_SYSTEMCTL_FAIL": systemctl_fails,
+        }
+        started = time.monotonic()
+        # Its own process group, so a hung run is stopped together with the fetcher it started.
+        process = subprocess.Popen(
+            ["bash", str(script_path)],
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            umask=0o022,
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            pytest.fail(f"the boot script ran over {RUN_TIMEOUT}s:\n{(stdout + stderr).decode()}")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        elapsed = time.monotonic() - started
+        return BootRun(
+            script=script,
+            script_path=script_path,
+            returncode=process.returncode,
+            output=stdout.decode() + stderr.decode(),
+            elapsed=elapsed,
+            events=events.read_text().splitlines(),
+            record=json.loads(record.read_text()) if record.exists() else None,
+            tmpdir=script_tmp,
+        )
+
+    return run
+
+
+@pytest.fixture
+def boot(tmp_path: Path) -> Runner:
+    return make_runner(tmp_path)
+
+
+def shellcheck_script(script: str) -> bool:
+    """Assert that shellcheck (default severity, bash) is silent on `script`; False if it is not installed."""
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        if os.environ.get("CI"):
+            pytest.fail("shellcheck is not installed; CI must install it (apt-get install shellcheck)")
+        return False
+    result = subprocess.run([shellcheck, "--shell=bash", "-"], input=script.encode(), capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stdout.decode()
+    return True
+
+
+def assert_token_not_leaked(run: BootRun, token: str) -> None:
+    """The token is in no log line and no process's argv or environment, and no file holds it."""
+    secrets = [token.encode(), base64.b64encode(token.encode())]
+    for secret in secrets:
+        assert secret.decode() not in run.output
+    assert run.record is not None, run.output
+    chain = run.record["processes"]
+    # The chain must reach the bash running the script, or this check would prove nothing.
+    assert any(p["cmdline"] == ["bash", str(run.script_path)] for p in chain), chain
+    for process in chain:
+        assert token not in " ".join(process["cmdline"]), process["cmdline"]
+        assert token.encode() not in base64.b64decode(process["environ_b64"])
+    assert not any(token in value for value in run.record["environ"].values())
+    # While cloud-init.py ran, the token file was already gone from the private temp dir.
+    for path, content in run.record["tmp_files"].items():
+        assert token.encode() not in base64.b64decode(content), path
+    assert list(run.tmpdir.iterdir()) == [], "the temp dir must be removed at exit"
+
+
+# --- token sources -----------------------------------------------------------------------------
+
+
+def test_secrets_manager_token_reaches_cloud_init_and_nowhere_else(boot: Runner, aws: Aws, imds: FakeImds) -> None:
+    run = boot(
+        token=TokenFromSecretsManager(SECRET_NAME, REGION),
+        imds_endpoint=imds.endpoint,
+        aws_endpoint=aws.endpoint,
+        node_group="mirror-eu",
+    )
+
+    assert run.returncode == 0, run.output
+    assert run.argv == ["-t", SM_TOKEN, "-H", "api.wallarm.com", "-p", "mirror", "-m", "monitoring"]
+    assert run.record is not None
+    assert run.record["labels"] == "group=mirror-eu"
+    assert run.events == ["systemctl stop nginx.service", "cloud-init.py", "systemctl restart nginx.service"]
+    assert_token_not_leaked(run, SM_TOKEN)
+
+
+def test_ssm_token_with_custom_preset_and_every_flag(boot: Runner, aws: Aws, imds: FakeImds) -> None:
+    run = boot(
+        token=TokenFromSsmParameter(PARAMETER_NAME, REGION),
+        imds_endpoint=imds.endpoint,
+        aws_endpoint=aws.endpoint,
+        preset="custom",
+        mode="block",
+        api_host="us1.api.wallarm.com",
+        libdetection=True,
+        global_snippet="load_module x;\n",
+        http_snippet="map $a $b { }\n",
+        server_snippet="listen 8445;\n",
+    )
+
+    assert run.returncode == 0, run.output
+    assert run.record is not None
+    snippet_files = {flag: run.argv[run.argv.index(flag) + 1] for flag in run.record["snippets"]}
+    assert run.argv == [
+        "-t", SSM_TOKEN,
+        "-H", "us1.api.wallarm.com",
+        "-p", "custom",
+        "-m", "block",
+        "--libdetection",
+        "--global-snippet", snippet_files["--global-snippet"],
+        "--http-snippet", snippet_files["--http-snippet"],
+        "--server-snippet", snippet_files["--server-snippet"],
+    ]  # fmt: skip
+    assert run.record["labels"] is None
+    assert run.snippet("--server-snippet") == b"listen 8445;\n"
+    assert run.events == ["systemctl stop nginx.service", "cloud-init.py", "systemctl restart nginx.service"]
+    assert_token_not_leaked(run, SSM_TOKEN)
+
+
+def test_inline_token_reaches_cloud_init_and_nowhere_else(boot: Runner) -> None:
+    run = boot(token=TokenInline(INLINE_TOKEN), mode="safe_blocking")
+
+    assert run.returncode == 0, run.output
+    assert run.argv == ["-t", INLINE_TOKEN, "-H", "api.wallarm.com", "-p", "mirror", "-m", "safe_blocking"]
+    assert run.events == ["systemctl stop nginx.service", "cloud-init.py", "systemctl restart nginx.service"]
+    assert_token_not_leaked(run, INLINE_TOKEN)
+
+
+def test_only_the_inline_script_carries_the_token() -> None:
+    inline = render_boot_script(_spec(token=TokenInline(INLINE_TOKEN)))
+    fetched = render_boot_script(_spec(token=TokenFromSecretsManager(SECRET_NAME, REGION)))
+    assert base64.b64encode(INLINE_TOKEN.encode()).decode() in inline
+    assert INLINE_TOKEN not in inline, "kept base64-encoded so no quoting can alter it"
+    assert SM_TOKEN not in fetched and "python3" in fetched
+
+
+def test_metadata_is_read_with_an_imdsv2_session_token(boot: Runner, aws: Aws, imds: FakeImds) -> None:
+    run = boot(
+        token=TokenFromSecretsManager(SECRET_NAME, REGION), imds_endpoint=imds.endpoint, aws_endpoint=aws.endpoint
+    )
+
+    assert run.returncode == 0, run.output
+    assert imds.requests[0].method == "PUT" and imds.requests[0].path == "/latest/api/token"
+    reads = [r for r in imds.requests if r.method == "GET"]
+    assert [r.path for r in reads] == [CREDENTIALS_PATH, CREDENTIALS_PATH + "wallarm-node"]
+    assert all(r.had_valid_session_token for r in reads)
+
+
+def test_waits_for_the_instance_role_to_appear(waiting_runs: WaitingRuns) -> None:
+    run = waiting_runs["late-role"].result()
+
+    assert run.returncode == 0, run.output
+    assert "attempt 1 failed: no instance role credentials in IMDS yet" in run.output
+    assert run.argv[:2] == ["-t", SSM_TOKEN]
+
+
+def test_whitespace_around_a_stored_token_is_dropped(boot: Runner, aws: Aws, imds: FakeImds) -> None:
+    run = boot(
+        token=TokenFromSecretsManager("wallarm/pasted-with-newline", REGION),
+        imds_endpoint=imds.endpoint,
+        aws_endpoint=aws.endpoint,
+    )
+
+    assert run.returncode == 0, run.output
+    assert run.argv[:2] == ["-t", SM_TOKEN]
+
+
+def test_a_stored_value_that_is_not_one_token_fails_at_once(boot: Runner, aws: Aws, imds: FakeImds) -> None:
+    run = boot(
+        token=TokenFromSecretsManager("wallarm/not-a-token", REGION),
+        imds_endpoint=imds.endpoint,
+        aws_endpoint=aws.endpoint,
+        token_fetch_timeout_seconds=60,
+    )
+
+    assert run.returncode != 0
+    assert run.elapsed < 5, "a wrong value is not retried"
+    assert "wallarm/not-a-token is empty or not a single token; store the token alone" in run.output
+    assert "two words" not in run.output
+    assert run.events == ["systemctl stop nginx.service"]
+
+
+# --- failures to get the token -------------------------------------------------------------------
+
+FETCH_TIMEOUT = 1
+# bash, two python start-ups and the last HTTP round trips on top of the fetch deadline
+FETCH_MARGIN = 3.0
+
+# Runs that mostly wait: the failing fetches wait out their whole deadline, the late role a retry
+# delay. They start side by side in the background as soon as moto is up (see _start_waiting_runs),
+# so their waiting overlaps the other tests of the module instead of adding to the suite's time.
+# Each is (token source, identity in IMDS, spec fields).
+WAITING: dict[str, tuple[TokenSource, str, dict[str, Any]]] = {
+    "missing-secret": (
+        TokenFromSecretsManager("wallarm/no-such-secret", REGION),
+        "instance role",
+        {"token_fetch_timeout_seconds": FETCH_TIMEOUT},
+    ),
+    "missing-parameter": (
+        TokenFromSsmParameter("/wallarm/no-such-parameter", REGION),
+        "instance role",
+        {"token_fetch_timeout_seconds": FETCH_TIMEOUT},
+    ),
+    "denied-secret": (
+        TokenFromSecretsManager(SECRET_NAME, REGION),
+        "reads another secret",
+        {"token_fetch_timeout_seconds": FETCH_TIMEOUT},
+    ),
+    "denied-parameter": (
+        TokenFromSsmParameter(PARAMETER_NAME, REGION),
+        "reads another secret",
+        {"token_fetch_timeout_seconds": FETCH_TIMEOUT},
+    ),
+    # IMDS has no role credentials at the first read, as right after launch.
+    "late-role": (TokenFromSsmParameter(PARAMETER_NAME, REGION), "late role", {"token_fetch_timeout_seconds": 20}),
+}
+WaitingRuns = dict[str, "Future[BootRun]"]
+
+
+@pytest.fixture(scope="module")
+def waiting_runs(aws: Aws, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WaitingRuns]:
+    with (
+        FakeImds(credentials=aws.role_credentials) as role_imds,
+        FakeImds(credentials=aws.wrong_secret_reader) as wrong_imds,
+        FakeImds(credentials=aws.role_credentials, credentials_missing_for=1) as late_imds,
+        ThreadPoolExecutor(max_workers=len(WAITING)) as pool,
+    ):
+        endpoints = {
+            "instance role": role_imds.endpoint,
+            "reads another secret": wrong_imds.endpoint,
+            "late role": late_imds.endpoint,
+        }
+        futures = {
+            name: pool.submit(
+                make_runner(tmp_path_factory.mktemp(name)),
+                token=token,
+                imds_endpoint=endpoints[identity],
+                aws_endpoint=aws.endpoint,
+                **fields,
+            )
+            for name, (token, identity, fields) in WAITING.items()
+        }
+        yield futures
+        wait(futures.values())  # before the stand-ins they talk to go away
+
+
+@pytest.fixture(autouse=True)
+def _start_waiting_runs(request: pytest.FixtureRequest) -> None:
+    """The first test of this module that needs moto starts the waiting runs, too."""
+    if "aws" in request.fixturenames:
+        request.getfixturevalue("waiting_runs")
+
+
+def assert_failed_before_nginx_came_back(run: BootRun) -> None:
+    assert run.returncode != 0
+    assert FETCH_TIMEOUT - 0.5 <= run.elapsed < FETCH_TIMEOUT + FETCH_MARGIN, "retries until the deadline, no longer"
+    assert "could not obtain the Wallarm token; nginx stays stopped" in run.output
+    assert run.events == ["systemctl stop nginx.service"]
+    assert run.record is None
+    assert list(run.tmpdir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "aws_error"),
+    [("missing-secret", "ResourceNotFoundException"), ("missing-parameter", "ParameterNotFound")],
+)
+def test_missing_token_fails_within_the_bound_and_nginx_stays_stopped(
+    waiting_runs: WaitingRuns, case: str, aws_error: str
+) -> None:
+    run = waiting_runs[case].result()
+
+    assert_failed_before_nginx_came_back(run)
+    assert f"attempt 1 failed: {aws_error}" in run.output
+    assert "giving up after" in run.output and aws_error in run.output.splitlines()[-2]
+
+
+@pytest.mark.parametrize("case", ["denied-secret", "denied-parameter"])
+def test_identity_allowed_only_another_secret_is_denied(waiting_runs: WaitingRuns, case: str) -> None:
+    run = waiting_runs[case].result()
+
+    assert_failed_before_nginx_came_back(run)
+    assert "giving up after" in run.output and "AccessDenied" in run.output.splitlines()[-2]
+    assert "reads-another-secret is not authorized" in run.output
+
+
+def test_cloud_init_failure_keeps_nginx_stopped_and_skips_the_post_script(boot: Runner) -> None:
+    run = boot(
+        token=TokenInline(INLINE_TOKEN),
+        cloud_init_exit=3,
+        post_script='echo post-script >> "$BOOT_TEST_EVENTS"\n',
+    )
+
+    assert run.returncode == 3
+    assert "cloud-init.py failed with exit status 3; nginx stays stopped" in run.output
+    assert run.events == ["systemctl stop nginx.service", "cloud-init.py"]
+    assert list(run.tmpdir.iterdir()) == []
+
+
+def test_wrong_cloud_init_path_fails_before_waiting_for_the_token(boot: Runner, tmp_path: Path) -> None:
+    run = boot(
+        token=TokenFromSecretsManager(SECRET_NAME, REGION),  # nothing answers: the fetch would wait 60 s
+        token_fetch_timeout_seconds=60,
+        cloud_init_path=str(tmp_path / "usr/share/cloud-init.py"),
+    )
+
+    assert run.returncode != 0
+    assert run.elapsed < 5
+    assert "usr/share/cloud-init.py does not exist; is cloud_init_path right" in run.output
+    assert "fetching" not in run.output
+    assert run.events == ["systemctl stop nginx.service"]
+
+
+def test_nginx_that_cannot_be_stopped_aborts_the_boot(boot: Runner) -> None:
+    run = boot(token=TokenInline(INLINE_TOKEN), systemctl_fails="stop")
+
+    assert run.returncode == 5
+    assert "a command failed with exit status 5" in run.output
+    assert run.events == ["systemctl stop nginx.service"]
+
+
+def test_nginx_that_cannot_restart_fails_the_boot_before_the_post_script(boot: Runner) -> None:
+    run = boot(
+        token=TokenInline(INLINE_TOKEN),
+        systemctl_fails="restart",
+        post_script='echo post-script >> "$BOOT_TEST_EVENTS"\n',
+    )
+
+    assert run.returncode == 5
+    assert "a command failed with exit status 5" in run.output
+    assert run.events == ["systemctl stop nginx.service", "cloud-init.py", "systemctl restart nginx.service"]
+    assert list(run.tmpdir.iterdir()) == []
+
+
+# --- how cloud-init.py is started ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shebang", "interpreter"),
+    [
+        (sys.executable, sys.executable),
+        ("/usr/bin/env python3", "bin/python3"),
+        (None, "bin/python3"),
+    ],
+    ids=["absolute", "env", "none"],
+)
+def test_cloud_init_runs_as_main_under_its_shebang_interpreter(
+    boot: Runner, tmp_path: Path, shebang: str | None, interpreter: str
+) -> None:
+    run = boot(token=TokenInline(INLINE_TOKEN), shebang=shebang)
+
+    assert run.returncode == 0, run.output
+    assert run.record is not None
+    assert run.record["name"] == "__main__"
+    expected = str(tmp_path / interpreter) if interpreter.startswith("bin/") else interpreter
+    assert run.record["executable"] == expected
+    assert run.record["path0"] == str(tmp_path / "opt" / "wallarm"), "its own directory comes first on sys.path"
+    assert run.record["argv"][0] == str(tmp_path / "opt" / "wallarm" / "cloud-init.py")
+    assert ("no python shebang" in run.output) == (shebang is None)
+
+
+def test_cloud_init_gets_the_original_umask_back(boot: Runner) -> None:
+    run = boot(token=TokenInline(INLINE_TOKEN))
+
+    assert run.record is not None
+    assert run.record["umask"] == 0o022
+
+
+# --- snippets and the post script ----------------------------------------------------------------
+
+
+def test_snippets_reach_their_files_byte_for_byte(boot: Runner) -> None:
+    global_snippet = TRICKY_TEXT
+    http_snippet = "ends with two newlines\n\n"
+    server_snippet = "\n"
+    run = boot(
+        token=TokenInline(INLINE_TOKEN),
+        preset="custom",
+        global_snippet=global_snippet,
+        http_snippet=http_snippet,
+        server_snippet=server_snippet,
+    )
+
+    assert run.returncode == 0, run.output
+    assert run.snippet("--global-snippet") == global_snippet.encode()
+    assert run.snippet("--http-snippet") == http_snippet.encode()
+    assert run.snippet("--server-snippet") == server_snippet.encode()
+    assert run.record is not None
+    for seen in run.record["snippets"].values():
+        assert seen["mode"] == 0o600 and seen["dir_mode"] == 0o700
+    assert "whoami" not in run.output, "snippet text is not echoed into the log"
+
+
+def test_post_script_runs_byte_for_byte_after_nginx_restart(boot: Runner) -> None:
+    post_script = (
+        '# EOF $HOME `id` "quotes" \\\n'
+        'printf "post-script %s\\n" "$(sha256sum < "$0" | cut -d" " -f1)" >> "$BOOT_TEST_EVENTS"'
+    )
+    run = boot(token=TokenInline(INLINE_TOKEN), post_script=post_script)
+
+    assert run.returncode == 0, run.output
+    digest = hashlib.sha256(post_script.encode()).hexdigest()
+    assert run.events == [
+        "systemctl stop nginx.service",
+        "cloud-init.py",
+        "systemctl restart nginx.service",
+        f"post-script {digest}",
+    ]
+
+
+def test_failing_post_script_fails_the_boot_after_nginx_is_up(boot: Runner) -> None:
+    run = boot(
+        token=TokenInline(INLINE_TOKEN),
+        post_script='echo post-script >> "$BOOT_TEST_EVENTS"\nexit 7\n',
+    )
+
+    assert run.returncode == 7
+    assert "the post script failed with exit status 7 (nginx is already running)" in run.output
+    assert run.events == [
+        "systemctl stop nginx.service",
+        "cloud-init.py",
+        "systemctl restart nginx.service",
+        "post-script",
+    ]
+    assert list(run.tmpdir.iterdir()) == []
+
+
+# --- the script text -----------------------------------------------------------------------------
+
+SHAPES: dict[str, dict[str, Any]] = {
+    "secrets-manager-mirror": {"token": TokenFromSecretsManager(SECRET_NAME, REGION), "node_group": "g"},
+    "ssm-custom-all-snippets": {
+        "token": TokenFromSsmParameter(PARAMETER_NAME, REGION),
+        "preset": "custom",
+        "mode": "block",
+        "libdetection": True,
+        "global_snippet": TRICKY_TEXT,
+        "http_snippet": "x",
+        "server_snippet": "y\n",
+    },
+    "inline-with-post-script": {"token": TokenInline(INLINE_TOKEN), "post_script": TRICKY_TEXT, "mode": "off"},
+    "inline-bare": {"token": TokenInline(INLINE_TOKEN)},
+}
+
+
+def _spec(**fields: Any) -> BootScriptSpec:
+    base: dict[str, Any] = {
+        "cloud_init_path": "/opt/wallarm/usr/share/wallarm-common/cloud-init.py",
+        "preset": "mirror",
+        "mode": "monitoring",
+        "api_host": "api.wallarm.com",
+        "libdetection": False,
+        "global_snippet": "",
+        "http_snippet": "",
+        "server_snippet": "",
+        "post_script": "",
+        "token": TokenInline(INLINE_TOKEN),
+    }
+    return BootScriptSpec(**{**base, **fields})
+
+
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_script_passes_shellcheck(shape: dict[str, Any]) -> None:
+    # Every script the runner executes is shellchecked too; these shapes need no run.
+    if not shellcheck_script(render_boot_script(_spec(**shape))):
+        pytest.skip("shellcheck is not installed")
+
+
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_script_starts_strict_and_never_traces(shape: dict[str, Any]) -> None:
+    script = render_boot_script(_spec(**shape))
+    lines = script.splitlines()
+    assert lines[0] == "#!/bin/bash"
+    assert "set -euo pipefail" in lines[:10]
+    assert not any(line.lstrip().startswith("set -x") or "set -o xtrace" in line for line in lines)
+    assert lines.index("systemctl stop nginx.service") < lines.index("systemctl restart nginx.service")
+
+
+# --- what the renderer refuses -------------------------------------------------------------------
+
+
+def _heredoc(script: str, marker: str) -> str:
+    start = script.index(f"<<'{marker}'")
+    body = script[script.index("\n", start) + 1 :]
+    return body[: body.index(f"\n{marker}\n")]
+
+
+@pytest.mark.parametrize("marker", ["WALLARM_BOOT_FETCHER_PY", "WALLARM_BOOT_LAUNCHER_PY"])
+def test_embedded_python_parses_as_python_3_7(marker: str) -> None:
+    # 3.7 is Debian 10's python3, on the oldest (4.x) Wallarm images.
+    script = render_boot_script(_spec(token=TokenFromSsmParameter(PARAMETER_NAME, REGION)))
+    ast.parse(_heredoc(script, marker), feature_version=(3, 7))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"cloud_init_path": "opt/wallarm/cloud-init.py"}, "cloud_init_path 'opt/wallarm/cloud-init.py' must be"),
+        ({"cloud_init_path": "/opt/x\n/cloud-init.py"}, "must be an absolute path without control characters"),
+        ({"preset": "proxy"}, "preset 'proxy' is not one of mirror, custom"),
+        ({"mode": "blocking"}, "mode 'blocking' is not one of off, monitoring, safe_blocking, block"),
+        ({"api_host": "https://api.wallarm.com"}, "api_host 'https://api.wallarm.com' is not a host name"),
+        ({"api_host": "-H evil"}, "is not a host name"),
+        ({"api_host": "api.wallarm.com:444"}, "without scheme, port or path"),
+        ({"node_group": "a,b=c"}, "node_group 'a,b=c' cannot be placed in WALLARM_LABELS"),
+        ({"node_group": ""}, "cannot be placed in WALLARM_LABELS"),
+        ({"node_group": "eu\nx"}, "cannot be placed in WALLARM_LABELS"),
+        ({"token_fetch_timeout_seconds": 0}, "token_fetch_timeout_seconds 0 must be a whole number"),
+        ({"token_fetch_timeout_seconds": True}, "must be a whole number"),
+        ({"http_snippet": "bad \udc80 surrogate"}, "http_snippet is not valid Unicode text"),
+        ({"token": TokenFromSecretsManager(SECRET_NAME, "eu-west-1; rm -rf /")}, "is not an AWS region code"),
+        ({"token": TokenFromSecretsManager("", REGION)}, "secret_id '' must be non-empty"),
+        ({"token": TokenFromSsmParameter("/a\nb", REGION)}, "SSM parameter name '/a\\nb' must be non-empty"),
+        ({"token": "plain string"}, "token must be a TokenFromSecretsManager"),
+    ],
+)
+def test_renderer_refuses_what_it_cannot_place(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=None) as raised:
+        render_boot_script(_spec(**fields))
+    assert message in str(raised.value)
+
+
+def test_user_data_is_plain_text_while_it_fits() -> None:
+    script = render_boot_script(_spec())
+    user_data = encode_user_data(script)
+    assert base64.b64decode(user_data).decode() == script
+    assert decode_user_data(user_data) == script
+
+
+def test_user_data_over_the_limit_is_gzipped_deterministically() -> None:
+    # Repetitive text: over the limit as written, far under it compressed.
+    script = render_boot_script(_spec(post_script="echo tuned\n" * 1500))
+    assert len(script.encode()) > USER_DATA_LIMIT_BYTES
+    user_data = encode_user_data(script)
+    raw = base64.b64decode(user_data)
+    assert raw[:2] == b"\x1f\x8b" and len(raw) <= USER_DATA_LIMIT_BYTES
+    assert decode_user_data(user_data) == script
+    assert encode_user_data(script) == user_data
+
+
+def test_user_data_that_does_not_fit_even_gzipped_is_refused() -> None:
+    # Random bytes do not compress: base64 of 20 KB of them stays far over 16 KB.
+    script = render_boot_script(_spec(post_script=base64.b64encode(os.urandom(20000)).decode()))
+    with pytest.raises(ValueError, match="over EC2's 16384-byte user data limit"):
+        encode_user_data(script)
+
+
+@pytest.mark.parametrize("bad_token", ["", "two words", "tab\there", "line\nbreak"])
+def test_bad_inline_token_is_refused_without_quoting_it(bad_token: str) -> None:
+    with pytest.raises(ValueError, match="inline Wallarm token is empty or contains whitespace") as raised:
+        render_boot_script(_spec(token=TokenInline(bad_token)))
+    if bad_token:
+        assert bad_token not in str(raised.value)
+
+
+def test_inline_token_is_hidden_from_repr() -> None:
+    spec = _spec(token=TokenInline(INLINE_TOKEN))
+    assert INLINE_TOKEN not in repr(spec)
+    assert INLINE_TOKEN not in repr(dataclasses.replace(spec))

@@ -1,0 +1,53 @@
+"""The offline engine itself: what it changes in Pulumi while it runs a program, and that it puts it back."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+from pulumi.runtime import resource as pulumi_resource
+
+from wallarm_mirror.offline.engine import run_offline
+
+CONFIG = {"aws:region": "eu-west-1"}
+
+
+def test_pulumi_still_walks_the_stack_where_the_engine_skips_it() -> None:
+    # If a Pulumi upgrade renames it, runs stay correct but get slow again: this says so.
+    assert callable(getattr(pulumi_resource, "_get_stack_trace", None))
+
+
+def test_registrations_carry_no_stack_walk_and_pulumi_gets_its_own_back() -> None:
+    original = pulumi_resource._get_stack_trace
+    seen: list[object] = []
+
+    def program() -> None:
+        seen.append(pulumi_resource._get_stack_trace)
+        pulumi.ComponentResource("test:index:Thing", "thing")
+
+    run = run_offline(CONFIG, program=program)
+
+    assert seen and seen[0] is not original
+    assert [r.typ for r in run.resources] == ["test:index:Thing"]
+    assert pulumi_resource._get_stack_trace is original
+
+
+def test_pulumi_gets_its_stack_walk_back_when_the_program_fails() -> None:
+    original = pulumi_resource._get_stack_trace
+
+    def program() -> None:
+        raise pulumi.RunError("broken on purpose")
+
+    with pytest.raises(pulumi.RunError, match="broken on purpose"):
+        run_offline(CONFIG, program=program)
+    assert pulumi_resource._get_stack_trace is original
+
+
+def test_each_run_keeps_its_own_log() -> None:
+    def program(message: str) -> None:
+        pulumi.log.warn(message)
+
+    first = run_offline(CONFIG, program=lambda: program("first"))
+    second = run_offline(CONFIG, program=lambda: program("second"))
+
+    assert first.warnings == ["first"]
+    assert second.warnings == ["second"]

@@ -1,0 +1,104 @@
+"""The config keys as a Markdown table, generated from the model so the README cannot drift."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any
+
+from pydantic import SecretStr
+from pydantic_core import PydanticUndefined
+
+from .model import NAMESPACE, StackConfig
+
+
+def _type_name(annotation: Any) -> str:
+    if annotation is SecretStr:
+        return "secret string"
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " / ".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        return " or ".join(_type_name(a) for a in args if a is not type(None))
+    if origin is None:
+        return getattr(annotation, "__name__", str(annotation))
+    return f"{origin.__name__}[{', '.join(_type_name(a) for a in args)}]"
+
+
+def _default(name: str) -> str:
+    info = StackConfig.model_fields[name]
+    if info.is_required():
+        return "**required**"
+    value = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
+    if value is None or value is PydanticUndefined:
+        return "—"
+    return f"`{json.dumps(value)}`"
+
+
+def config_table() -> str:
+    rows = ["| key | type | default | what it is |", "|---|---|---|---|"]
+    for name, info in StackConfig.model_fields.items():
+        key = f"`{NAMESPACE}:{info.alias or name}`"
+        rows.append(f"| {key} | {_type_name(info.annotation)} | {_default(name)} | {info.description or ''} |")
+    return "\n".join(rows) + "\n"
+
+
+# A valid base and one bad change at a time: the README's "bad input" table is what users really see.
+_BASE = {
+    "vpcId": "vpc-0123456789abcdef0",
+    "albSubnetIds": '["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]',
+    "mirrorSourceCidrs": '["10.0.16.0/20"]',
+    "token": "wallarm-node-token",
+}
+BAD_INPUT_EXAMPLES: tuple[tuple[str, str | None], ...] = (
+    ("vpcId", "vpc-123"),
+    ("albSubnetIds", '["subnet-0123456789abcdef0"]'),
+    ("nodeSubnetIds", "[]"),
+    ("mirrorSourceCidrs", '["0.0.0.0/0"]'),
+    ("mirrorSourceCidrs", '["10.0.1.1/24"]'),
+    ("mirrorSourceCidrs", None),
+    ("mirrorSourceSecurityGroupIds", '["sg-xyz"]'),
+    ("token", None),
+    ("apiHost", "https://api.wallarm.com"),
+    ("nodeVersion", "8.0"),
+    ("amiId", "ami-xyz"),
+    ("mode", "blocking"),
+    ("instanceType", "m6g.large"),
+    ("maxSize", "0"),
+    ("desiredCapacity", "9"),
+    ("cpuTarget", "100"),
+    ("certificateArn", "arn:aws:iam::123456789012:server-certificate/x"),
+    ("sslPolicy", "ELBSecurityPolicy-TLS13-1-2-2021-06"),
+    ("deletionProtection", "maybe"),
+    ("extraPolicyArns", '["CloudWatchAgentServerPolicy"]'),
+    ("tags", '{"app": "mine"}'),
+    ("tokenDelivery", "s3"),
+    ("mirrorOptions", '{"samplePercent": 0}'),
+    ("alarmTopicArn", "ops-oncall"),
+    ("accessLogsBucket", "Corp_Logs"),
+    ("vpcID", "vpc-0123456789abcdef0"),
+)
+
+
+def bad_input_table() -> str:
+    """Each bad input of BAD_INPUT_EXAMPLES and the message `pulumi up` stops with."""
+    from .model import ConfigError, parse_stack_config
+
+    rows = ["| key | bad value | what `pulumi up` and the offline plan say |", "|---|---|---|"]
+    for key, value in BAD_INPUT_EXAMPLES:
+        raw = dict(_BASE)
+        if value is None:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+        try:
+            parse_stack_config(raw, {"token"})
+        except ConfigError as error:
+            said = "<br>".join(p.replace("|", "\\|") for p in error.problems)
+        else:
+            raise AssertionError(f"{key}={value!r} was accepted; it is not a bad-input example")
+        shown = "(not set)" if value is None else f"`{value}`"
+        rows.append(f"| `{key}` | {shown} | {said} |")
+    return "\n".join(rows) + "\n"

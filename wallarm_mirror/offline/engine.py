@@ -1,0 +1,390 @@
+"""Run the real program under Pulumi's mock engine: no AWS account, no Pulumi CLI.
+
+The offline plan and the test suite share this: it records every registered resource with its
+inputs (wire names, secrets still wrapped), every invoke, the log, and the stack outputs. Values
+AWS would compute (ARNs, DNS names, the AMI found, the VPC's ranges) are stand-ins from
+`OfflineFacts`, so the plan shows the shape of a deployment, not a diff against real state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import source_pb2
+
+from ..config.model import NAMESPACE
+
+SECRET_SHOWN = "[secret]"
+
+
+@dataclass(frozen=True)
+class OfflineFacts:
+    """Stand-ins for what AWS answers at deploy time."""
+
+    region: str = "eu-west-1"
+    account: str = "111111111111"
+    ami_id: str = "ami-0a1b2c3d4e5f60718"
+    ami_name: str = "wallarm-node-6-13-0-20260729-094623"
+    ami_root_device: str = "/dev/xvda"
+    vpc_cidrs: tuple[str, ...] = ("10.0.0.0/16",)
+    vpc_ipv6_cidrs: tuple[str, ...] = ()
+    alb_zone_id: str = "Z32O12XQLNTSW2"
+
+    def ami_for(self, name_pattern: str) -> tuple[str, str]:
+        """The stand-in image found for a name filter: `ami_id` for the default node version, and a
+        stable id of its own for any other, so a version change shows as a new image in plan diffs."""
+        if not name_pattern or self.ami_name.startswith(name_pattern.rstrip("*")):
+            return self.ami_id, self.ami_name
+        digest = hashlib.sha256(name_pattern.encode()).hexdigest()
+        return f"ami-0{digest[:16]}", name_pattern.replace("*", "0-20260729-094623")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One resource the program registered, as the engine received it."""
+
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    custom: bool
+    parent: str
+
+    @property
+    def kind(self) -> str:
+        """'aws:lb/loadBalancer:LoadBalancer' -> 'LoadBalancer'."""
+        return self.typ.rsplit(":", 1)[-1]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records resources and invokes; answers invokes and computed outputs from OfflineFacts."""
+
+    def __init__(self, facts: OfflineFacts | None = None) -> None:
+        self.facts = facts or OfflineFacts()
+        self.resources: list[Recorded] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.parents: dict[tuple[str, str], str] = {}
+        self.ids: dict[tuple[str, str], str] = {}
+        self.states: dict[tuple[str, str], dict[str, Any]] = {}
+        # new_resource runs on worker threads.
+        self._lock = threading.Lock()
+
+    def _arn(self, service: str, resource: str, region: bool = True) -> str:
+        where = self.facts.region if region else ""
+        return f"arn:aws:{service}:{where}:{self.facts.account}:{resource}"
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        parent = self.parents.get((args.typ, args.name), "")
+        with self._lock:
+            self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), bool(args.custom), parent))
+        outputs = dict(args.inputs)
+        name = args.inputs.get("name") or args.name
+        resource_id = f"{args.name}-id"
+        typ = args.typ
+        if typ == "aws:lb/loadBalancer:LoadBalancer":
+            outputs["dnsName"] = f"internal-{args.name}-1234567890.{self.facts.region}.elb.amazonaws.com"
+            outputs["zoneId"] = self.facts.alb_zone_id
+            outputs["arnSuffix"] = f"app/{args.name}/0123456789abcdef"
+            outputs["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/{outputs['arnSuffix']}")
+        elif typ == "aws:lb/targetGroup:TargetGroup":
+            outputs["arnSuffix"] = f"targetgroup/{args.name}/0123456789abcdef"
+            outputs["arn"] = self._arn("elasticloadbalancing", outputs["arnSuffix"])
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            resource_id = "lt-0123456789abcdef0"
+            outputs["latestVersion"] = 1
+        elif typ == "aws:ec2/securityGroup:SecurityGroup":
+            resource_id = "sg-" + hashlib.sha256(args.name.encode()).hexdigest()[:17]
+        elif typ == "aws:secretsmanager/secret:Secret":
+            resource_id = self._arn("secretsmanager", f"secret:{args.name}-AbCdEf")
+            outputs["arn"] = resource_id
+        elif typ == "aws:ssm/parameter:Parameter":
+            outputs["arn"] = self._arn("ssm", f"parameter{name}")
+        elif typ == "aws:s3/bucket:Bucket":
+            resource_id = f"{args.name}-0123456789"
+            outputs["bucket"] = resource_id
+            outputs["arn"] = f"arn:aws:s3:::{resource_id}"
+        elif typ == "aws:sns/topic:Topic":
+            outputs["arn"] = self._arn("sns", args.name)
+        elif typ == "aws:cloudwatch/dashboard:Dashboard":
+            outputs["dashboardArn"] = self._arn("cloudwatch", f"dashboard/{args.inputs['dashboardName']}", region=False)
+        elif typ.startswith("aws:iam/"):
+            outputs["arn"] = self._arn("iam", f"{typ.rsplit(':', 1)[-1].lower()}/{name}", region=False)
+            outputs["name"] = name
+        else:
+            outputs.setdefault("arn", self._arn(typ.split(":")[1].split("/")[0], f"{args.name}"))
+        if typ == "aws:autoscaling/group:Group":
+            outputs["name"] = name
+        with self._lock:
+            self.ids[(typ, args.name)] = resource_id
+            self.states[(typ, args.name)] = outputs
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append((args.token, dict(args.args)))
+        facts = self.facts
+        if args.token == "aws:ec2/getAmi:getAmi":
+            filters = {f.get("name"): f["values"][0] for f in args.args.get("filters", [])}
+            ami, name = facts.ami_for(filters.get("name", ""))
+            ami = filters.get("image-id", ami)
+            return {
+                "id": ami,
+                "imageId": ami,
+                "name": name,
+                "architecture": "x86_64",
+                "rootDeviceName": facts.ami_root_device,
+            }
+        if args.token == "aws:ec2/getVpc:getVpc":
+            vpc_id = args.args["id"]
+            return {
+                "id": vpc_id,
+                "arn": self._arn("ec2", f"vpc/{vpc_id}"),
+                "cidrBlock": facts.vpc_cidrs[0],
+                "cidrBlockAssociations": [
+                    {"associationId": f"vpc-cidr-assoc-{i}", "cidrBlock": c, "state": "associated"}
+                    for i, c in enumerate(facts.vpc_cidrs)
+                ],
+                "ipv6CidrBlockAssociations": [
+                    {
+                        "associationId": f"vpc-cidr-assoc-v6-{i}",
+                        "ipv6CidrBlock": c,
+                        "ipSource": "amazon",
+                        "ipv6AddressAttribute": "public",
+                        "ipv6Pool": "Amazon",
+                        "networkBorderGroup": facts.region,
+                        "state": "associated",
+                    }
+                    for i, c in enumerate(facts.vpc_ipv6_cidrs)
+                ],
+            }
+        # An invoke without a stand-in must fail loudly, not answer with nothing.
+        raise NotImplementedError(f"no offline answer for invoke {args.token}")
+
+
+# The mock engine gives the main thread and each worker thread an event loop and never closes
+# them; worker threads outlive a run, so their loops must stay open until the process ends. Left
+# to interpreter shutdown, a half-finalized loop prints "Exception ignored in BaseEventLoop.__del__".
+_EVENT_LOOPS: set[asyncio.AbstractEventLoop] = set()
+
+
+@atexit.register
+def _close_event_loops() -> None:
+    for loop in _EVENT_LOOPS:
+        if not loop.is_running() and not loop.is_closed():
+            loop.close()
+    _EVENT_LOOPS.clear()
+
+
+class _ParentRecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, also noting each resource's parent (the component that groups it)."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self._recording = mocks
+
+    def _note_loop(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            _EVENT_LOOPS.add(asyncio.get_event_loop())
+
+    def Invoke(self, request: Any) -> Any:
+        try:
+            return super().Invoke(request)
+        finally:
+            self._note_loop()
+
+    def ReadResource(self, request: Any) -> Any:
+        try:
+            return super().ReadResource(request)
+        finally:
+            self._note_loop()
+
+    def RegisterResource(self, request: Any) -> Any:
+        parent = ""
+        if request.parent:  # urn:pulumi:<stack>::<project>::<parent types joined by $>::<name>
+            *_, types, name = request.parent.split("::")
+            parent = f"{types.rsplit('$', 1)[-1]}::{name}"
+        self._recording.parents[(request.type, request.name)] = parent
+        try:
+            return super().RegisterResource(request)
+        finally:
+            self._note_loop()
+
+
+def _no_stack_trace() -> source_pb2.StackTrace:
+    return source_pb2.StackTrace()
+
+
+@contextlib.contextmanager
+def _without_source_positions() -> Iterator[None]:
+    """Skip the call-stack walk Pulumi makes at every resource it registers.
+
+    The walk (traceback.extract_stack, a file URI per frame) only feeds the source positions a real
+    engine shows in the Pulumi Cloud console; the mock engine drops them. Its cost grows with the
+    stack's depth: under pytest and Hypothesis it was most of an offline run's time. An empty
+    StackTrace is what Pulumi itself sends when it finds no user frame.
+    """
+    original = getattr(pulumi_resource, "_get_stack_trace", None)
+    if original is None:  # a Pulumi release without it: nothing to skip
+        yield
+        return
+    pulumi_resource._get_stack_trace = _no_stack_trace
+    try:
+        yield
+    finally:
+        pulumi_resource._get_stack_trace = original
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelname.lower(), record.getMessage()))
+
+
+_RUN_LOGGER = logging.getLogger("wallarm_mirror.offline.run")
+_RUN_LOGGER.propagate = False
+# Pulumi logs a debug line per registration and per output; nobody reads them, and at DEBUG each
+# one would be a LogRecord made and dropped.
+_RUN_LOGGER.setLevel(logging.INFO)
+
+
+@dataclass
+class OfflineRun:
+    """What one offline run of the program produced."""
+
+    mocks: RecordingMocks
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+    log: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def resources(self) -> list[Recorded]:
+        return self.mocks.resources
+
+    @property
+    def warnings(self) -> list[str]:
+        return [message for level, message in self.log if level == "warning"]
+
+    def only(self, kind: str) -> Recorded:
+        """The one resource of a kind ('LoadBalancer'); fails when there are none or several."""
+        found = self.all(kind)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {kind}, found {[r.name for r in found]}")
+        return found[0]
+
+    def id_of(self, kind: str, name: str) -> str:
+        """The id the engine gave the cloud resource `name` of a kind ('SecurityGroup')."""
+        return self.mocks.ids[(self.only_named(kind, name).typ, name)]
+
+    def state_of(self, kind: str, name: str) -> dict[str, Any]:
+        """The outputs the engine gave the cloud resource `name` (ARNs, DNS names ...)."""
+        return self.mocks.states[(self.only_named(kind, name).typ, name)]
+
+    def only_named(self, kind: str, name: str) -> Recorded:
+        found = [r for r in self.all(kind) if r.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"expected one {kind} named {name}, found {len(found)}")
+        return found[0]
+
+    def all(self, kind: str) -> list[Recorded]:
+        """Cloud resources of a kind ('SecurityGroup'), or anything of a full type token, by name."""
+        if ":" in kind:
+            return sorted((r for r in self.resources if r.typ == kind), key=lambda r: r.name)
+        return sorted((r for r in self.resources if r.custom and r.kind == kind), key=lambda r: r.name)
+
+
+def full_config(raw: Mapping[str, str], namespace: str = NAMESPACE) -> dict[str, str]:
+    """Bare keys get the project namespace, as the Pulumi CLI does for a stack file."""
+    return {key if ":" in key else f"{namespace}:{key}": value for key, value in raw.items()}
+
+
+def run_offline(
+    config: Mapping[str, str],
+    secret_keys: list[str] | tuple[str, ...] = (),
+    *,
+    stack: str = "dev",
+    project: str = NAMESPACE,
+    facts: OfflineFacts | None = None,
+    program: Callable[[], None] | None = None,
+    preview: bool = False,
+) -> OfflineRun:
+    """Run `program` (default: ours) with this config under the mock engine.
+
+    `config` keys are full ('wallarm-mirror:vpcId', 'aws:region') and values are strings, as the
+    CLI passes them. A program error (e.g. pulumi.RunError for bad config) propagates.
+    """
+    if program is None:
+        from ..program import main as program
+
+    pulumi.runtime.set_all_config(dict(config), [k if ":" in k else f"{project}:{k}" for k in secret_keys])
+    mocks = RecordingMocks(facts)
+    handler = _ListHandler()
+    # One logger for every run: each new logger would stay in logging's registry for good, and
+    # setLevel clears a cache across all of them (runs grew slower the more had run).
+    _RUN_LOGGER.addHandler(handler)
+    run = OfflineRun(mocks)
+
+    @pulumi.runtime.test
+    def execute() -> Any:
+        program()
+        root = pulumi.runtime.settings.get_root_resource()
+
+        async def collect() -> None:
+            for key, value in (root.outputs if root is not None else {}).items():
+                output = pulumi.Output.from_input(value)
+                run.outputs[key] = await output.future()
+                if await output.is_secret():
+                    run.secret_outputs.add(key)
+
+        return asyncio.ensure_future(collect())
+
+    try:
+        with _without_source_positions():
+            pulumi.runtime.settings.ROOT.set(None)  # a fresh Stack per run, or exports pile up across runs
+            monitor = _ParentRecordingMonitor(mocks)
+            pulumi.runtime.set_mocks(
+                mocks, project=project, stack=stack, preview=preview, logger=_RUN_LOGGER, monitor=monitor
+            )
+            execute()
+    finally:
+        _EVENT_LOOPS.add(asyncio.get_event_loop())
+        run.log = handler.records
+        _RUN_LOGGER.removeHandler(handler)
+    return run
+
+
+def redact(value: Any) -> Any:
+    """Inputs for people and plan files: secrets become "[secret]", whole floats become ints."""
+    if rpc.is_rpc_secret(value):
+        return SECRET_SHOWN
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def unwrap(value: Any) -> Any:
+    """Inputs with secrets opened (tests only: they check what the secret holds)."""
+    if rpc.is_rpc_secret(value):
+        return unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value

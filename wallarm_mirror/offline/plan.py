@@ -1,0 +1,192 @@
+"""The offline plan: what `pulumi up` of a stack would create, without AWS or the Pulumi CLI.
+
+Reads `Pulumi.<stack>.yaml` the way the CLI hands config to a program (bare keys get the project
+namespace, lists and maps become JSON text), stands in a redacted placeholder for every encrypted
+value (they are never decrypted here), runs the real program under the mock engine, and renders
+the result for people or as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config.model import NAMESPACE, TOKEN_KEY
+
+PLACEHOLDER_SECRET = "offline-redacted-secret"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+class StackFileError(Exception):
+    """A stack file that cannot be read as Pulumi stack config."""
+
+
+@dataclass
+class StackFile:
+    """Config of one stack as the Pulumi CLI would pass it to the program."""
+
+    stack: str
+    project: str
+    config: dict[str, str]
+    secret_keys: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def project_name(project_dir: Path) -> str:
+    path = project_dir / "Pulumi.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise StackFileError(f"cannot read {path}: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise StackFileError(f"{path} has no project name")
+    return data["name"]
+
+
+def _as_config_text(value: Any) -> str:
+    # The CLI passes strings as they are and everything else (numbers, booleans, lists, maps) as JSON.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def read_stack_file(path: Path, project: str, stack: str | None = None) -> StackFile:
+    """Parse a stack file; encrypted values become placeholders marked secret."""
+    if stack is None:
+        name = path.name
+        stack = name[len("Pulumi.") : -len(".yaml")] if name.startswith("Pulumi.") and name.endswith(".yaml") else name
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        raise StackFileError(f"cannot read stack file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise StackFileError(f"stack file {path} is not valid YAML: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("config", {}), dict):
+        raise StackFileError(f"stack file {path} has no `config:` map")
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    notes: list[str] = []
+    for key, value in (data.get("config") or {}).items():
+        full = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[full] = PLACEHOLDER_SECRET
+            secret_keys.append(full)
+        else:
+            config[full] = _as_config_text(value)
+    token_key = f"{NAMESPACE}:{TOKEN_KEY}"
+    if token_key not in config:
+        config[token_key] = PLACEHOLDER_SECRET
+        secret_keys.append(token_key)
+        notes.append(
+            f"{token_key} is not set in {path.name}; the plan uses a redacted placeholder. Before "
+            f"`pulumi up`, set it: pulumi config set --secret {token_key} <node token> --stack {stack}"
+        )
+    return StackFile(stack=stack, project=project, config=config, secret_keys=secret_keys, notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def plan_document(stack_file: StackFile, run: Any) -> dict[str, Any]:
+    """The JSON plan: resources sorted by type and name, secrets as "[secret]"."""
+    from .engine import SECRET_SHOWN, redact
+
+    resources = [
+        {"type": r.typ, "name": r.name, "parent": r.parent, "inputs": redact(r.inputs)}
+        for r in sorted(run.resources, key=lambda r: (r.typ, r.name))
+    ]
+    outputs = {
+        key: SECRET_SHOWN if key in run.secret_outputs else redact(value) for key, value in sorted(run.outputs.items())
+    }
+    return {
+        "project": stack_file.project,
+        "stack": stack_file.stack,
+        "resources": resources,
+        "outputs": outputs,
+        "warnings": [*stack_file.notes, *run.warnings],
+    }
+
+
+def _is_tag_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) and {"key", "value"} <= set(v) for v in value)
+    )
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if _is_tag_list(value):  # the auto scaling group's tags: one line, not three per tag
+        return [(prefix, ", ".join(f"{t['key']}={t['value']}" for t in value))]
+    if isinstance(value, dict):
+        items = [(f"{prefix}.{k}" if prefix else k, v) for k, v in sorted(value.items())]
+    elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+        items = [(f"{prefix}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return [(prefix, value)]
+    return [pair for key, v in items for pair in _flatten(v, key)]
+
+
+def _shown(key: str, value: Any) -> str:
+    if key == "mirror_configs" and isinstance(value, dict):
+        return f"{', '.join(value)} (print one with `python -m wallarm_mirror mirror-config --server NAME`)"
+    if key == "userData" and isinstance(value, str) and value != "[secret]":
+        from ..node.boot_script import decode_user_data
+
+        size = len(decode_user_data(value).encode())
+        return f"<boot script, {size} bytes; see --json or `python -m wallarm_mirror boot-script`>"
+    if isinstance(value, str) and value.startswith("{") and len(value) > 60:
+        try:
+            return json.dumps(json.loads(value), separators=(",", ":"))
+        except json.JSONDecodeError:
+            pass
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def render_text(document: dict[str, Any]) -> str:
+    """A readable tree: each resource under its component, its settings, then the outputs."""
+    resources = document["resources"]
+    lines = [
+        f"Offline plan of stack {document['stack']} (project {document['project']}): "
+        f"{sum(1 for r in resources if not r['type'].startswith('wallarm:'))} cloud resources in "
+        f"{sum(1 for r in resources if r['type'].startswith('wallarm:'))} components would be created.",
+        "No AWS account was used: ARNs, ids, DNS names, the AMI found and the VPC ranges are stand-ins.",
+        "",
+    ]
+    lines += [f"warning: {w}" for w in document["warnings"]]
+    if document["warnings"]:
+        lines.append("")
+    common_tags = None
+    for r in resources:
+        tags = r["inputs"].get("tags")
+        if isinstance(tags, dict):
+            common_tags = tags if common_tags is None else {k: v for k, v in common_tags.items() if tags.get(k) == v}
+    if common_tags:
+        lines += [f"tags on every taggable resource: {json.dumps(common_tags, sort_keys=True)}", ""]
+
+    children: dict[str, list[dict[str, Any]]] = {}
+    for r in resources:
+        children.setdefault(r["parent"], []).append(r)
+
+    def show(resource: dict[str, Any], depth: int) -> None:
+        pad = "    " * depth
+        lines.append(f"{pad}+ {resource['type']}  {resource['name']}")
+        for key, value in _flatten(resource["inputs"]):
+            head, _, tag = key.rpartition(".")
+            if common_tags and (head == "tags" or head.endswith(".tags")) and common_tags.get(tag) == value:
+                continue  # shown once above
+            if key:
+                lines.append(f"{pad}      {key}: {_shown(key, value)}")
+        for child in children.get(f"{resource['type']}::{resource['name']}", []):
+            show(child, depth + 1)
+
+    known = {f"{r['type']}::{r['name']}" for r in resources}
+    for r in resources:
+        if r["parent"] not in known:
+            show(r, 0)
+    lines += ["", "Outputs:"]
+    lines += [f"    {key}: {_shown(key, value)}" for key, value in document["outputs"].items()]
+    return "\n".join(lines) + "\n"
