@@ -18,7 +18,7 @@ PURE = (
     "wallarm_mirror.components.node_boot",
     "wallarm_mirror.node.profiles",
     "wallarm_mirror.node.snippets",
-    "wallarm_mirror.mirror.configs",
+    "wallarm_mirror.mirror",
     "wallarm_mirror.offline.plan",
     "wallarm_mirror.offline.diff",
     "wallarm_mirror.components.tags",

@@ -73,7 +73,7 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
         print(document["outputs"]["mirror_configs"][args.server], end="")  # type: ignore[index]
         return 0
     from .config.model import ConfigError, parse_stack_config
-    from .mirror.configs import MirrorEndpoint, render_mirror_config
+    from .mirror import MirrorEndpoint, render_mirror_config
     from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
 
     project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR

@@ -14,7 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wallarm_mirror.mirror.configs import (
+from wallarm_mirror.mirror import (
     DEFAULT_CA_FILE,
     MIRROR_NAME,
     SERVERS,

@@ -22,7 +22,7 @@ import pytest
 
 from tests.mirror.nginx import NginxRunner, find_nginx, full_config, start_nginx
 from tests.mirror.servers import LOOPBACK, DnsStandIn, HttpStandIn, free_port
-from wallarm_mirror.mirror.configs import DEFAULT_CA_FILE, MirrorEndpoint, MirrorOptions, render_nginx
+from wallarm_mirror.mirror import DEFAULT_CA_FILE, MirrorEndpoint, MirrorOptions, render_nginx
 
 PRIMARY_BODY = b"served by the primary app"
 PRIMARY = "primary_app"

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..config.model import StackConfig
-from ..mirror.configs import MirrorEndpoint, render_all
+from ..mirror import MirrorEndpoint, render_all
 from ..node.boot_script import TokenInline, encode_user_data, render_boot_script
 from ..node.snippets import trusted_proxy_cidrs
 from .access_logs import AccessLogsArgs, AccessLogsBucket

@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from ..mirror.configs import MirrorEndpoint, MirrorOptions, render_all
+from ..mirror import MirrorEndpoint, MirrorOptions, render_all
 from ..node.profiles import DEFAULT_NODE_VERSION, NodeProfile, parse_version, profile_for
 
 NAMESPACE = "wallarm-mirror"
