@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from wallarm_mirror.__main__ import main
-from wallarm_mirror.offline.diff import diff_plans, render_markdown
+from wallarm_mirror.offline.diff import diff_plans
+from wallarm_mirror.offline.diff_markdown import render_markdown
 
 # A dev-like stack. The token is left out, as in the shipped stack files: the plan uses a
 # redacted placeholder and the same note on both sides, so the note is not a difference.
