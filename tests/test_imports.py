@@ -4,6 +4,7 @@ only for a config that passed validation, and a stack loads only the service pac
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -11,17 +12,97 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PURE = (
-    "wallarm_mirror.config.model",
-    "wallarm_mirror.config.reference",
-    "wallarm_mirror.node.boot_script",
+PACKAGE = ROOT / "wallarm_mirror"
+
+# Packages whose every module is pure: text generators and models, tested without the engine.
+# native_node and traffic_mirror join as they appear (the enrolment Lambda's code runs in AWS
+# Lambda with boto3 and the standard library only).
+PURE_PACKAGES = ("config", "node", "mirror", "native_node", "traffic_mirror")
+# Pure modules inside packages that also hold Pulumi code: the program checks the boot script
+# (node_boot) before pulumi_aws is loaded; the plan and its diff run without the engine.
+PURE_MODULES = (
     "wallarm_mirror.components.node_boot",
-    "wallarm_mirror.node.profiles",
-    "wallarm_mirror.node.snippets",
-    "wallarm_mirror.mirror",
-    "wallarm_mirror.offline.plan",
-    "wallarm_mirror.offline.diff",
     "wallarm_mirror.components.tags",
+    "wallarm_mirror.offline.plan",
+)
+
+# Which of our packages each package may import: data flows config -> components -> outputs, the
+# pure generators sit below the config model, and the offline tooling sits above the program it runs.
+ALLOWED = {
+    "mirror": set(),
+    "node": set(),
+    "native_node": {"node"},
+    "traffic_mirror": set(),
+    "config": {"mirror", "node", "native_node"},
+    "components": {"config", "mirror", "node", "native_node", "traffic_mirror"},
+    "program": {"config", "components"},
+    "offline": {"config", "node", "program"},
+}
+
+
+def module_names(package: str) -> list[str]:
+    folder = PACKAGE / package
+    return sorted(
+        "wallarm_mirror." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
+        for path in folder.rglob("*.py")
+    )
+
+
+def our_imports(path: Path) -> set[str]:
+    """The top-level wallarm_mirror packages a module imports, also inside functions (lazy imports count)."""
+    package = path.relative_to(PACKAGE).parts[:-1]  # a module's package; an __init__'s is its own folder
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = list(package[: len(package) - (node.level - 1)])
+            target = [*base, *(node.module.split(".") if node.module else [])]
+            names = [target] if node.module else [[*target, alias.name] for alias in node.names]
+            found.update(name[0] for name in names if name)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("wallarm_mirror."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("wallarm_mirror."))
+    return found
+
+
+def test_pure_packages_and_layers_are_what_the_test_says():
+    """A package added to the tree must be placed in the layers here, or this test cannot guard it."""
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert packages <= set(ALLOWED), f"place {sorted(packages - set(ALLOWED))} in ALLOWED (and PURE_PACKAGES if pure)"
+
+
+def test_no_package_imports_upwards():
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        owner = parts[0] if len(parts) > 1 else parts[0].removeprefix("__").removesuffix("__")
+        if owner not in ALLOWED:
+            continue  # __main__ and __init__ of the package: the command line and the public API use everything
+        for imported in our_imports(path) - {owner} - ALLOWED[owner]:
+            wrong.append(f"{path.relative_to(ROOT)} imports wallarm_mirror.{imported}")
+    assert wrong == []
+
+
+def test_the_layer_check_sees_an_upward_import(tmp_path: Path):
+    """The AST walk must catch the forms we use: relative, lazy inside a function, absolute."""
+    folder = tmp_path / "wallarm_mirror" / "node"
+    folder.mkdir(parents=True)
+    module = folder / "x.py"
+    module.write_text(
+        "def f():\n    from ..components.stack import WallarmMirror\nfrom ..config import NAMESPACE\n"
+        "import wallarm_mirror.offline.engine\nfrom . import profiles\n"
+    )
+    global PACKAGE
+    saved, PACKAGE = PACKAGE, tmp_path / "wallarm_mirror"
+    try:
+        assert our_imports(module) == {"components", "config", "offline", "node"}
+    finally:
+        PACKAGE = saved
+
+
+PURE = (
+    tuple(name for package in PURE_PACKAGES if (PACKAGE / package).is_dir() for name in module_names(package))
+    + PURE_MODULES
 )
 
 # A fresh interpreter: in this one, other tests have loaded everything long ago.

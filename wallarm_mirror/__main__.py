@@ -72,7 +72,7 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
         document = _plan_document(args)
         print(document["outputs"]["mirror_configs"][args.server], end="")  # type: ignore[index]
         return 0
-    from .config.model import ConfigError, parse_stack_config
+    from .config import ConfigError, parse_stack_config
     from .mirror import MirrorEndpoint, render_mirror_config
     from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from .components.node_boot import boot_script_problems
-from .config.model import ConfigError, load_stack_config
+from .config import ConfigError, load_stack_config
 
 COMPONENT_NAME = "wallarm-mirror"
 

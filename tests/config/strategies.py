@@ -24,7 +24,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from wallarm_mirror.components.tags import name_fragment
-from wallarm_mirror.config.model import NAMESPACE, RESERVED_TAG_KEYS, TOKEN_KEY, StackConfig
+from wallarm_mirror.config import NAMESPACE, TOKEN_KEY, StackConfig
+from wallarm_mirror.config.checks import RESERVED_TAG_KEYS
 
 # Program bugs this generator steers around, so the property stays green until they are fixed.
 # Each has a strict-xfail reproduction in tests/config/test_properties.py (REPRODUCTIONS): when a fix

@@ -9,7 +9,7 @@ import pulumi
 import pytest
 
 from tests.conftest import CERT, DEV, TOKEN, as_pulumi_config
-from wallarm_mirror.config.model import ConfigError, StackConfig, parse_stack_config
+from wallarm_mirror.config import ConfigError, StackConfig, parse_stack_config
 
 
 def bare(values: dict[str, Any]) -> dict[str, str]:

@@ -35,7 +35,7 @@ from pulumi.runtime import rpc
 from tests.config.strategies import ALIASES, KNOWN_BUGS, Breakage, Case, Raw, cases
 from tests.conftest import DEV, SUBNETS, script_and_files
 from wallarm_mirror import program
-from wallarm_mirror.config.model import NAMESPACE, StackConfig
+from wallarm_mirror.config import NAMESPACE, StackConfig
 from wallarm_mirror.node.profiles import MIRROR_LISTENER_PORT
 from wallarm_mirror.offline import engine as offline
 from wallarm_mirror.offline.engine import OfflineFacts, OfflineRun, run_offline, unwrap

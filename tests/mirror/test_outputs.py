@@ -7,7 +7,7 @@ import yaml
 
 from tests.conftest import CERT, DEV
 from wallarm_mirror.__main__ import main
-from wallarm_mirror.config.model import ConfigError, parse_stack_config
+from wallarm_mirror.config import ConfigError, parse_stack_config
 from wallarm_mirror.mirror import MirrorEndpoint, MirrorOptions, render_all
 
 SERVERS = ["nginx", "envoy", "istio", "traefik"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..config.model import NAMESPACE, StackConfig
+from ..config import NAMESPACE, StackConfig
 from ..node.boot_script import (
     BootScriptSpec,
     TokenFromSecretsManager,

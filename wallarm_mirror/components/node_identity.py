@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ..config.model import TokenDelivery
+from ..config import TokenDelivery
 from .tags import name_fragment
 
 TOKEN_RECOVERY_WINDOW_DAYS = 7

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ..config.model import StackConfig
+from ..config import StackConfig
 from ..mirror import MirrorEndpoint, render_all
 from ..node.boot_script import TokenInline, encode_user_data, render_boot_script
 from ..node.snippets import trusted_proxy_cidrs

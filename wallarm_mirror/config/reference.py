@@ -84,7 +84,7 @@ BAD_INPUT_EXAMPLES: tuple[tuple[str, str | None], ...] = (
 
 def bad_input_table() -> str:
     """Each bad input of BAD_INPUT_EXAMPLES and the message `pulumi up` stops with."""
-    from .model import ConfigError, parse_stack_config
+    from .loader import ConfigError, parse_stack_config
 
     rows = ["| key | bad value | what `pulumi up` and the offline plan say |", "|---|---|---|"]
     for key, value in BAD_INPUT_EXAMPLES:

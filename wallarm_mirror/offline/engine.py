@@ -24,7 +24,7 @@ from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import source_pb2
 
-from ..config.model import NAMESPACE
+from ..config import NAMESPACE
 
 SECRET_SHOWN = "[secret]"
 

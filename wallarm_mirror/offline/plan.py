@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..config.model import NAMESPACE, TOKEN_KEY
+from ..config import NAMESPACE, TOKEN_KEY
 
 PLACEHOLDER_SECRET = "offline-redacted-secret"
 PROJECT_DIR = Path(__file__).resolve().parents[2]

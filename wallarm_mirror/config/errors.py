@@ -1,0 +1,102 @@
+"""Problems of a stack config as sentences for users: the key, what is wrong (never a secret), the fix."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import types
+import typing
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import SecretStr
+
+from .model import NAMESPACE, TOKEN_KEY, StackConfig
+
+FIXES: dict[str, str] = {
+    "vpcId": "pulumi config set wallarm-mirror:vpcId vpc-0123456789abcdef0",
+    "albSubnetIds": "pulumi config set --path 'wallarm-mirror:albSubnetIds[0]' subnet-... (and [1], ...)",
+    "nodeSubnetIds": "pulumi config set --path 'wallarm-mirror:nodeSubnetIds[0]' subnet-..., "
+    "or remove it to use albSubnetIds",
+    "mirrorSourceCidrs": "pulumi config set --path 'wallarm-mirror:mirrorSourceCidrs[0]' 10.0.1.0/24",
+    "mirrorSourceSecurityGroupIds": "pulumi config set --path 'wallarm-mirror:mirrorSourceSecurityGroupIds[0]' sg-...",
+    "token": "pulumi config set --secret wallarm-mirror:token <node token from Wallarm Console>",
+    "instanceType": "pulumi config set wallarm-mirror:instanceType t3.medium",
+    "mode": "pulumi config set wallarm-mirror:mode monitoring",
+    "tokenDelivery": "pulumi config set wallarm-mirror:tokenDelivery secretsManager",
+}
+
+
+@dataclass
+class ConfigError(Exception):
+    """Every problem of one stack config, each a sentence naming its key."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        head = f"the stack config has {count} problem{'s' if count != 1 else ''}:"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+def aliases() -> dict[str, str]:
+    return {StackConfig.model_fields[name].alias or name: name for name in StackConfig.model_fields}
+
+
+def is_text(annotation: Any) -> bool:
+    """Whether a field takes the raw config string (Pulumi passes lists/maps/numbers as JSON text)."""
+    if annotation in (str, SecretStr):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return all(is_text(a) or a is type(None) for a in typing.get_args(annotation))
+    return False
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _generic_fix(key: str) -> str:
+    """The pulumi command that sets `key`, in the form its type needs."""
+    name = aliases().get(key)
+    origin = typing.get_origin(StackConfig.model_fields[name].annotation) if name else None
+    if origin is list:
+        return f"pulumi config set --path '{NAMESPACE}:{key}[0]' <value>"
+    if origin is dict:
+        return f"pulumi config set --path '{NAMESPACE}:{key}.<name>' <value>"
+    return f"pulumi config set {NAMESPACE}:{key} <value>"
+
+
+def sentence(error: Mapping[str, Any], raw: Mapping[str, Any], secret_keys: Collection[str]) -> str:
+    loc = [str(p) for p in error["loc"]]
+    # Defaults are validated too, and Pydantic names those by field name rather than by alias.
+    key = loc[0] if loc else "?"
+    # Defaults are validated too and named by field name; an unknown key keeps the user's spelling.
+    if key in StackConfig.model_fields and error["type"] != "extra_forbidden":
+        key = StackConfig.model_fields[key].alias or key
+    # Map keys are user text: quote any that would not read as one path element (newlines, dots).
+    where = f"{NAMESPACE}:{key}" + "".join(
+        f"[{p}]" if p.isdigit() else f".{p}" if re.fullmatch(r"[\w-]+", p) else f"[{json.dumps(p)}]" for p in loc[1:]
+    )
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(key, list(aliases()), n=1)
+        hint = f"did you mean {NAMESPACE}:{close[0]}?" if close else "remove it (see the config table in README.md)"
+        return f"{where}: unknown key; {hint}"
+    if kind == "missing":
+        return f"{where}: required but not set. Fix: {FIXES.get(key, f'pulumi config set {NAMESPACE}:{key} ...')}"
+    message = error["msg"].removeprefix("Value error, ")
+    if key == TOKEN_KEY or key in secret_keys:
+        got = ""
+    elif key in raw:
+        got = f" (got {_shown(raw[key])})"
+    else:
+        got = f" (the default, {_shown(error.get('input'))})"
+    fix = FIXES.get(key) or _generic_fix(key)
+    return f"{where}: {message}{got}. Fix: {fix}"
