@@ -163,3 +163,19 @@ def test_each_part_loads_only_what_it_uses() -> None:
     assert seen["after_bad_config"] == [], "pulumi_aws loads only once the config is valid"
     assert seen["dev"] == DEV_SERVICES
     assert sorted(set(seen["prod"]) - set(seen["dev"])) == PROD_ADDS
+
+
+def test_the_package_exports_its_public_api_and_loads_it_only_on_use():
+    code = (
+        "import sys, wallarm_mirror as w\n"
+        "before = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws'))\n"
+        "config = w.StackConfig\n"
+        "after_config = sorted(m for m in sys.modules if m.split('.')[0] == 'pulumi_aws')\n"
+        "component = w.WallarmMirror\n"
+        "print(before, after_config, config.__module__, component.__module__, w.__all__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("] ")[0] == "[", "importing the package loads no Pulumi"
+    assert "wallarm_mirror.config.model wallarm_mirror.components.stack" in result.stdout
+    assert "['ConfigError', 'StackConfig', 'WallarmMirror', 'WallarmMirrorArgs', 'load_stack_config'" in result.stdout
