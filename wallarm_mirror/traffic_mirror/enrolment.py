@@ -1,0 +1,630 @@
+"""Enrolment Lambda: one traffic mirror session on the primary ENI of every running source instance.
+
+This file is the whole deployed source of the function: it imports only the standard library and,
+on the first invocation, boto3 (so importing it for its constants costs nothing). It never touches a
+session it did not create: every session it creates carries the managed-by tag, and it lists,
+compares and deletes only sessions with that exact tag.
+
+Environment (the `ENV_*` constants; all required)
+-------------------------------------------------
+- `TRAFFIC_MIRROR_TARGET_ID` — the traffic mirror target (`tmt-…`, the NLB) sessions send to.
+- `TRAFFIC_MIRROR_FILTER_ID` — the traffic mirror filter (`tmf-…`) sessions use.
+- `TRAFFIC_MIRROR_VNI` — the VXLAN network id stamped on mirrored packets, 0-16777215; the node
+  accepts only this one (`vni_filter`).
+- `TRAFFIC_MIRROR_SESSION_NUMBER` — AWS's session priority on the source ENI, 1-32766.
+- `TRAFFIC_MIRROR_SOURCE_TAGS` — JSON object of tag key → value; an instance is a source when it
+  carries ALL of them (at least one).
+- `WALLARM_STACK` — the Pulumi stack name: in the `Name` tag of each session and in the idempotency
+  token, so two stacks in one account never share a token.
+- `MANAGED_TAG_KEY` / `MANAGED_TAG_VALUE` — the tag put on every session this function creates;
+  the only sessions it will ever modify or delete are those carrying exactly this pair (the IAM
+  policy in `policy.py` enforces the same rule).
+- `SESSION_DESCRIPTION` — the description of each session (name the stack in it).
+
+Events
+------
+- EventBridge "EC2 Instance State-change Notification" with `detail.state == "running"`: ensure the
+  session for that instance's primary ENI (device index 0 on network card 0) if it carries the source
+  tags. Only that ENI is looked at.
+- Anything else (the schedule, a manual test invoke, a state change to another state): reconcile.
+  Every pending/running instance with the source tags gets its session; every managed session whose
+  ENI is no longer the primary ENI of a pending/running instance with the source tags is deleted.
+  That covers a deleted ENI, a terminated instance, a stopped instance (deleted on purpose: AWS bills
+  sessions per hour whether or not the source runs, and the "running" event or the next reconcile
+  creates a new one on start), an instance whose tags were removed and a detached ENI.
+  A managed session on a wanted ENI whose target, filter, VNI or session number differ from the
+  environment (the stack changed them) is deleted and created again; the description alone is not
+  compared.
+
+Both return a JSON-able summary: `mode`, `created`, `deleted`, `unchanged`, `skipped` (each with a
+reason), `failed`. One JSON log line is written per action.
+
+Errors
+------
+Configuration errors and failed listings raise at once. An error while handling one instance or
+session is recorded in `failed` and the others go on; at the end the handler raises
+`EnrolmentFailed` when anything failed, so Lambda's Errors metric, its retries and the
+dead-letter/on-failure destination see it. Not errors (recorded in `skipped`): an instance type that
+cannot be a mirror source (`UNSUPPORTED_FAMILIES`, bare metal, older Xen types), AWS refusing an ENI
+as unsupported (AWS's own message is kept), an ENI that vanished between listing and creating.
+
+Idempotency and concurrency
+---------------------------
+The "running" event and the schedule can run at the same time for the same ENI. Each create sends a
+ClientToken derived from the stack, the ENI, the instance's launch time, every request parameter and
+the current hour: two runs in the same hour send the same token and AWS creates one session. After a
+stop/start the launch time differs, so a new session is made even though an older token for the
+same ENI was used before (AWS replays a token's first answer for at least a day, even when that
+session is gone; the hour also bounds that replay after a session was deleted by hand). If a create
+fails for any other reason the ENI's sessions are listed again: when a managed session with our
+settings is there now, a concurrent run made it and nothing failed. Two runs that straddle an hour
+may both create one; the next reconcile keeps the lowest session id and deletes the other.
+
+Facts this relies on (AWS VPC Traffic Mirroring guide, read 2026; see the project README)
+-----------------------------------------------------------------------------------------
+- Quotas: 3 sessions per source ENI, 10,000 sessions per account (neither adjustable):
+  https://docs.aws.amazon.com/vpc/latest/mirroring/traffic-mirroring-quotas.html
+- Sources that cannot be mirrored (Nitro families below, bare metal, and non-Nitro types other than
+  C4, D2, G3, G3s, H1, I3, M4, P2, P3, R4, X1, X1e — so no T2):
+  https://docs.aws.amazon.com/vpc/latest/mirroring/traffic-mirroring-sessions.html
+- Whether AWS deletes a session together with its source ENI is not stated in the guide (it only
+  says a session stops when its *target* is deleted). This function does not depend on it: a managed
+  session whose ENI is gone is deleted here, and "already gone" counts as done.
+- Billing is per session-hour (see the README's cost notes); hence sessions of stopped instances go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_TARGET_ID = "TRAFFIC_MIRROR_TARGET_ID"
+ENV_FILTER_ID = "TRAFFIC_MIRROR_FILTER_ID"
+ENV_VNI = "TRAFFIC_MIRROR_VNI"
+ENV_SESSION_NUMBER = "TRAFFIC_MIRROR_SESSION_NUMBER"
+ENV_SOURCE_TAGS = "TRAFFIC_MIRROR_SOURCE_TAGS"
+ENV_STACK = "WALLARM_STACK"
+ENV_MANAGED_TAG_KEY = "MANAGED_TAG_KEY"
+ENV_MANAGED_TAG_VALUE = "MANAGED_TAG_VALUE"
+ENV_DESCRIPTION = "SESSION_DESCRIPTION"
+ENVIRONMENT_VARIABLES = (
+    ENV_TARGET_ID,
+    ENV_FILTER_ID,
+    ENV_VNI,
+    ENV_SESSION_NUMBER,
+    ENV_SOURCE_TAGS,
+    ENV_STACK,
+    ENV_MANAGED_TAG_KEY,
+    ENV_MANAGED_TAG_VALUE,
+    ENV_DESCRIPTION,
+)
+
+# The one tag key besides the managed-by key that sessions get; policy.py allows exactly these two.
+NAME_TAG_KEY = "Name"
+
+STATE_CHANGE = "EC2 Instance State-change Notification"
+LIVE_STATES = ("pending", "running")
+
+# Page size of every Describe* call (AWS accepts 5-1000); tests lower it to walk several pages.
+PAGE_SIZE = 200
+# Values per EC2 filter in one request (AWS documents no higher bound for these filters; 200 is the
+# limit it states for instance-id lists, used here for ENI ids too).
+FILTER_CHUNK = 200
+
+# Nitro families AWS lists as unable to be a traffic mirror source (traffic-mirroring-sessions.html).
+UNSUPPORTED_FAMILIES = frozenset(
+    {
+        # General purpose
+        "m8g", "m6a", "m6i", "m6id", "m6idn", "m6in", "m7a", "m7g", "m7gd", "m7i", "m7i-flex",
+        # Compute optimized
+        "c8g", "c6a", "c6gd", "c6gn", "c6i", "c6id", "c6in", "c7a", "c7g", "c7gd", "c7gn", "c7i",
+        # Memory optimized
+        "r8g", "r6a", "r6i", "r6id", "r6idn", "r6in", "r7a", "r7g", "r7gd", "r7i", "r7iz",
+        "x8g", "x2idn", "x2iedn", "x2iezn",
+        # Storage optimized
+        "i4g", "i4i", "im4gn", "is4gen",
+        # Accelerated computing
+        "inf2", "p5", "trn1", "trn1n",
+        # High-performance computing
+        "hpc6a", "hpc6id", "hpc7a", "hpc7g",
+    }
+)  # fmt: skip
+# Non-Nitro (Xen) families. AWS lists the Xen families that *can* be sources (C4, D2, G3, G3s, H1,
+# I3, M4, P2, P3, R4, X1, X1e); which other families are Xen is inferred from EC2's instance-type
+# pages. A type missing here is tried, and AWS's refusal is recorded as skipped.
+XEN_FAMILIES_UNSUPPORTED = frozenset(
+    {"t1", "t2", "m1", "m2", "m3", "c1", "c3", "cc2", "cr1", "cg1", "g2", "hi1", "hs1", "i2", "r3", "f1"}
+)
+
+# AWS errors that mean "this ENI is gone" while creating, and "already deleted" while deleting.
+ENI_GONE_CODES = frozenset({"InvalidNetworkInterfaceID.NotFound", "InvalidNetworkInterfaceId.NotFound"})
+SESSION_GONE_CODES = frozenset({"InvalidTrafficMirrorSessionId.NotFound", "InvalidTrafficMirrorSessionID.NotFound"})
+# AWS does not document the code it returns for an ENI that cannot be a source; these codes with a
+# message about support are taken as that refusal (inferred), anything else counts as a failure.
+UNSUPPORTED_CODES = frozenset({"InvalidParameterValue", "InvalidParameter", "UnsupportedOperation", "Unsupported"})
+
+LOG = logging.getLogger("wallarm_mirror.traffic_mirror.enrolment")
+LOG.setLevel(logging.INFO)
+
+
+class ConfigurationError(ValueError):
+    """The function's environment is incomplete or invalid (every problem in one message)."""
+
+
+class EnrolmentFailed(RuntimeError):
+    """Some instances or sessions could not be handled; `summary` says which and why."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        failed = summary["failed"]
+        details = "; ".join(f"{item.get('eni') or item.get('instance')}: {item['error']}" for item in failed)
+        super().__init__(f"{len(failed)} enrolment action(s) failed: {details}")
+        self.summary = summary
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the function is configured to do, read from its environment."""
+
+    target_id: str
+    filter_id: str
+    vni: int
+    session_number: int
+    source_tags: Mapping[str, str]
+    stack: str
+    managed_tag_key: str
+    managed_tag_value: str
+    description: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and check every variable; all problems are reported together."""
+        problems: list[str] = []
+
+        def text(name: str) -> str:
+            value = environ.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is not set")
+            return value
+
+        def number(name: str, low: int, high: int) -> int:
+            raw = environ.get(name, "").strip()
+            try:
+                value = int(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r} is not an integer ({low}-{high})")
+                return low
+            if not low <= value <= high:
+                problems.append(f"{name}={value} is outside {low}-{high}")
+            return value
+
+        tags: dict[str, str] = {}
+        raw_tags = environ.get(ENV_SOURCE_TAGS, "")
+        try:
+            parsed = json.loads(raw_tags)
+        except ValueError:
+            parsed = None
+        if (
+            isinstance(parsed, dict)
+            and parsed
+            and all(isinstance(k, str) and k and isinstance(v, str) for k, v in parsed.items())
+        ):
+            tags = dict(parsed)
+        else:
+            problems.append(f"{ENV_SOURCE_TAGS}={raw_tags!r} is not a non-empty JSON object of string tag values")
+
+        settings = cls(
+            target_id=text(ENV_TARGET_ID),
+            filter_id=text(ENV_FILTER_ID),
+            vni=number(ENV_VNI, 0, 16_777_215),
+            session_number=number(ENV_SESSION_NUMBER, 1, 32_766),
+            source_tags=tags,
+            stack=text(ENV_STACK),
+            managed_tag_key=text(ENV_MANAGED_TAG_KEY),
+            managed_tag_value=text(ENV_MANAGED_TAG_VALUE),
+            description=text(ENV_DESCRIPTION),
+        )
+        if problems:
+            raise ConfigurationError("the enrolment function's environment is invalid: " + "; ".join(problems))
+        return settings
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pure helpers
+
+
+def running_instance_id(event: Mapping[str, Any]) -> str | None:
+    """The instance id of an EC2 "running" state-change event, or None for any other event."""
+    if event.get("detail-type") != STATE_CHANGE:
+        return None
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping) or detail.get("state") != "running":
+        return None
+    instance_id = detail.get("instance-id")
+    return instance_id if isinstance(instance_id, str) and instance_id.startswith("i-") else None
+
+
+def tags_of(resource: Mapping[str, Any]) -> dict[str, str]:
+    """An EC2 resource's tag list as a dict."""
+    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags") or []}
+
+
+def carries_all(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """True when every wanted tag is present with the same value."""
+    return all(tags.get(key) == value for key, value in wanted.items())
+
+
+def primary_eni(instance: Mapping[str, Any]) -> str | None:
+    """The ENI at device index 0 on network card 0 (the one every instance has), if attached yet."""
+    for interface in instance.get("NetworkInterfaces") or []:
+        attachment = interface.get("Attachment") or {}
+        if attachment.get("DeviceIndex") == 0 and attachment.get("NetworkCardIndex", 0) == 0:
+            return str(interface["NetworkInterfaceId"])
+    return None
+
+
+def unsupported_reason(instance_type: str) -> str | None:
+    """Why AWS will not mirror an instance of this type, or None when it may."""
+    family, _, size = instance_type.partition(".")
+    if size.startswith("metal"):
+        return f"{instance_type} is bare metal: Traffic Mirroring is not available on bare metal instances"
+    if family in UNSUPPORTED_FAMILIES:
+        return f"{instance_type}: AWS lists the {family.upper()} family as unable to be a traffic mirror source"
+    if family in XEN_FAMILIES_UNSUPPORTED:
+        return (
+            f"{instance_type}: a non-Nitro type; of those only C4, D2, G3, G3s, H1, I3, M4, P2, P3, R4, X1 and X1e"
+            " can be mirror sources"
+        )
+    return None
+
+
+def client_token(settings: Settings, eni: str, launch_time: str, hour: int) -> str:
+    """The idempotency token of one create: the same inputs in the same hour give the same token."""
+    material = json.dumps(
+        [
+            settings.stack,
+            eni,
+            launch_time,
+            settings.target_id,
+            settings.filter_id,
+            settings.vni,
+            settings.session_number,
+            settings.description,
+            settings.managed_tag_key,
+            settings.managed_tag_value,
+            hour,
+        ]
+    )
+    return hashlib.sha256(material.encode()).hexdigest()  # 64 characters, AWS's maximum
+
+
+def aws_error(error: BaseException) -> tuple[str, str] | None:
+    """(code, message) of a botocore ClientError, read without importing botocore."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, Mapping):
+        return None
+    body = response.get("Error") or {}
+    code = str(body.get("Code") or "")
+    return (code, str(body.get("Message") or "")) if code else None
+
+
+def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The work
+
+
+@dataclass
+class Summary:
+    """What one invocation did; `as_dict` is the handler's return value."""
+
+    mode: str
+    created: list[dict[str, str]] = field(default_factory=list)
+    deleted: list[dict[str, str]] = field(default_factory=list)
+    unchanged: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+    def record(self, action: str, **details: str | None) -> None:
+        """Keep one action and log it as one JSON line."""
+        entry = {key: value for key, value in details.items() if value is not None}
+        getattr(self, action).append(entry)
+        log = LOG.error if action == "failed" else LOG.info
+        log(json.dumps({"action": action, "mode": self.mode, **entry}, sort_keys=True))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "created": self.created,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
+
+
+class Enrolment:
+    """One invocation's view of the account: lists, compares, creates and deletes sessions."""
+
+    def __init__(self, settings: Settings, ec2: Any, mode: str, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.ec2 = ec2
+        self.clock = clock
+        self.summary = Summary(mode)
+
+    # -- listings (every one paginated; a failure here raises: nothing sensible can follow) --------
+
+    def _pages(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        paginator = self.ec2.get_paginator(operation)
+        for page in paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE}):
+            yield from page.get(key) or []
+
+    def _instances(self, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for reservation in self._pages("describe_instances", "Reservations", Filters=filters):
+            yield from reservation.get("Instances") or []
+
+    def _source_instances(self) -> Iterator[dict[str, Any]]:
+        filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in self.settings.source_tags.items()]
+        filters.append({"Name": "instance-state-name", "Values": list(LIVE_STATES)})
+        # The filter narrows the listing; the tags are checked again because this decides deletions.
+        for instance in self._instances(filters):
+            if carries_all(tags_of(instance), self.settings.source_tags):
+                yield instance
+
+    def _managed_sessions(self, eni: str | None = None) -> list[dict[str, Any]]:
+        filters = [{"Name": "network-interface-id", "Values": [eni]}] if eni else []
+        sessions = self._pages("describe_traffic_mirror_sessions", "TrafficMirrorSessions", Filters=filters)
+        return [session for session in sessions if self._is_managed(session)]
+
+    def _is_managed(self, session: Mapping[str, Any]) -> bool:
+        return tags_of(session).get(self.settings.managed_tag_key) == self.settings.managed_tag_value
+
+    def _has_our_settings(self, session: Mapping[str, Any]) -> bool:
+        wanted = self.settings
+        return (
+            session.get("TrafficMirrorTargetId") == wanted.target_id
+            and session.get("TrafficMirrorFilterId") == wanted.filter_id
+            and session.get("VirtualNetworkId") == wanted.vni
+            and session.get("SessionNumber") == wanted.session_number
+        )
+
+    # -- the two modes ----------------------------------------------------------------------------
+
+    def enrol_instance(self, instance_id: str) -> None:
+        """The "running" event: ensure the session of this one instance's primary ENI."""
+        found = list(self._instances([{"Name": "instance-id", "Values": [instance_id]}]))
+        if not found:
+            # DescribeInstances is eventually consistent; the schedule picks the instance up later.
+            self.summary.record("skipped", instance=instance_id, reason="not listed by DescribeInstances yet")
+            return
+        instance = found[0]
+        state = instance.get("State", {}).get("Name", "unknown")
+        if state not in LIVE_STATES:
+            self.summary.record("skipped", instance=instance_id, reason=f"the instance is {state} by now")
+            return
+        if not carries_all(tags_of(instance), self.settings.source_tags):
+            self.summary.record("skipped", instance=instance_id, reason="does not carry all the source tags")
+            return
+        eni = self._enrollable_eni(instance)
+        if eni is not None:
+            self._guarded(instance_id, eni, lambda: self._ensure(instance, eni, self._managed_sessions(eni)))
+
+    def reconcile(self) -> None:
+        """The schedule: sessions for every source instance, none for anything else."""
+        wanted: dict[str, dict[str, Any]] = {}
+        for instance in self._source_instances():
+            eni = self._enrollable_eni(instance)
+            if eni is not None:
+                wanted[eni] = instance
+        by_eni: dict[str, list[dict[str, Any]]] = {}
+        for session in self._managed_sessions():
+            by_eni.setdefault(session["NetworkInterfaceId"], []).append(session)
+
+        orphans = {eni: sessions for eni, sessions in by_eni.items() if eni not in wanted}
+        if orphans:
+            self._retire(orphans)
+        for eni in sorted(wanted):
+            instance, managed = wanted[eni], by_eni.get(eni, [])
+            self._guarded(
+                instance["InstanceId"],
+                eni,
+                lambda instance=instance, eni=eni, managed=managed: self._ensure(instance, eni, managed),
+            )
+
+    # -- steps --------------------------------------------------------------------------------------
+
+    def _enrollable_eni(self, instance: Mapping[str, Any]) -> str | None:
+        instance_id = instance["InstanceId"]
+        reason = unsupported_reason(str(instance.get("InstanceType", "")))
+        if reason:
+            self.summary.record("skipped", instance=instance_id, reason=reason)
+            return None
+        eni = primary_eni(instance)
+        if eni is None:
+            self.summary.record("skipped", instance=instance_id, reason="no network interface at device index 0 yet")
+        return eni
+
+    def _guarded(self, instance_id: str | None, eni: str, step: Callable[[], None]) -> None:
+        # One instance's trouble must not stop the others; it is raised at the end of the run.
+        try:
+            step()
+        except Exception as error:
+            code = aws_error(error)
+            message = f"{code[0]}: {code[1]}" if code else f"{type(error).__name__}: {error}"
+            self.summary.record("failed", instance=instance_id, eni=eni, error=message)
+
+    def _ensure(self, instance: Mapping[str, Any], eni: str, managed: list[dict[str, Any]]) -> None:
+        instance_id = instance["InstanceId"]
+        current = sorted((s for s in managed if self._has_our_settings(s)), key=lambda s: s["TrafficMirrorSessionId"])
+        for session in managed:
+            if not self._has_our_settings(session):
+                self._delete(session, "its target, filter, VNI or session number differ from the stack's")
+        for session in current[1:]:
+            self._delete(session, f"a duplicate of {current[0]['TrafficMirrorSessionId']} on the same ENI")
+        if current:
+            self.summary.record(
+                "unchanged", instance=instance_id, eni=eni, session=current[0]["TrafficMirrorSessionId"]
+            )
+            return
+        self._create(instance, eni)
+
+    def _create(self, instance: Mapping[str, Any], eni: str) -> None:
+        settings = self.settings
+        instance_id = instance["InstanceId"]
+        launch = instance.get("LaunchTime")
+        launch_time = launch.isoformat() if hasattr(launch, "isoformat") else str(launch)
+        tags = [
+            {"Key": settings.managed_tag_key, "Value": settings.managed_tag_value},
+            {"Key": NAME_TAG_KEY, "Value": f"{settings.stack}-{eni}"},
+        ]
+        try:
+            response = self.ec2.create_traffic_mirror_session(
+                NetworkInterfaceId=eni,
+                TrafficMirrorTargetId=settings.target_id,
+                TrafficMirrorFilterId=settings.filter_id,
+                SessionNumber=settings.session_number,
+                VirtualNetworkId=settings.vni,
+                Description=settings.description,
+                TagSpecifications=[{"ResourceType": "traffic-mirror-session", "Tags": tags}],
+                ClientToken=client_token(settings, eni, launch_time, int(self.clock() // 3600)),
+            )
+        except Exception as error:
+            code, message = aws_error(error) or ("", "")
+            if code in ENI_GONE_CODES:
+                self.summary.record("skipped", instance=instance_id, eni=eni, reason=f"the ENI is gone ({code})")
+                return
+            if code in UNSUPPORTED_CODES and "support" in message.lower():
+                self.summary.record("skipped", instance=instance_id, eni=eni, reason=f"AWS: {code}: {message}")
+                return
+            # A concurrent run may have created it (duplicate session number, per-ENI limit): look again.
+            now = [s for s in self._managed_sessions(eni) if self._has_our_settings(s)]
+            if now:
+                self.summary.record(
+                    "unchanged",
+                    instance=instance_id,
+                    eni=eni,
+                    session=now[0]["TrafficMirrorSessionId"],
+                    reason="created by a concurrent run",
+                )
+                return
+            raise
+        session_id = response["TrafficMirrorSession"]["TrafficMirrorSessionId"]
+        self.summary.record("created", instance=instance_id, eni=eni, session=session_id)
+
+    def _delete(self, session: Mapping[str, Any], reason: str) -> None:
+        session_id = session["TrafficMirrorSessionId"]
+        if not self._is_managed(session):
+            # Every caller passes managed sessions only; this guard keeps it that way.
+            raise RuntimeError(f"refusing to delete {session_id}: it does not carry the managed-by tag")
+        try:
+            self.ec2.delete_traffic_mirror_session(TrafficMirrorSessionId=session_id)
+        except Exception as error:
+            code = aws_error(error)
+            if code and code[0] in SESSION_GONE_CODES:
+                self.summary.record(
+                    "skipped", eni=session["NetworkInterfaceId"], session=session_id, reason="already deleted"
+                )
+                return
+            raise
+        self.summary.record("deleted", eni=session["NetworkInterfaceId"], session=session_id, reason=reason)
+
+    def _retire(self, orphans: Mapping[str, list[dict[str, Any]]]) -> None:
+        """Delete the managed sessions of ENIs that are not wanted, each with the precise reason.
+
+        The ENIs and their instances are looked up again first: an instance launched after the
+        listing above (DescribeInstances is eventually consistent) must keep the session its
+        "running" event just created.
+        """
+        interfaces: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(sorted(orphans), FILTER_CHUNK):
+            for interface in self._pages(
+                "describe_network_interfaces",
+                "NetworkInterfaces",
+                Filters=[{"Name": "network-interface-id", "Values": chunk}],
+            ):
+                interfaces[interface["NetworkInterfaceId"]] = interface
+        owners = sorted(
+            {
+                str((interface.get("Attachment") or {}).get("InstanceId"))
+                for interface in interfaces.values()
+                if (interface.get("Attachment") or {}).get("InstanceId")
+            }
+        )
+        instances: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(owners, FILTER_CHUNK):
+            for instance in self._instances([{"Name": "instance-id", "Values": chunk}]):
+                instances[instance["InstanceId"]] = instance
+
+        for eni in sorted(orphans):
+            reason = self._retire_reason(interfaces.get(eni), instances)
+            if reason is None:
+                continue
+            for session in orphans[eni]:
+                self._guarded(None, eni, lambda session=session, reason=reason: self._delete(session, reason))
+
+    def _retire_reason(self, interface: Mapping[str, Any] | None, instances: Mapping[str, Any]) -> str | None:
+        if interface is None:
+            return "its ENI no longer exists"
+        attachment = interface.get("Attachment") or {}
+        instance_id = attachment.get("InstanceId")
+        if not instance_id or attachment.get("DeviceIndex") != 0:
+            return "its ENI is no longer the primary interface of an instance"
+        instance = instances.get(instance_id)
+        state = instance.get("State", {}).get("Name", "unknown") if instance else "gone"
+        if state not in LIVE_STATES:
+            return f"instance {instance_id} is {state}"
+        assert instance is not None
+        if not carries_all(tags_of(instance), self.settings.source_tags):
+            return f"instance {instance_id} no longer carries all the source tags"
+        if unsupported_reason(str(instance.get("InstanceType", ""))):
+            return f"instance {instance_id} has a type that cannot be a mirror source"
+        return None  # a source after all: listed too late above, kept
+
+
+# ---------------------------------------------------------------------------------------------------
+# Entry points
+
+_CLIENT: Any = None
+
+
+def _ec2_client() -> Any:
+    """One EC2 client per warm container; boto3 reads the region (and any endpoint) from the environment."""
+    global _CLIENT
+    if _CLIENT is None:
+        import boto3
+        from botocore.config import Config
+
+        # Standard retries ride out throttling (RequestLimitExceeded) of a burst of launches.
+        _CLIENT = boto3.client("ec2", config=Config(retries={"mode": "standard", "max_attempts": 8}))
+    return _CLIENT
+
+
+def run(
+    event: Mapping[str, Any], settings: Settings, ec2: Any, clock: Callable[[], float] = time.time
+) -> dict[str, Any]:
+    """Handle one event with the given client; raise `EnrolmentFailed` after the fact if anything failed."""
+    instance_id = running_instance_id(event)
+    enrolment = Enrolment(settings, ec2, "instance" if instance_id else "reconcile", clock)
+    if instance_id:
+        enrolment.enrol_instance(instance_id)
+    else:
+        enrolment.reconcile()
+    summary = enrolment.summary.as_dict()
+    counts = {key: len(value) if isinstance(value, list) else value for key, value in summary.items()}
+    LOG.info(json.dumps({"summary": counts}, sort_keys=True))
+    if summary["failed"]:
+        raise EnrolmentFailed(summary)
+    return summary
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point (EventBridge state-change events and the reconcile schedule)."""
+    return run(event, Settings.from_environ(os.environ), _ec2_client())
