@@ -32,6 +32,7 @@ LOG_PREFIX = "wallarm-boot:"
 # EC2 rejects user data over 16 KB (counted before base64 encoding); failing at render time names
 # the cause instead of a launch template API error.
 USER_DATA_LIMIT_BYTES = 16384
+_NGINX_SHORTEN_HINT = "shorten the NGINX snippets or the post script (they are embedded base64-encoded)."
 
 IMDS_ENDPOINT_ENV = "WALLARM_BOOT_IMDS_ENDPOINT"
 DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254"
@@ -107,11 +108,12 @@ def render_boot_script(spec: BootScriptSpec) -> str:
     return "".join(parts)
 
 
-def encode_user_data(script: str) -> str:
+def encode_user_data(script: str, *, shorten_hint: str = _NGINX_SHORTEN_HINT) -> str:
     """The launch template's `user_data` (base64) for a boot script.
 
     Plain text while it fits EC2's limit, so the console and plans show it as it is; gzip beyond
-    that, which cloud-init unpacks before running. Raises ValueError when even that is too big.
+    that, which cloud-init unpacks before running. Raises ValueError when even that is too big; its
+    message ends with `shorten_hint` (what the user can shorten).
     """
     raw = script.encode("utf-8")
     if len(raw) > USER_DATA_LIMIT_BYTES:
@@ -120,8 +122,7 @@ def encode_user_data(script: str) -> str:
         if len(raw) > USER_DATA_LIMIT_BYTES:
             raise ValueError(
                 f"The boot script is {len(script.encode('utf-8'))} bytes ({len(raw)} gzip-compressed), over "
-                f"EC2's {USER_DATA_LIMIT_BYTES}-byte user data limit; shorten the NGINX snippets or the post "
-                "script (they are embedded base64-encoded)."
+                f"EC2's {USER_DATA_LIMIT_BYTES}-byte user data limit; {shorten_hint}"
             )
     return base64.b64encode(raw).decode("ascii")
 
@@ -144,6 +145,16 @@ _REGION = re.compile(r"[a-z]{2}(?:-[a-z0-9]+)+-[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def is_host_name(value: str) -> bool:
+    """Whether `value` is a bare DNS host name (no scheme, port or path), safe on a command line."""
+    return len(value) <= 253 and _HOSTNAME.fullmatch(value) is not None
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` contains ASCII control characters (newlines included)."""
+    return _CONTROL.search(text) is not None
+
+
 def _check_spec(spec: BootScriptSpec) -> None:
     if not spec.cloud_init_path.startswith("/") or _CONTROL.search(spec.cloud_init_path):
         raise ValueError(
@@ -154,7 +165,7 @@ def _check_spec(spec: BootScriptSpec) -> None:
         raise ValueError(f"preset {spec.preset!r} is not one of {', '.join(PRESETS)}.")
     if spec.mode not in MODES:
         raise ValueError(f"mode {spec.mode!r} is not one of {', '.join(MODES)}.")
-    if len(spec.api_host) > 253 or not _HOSTNAME.fullmatch(spec.api_host):
+    if not is_host_name(spec.api_host):
         raise ValueError(
             f"api_host {spec.api_host!r} is not a host name; give it without scheme, port or path, "
             "e.g. api.wallarm.com or us1.api.wallarm.com."
@@ -175,10 +186,11 @@ def _check_spec(spec: BootScriptSpec) -> None:
             getattr(spec, name).encode("utf-8")
         except UnicodeEncodeError as error:
             raise ValueError(f"{name} is not valid Unicode text ({error.reason}); fix the text.") from None
-    _check_token_source(spec.token)
+    check_token_source(spec.token)
 
 
-def _check_token_source(token: TokenSource) -> None:
+def check_token_source(token: TokenSource) -> None:
+    """Raise ValueError when `token` cannot be placed in a boot script; the message never quotes a token."""
     if isinstance(token, TokenInline):
         # The message must not quote the token.
         if not token.token or re.search(r"\s", token.token) or _CONTROL.search(token.token):
@@ -232,7 +244,7 @@ trap 'rm -rf -- "$work_dir"' EXIT
 """
 
 
-def _b64_write(target: str, data: bytes) -> str:
+def b64_write(target: str, data: bytes) -> str:
     """Bash that writes `data` to `target` (a double-quoted shell word) byte for byte."""
     encoded = base64.encodebytes(data).decode("ascii")
     return f"base64 -d > {target} <<'{_B64_MARKER}'\n{encoded}{_B64_MARKER}\n"
@@ -250,28 +262,38 @@ def _write_files(spec: BootScriptSpec) -> str:
     for attribute, _flag, filename in _SNIPPETS:
         text = getattr(spec, attribute)
         if text:
-            out.append(_b64_write(f'"$work_dir/{filename}"', text.encode("utf-8")))
+            out.append(b64_write(f'"$work_dir/{filename}"', text.encode("utf-8")))
     if spec.post_script:
-        out.append(_b64_write('"$work_dir/post-script.sh"', spec.post_script.encode("utf-8")))
+        out.append(b64_write('"$work_dir/post-script.sh"', spec.post_script.encode("utf-8")))
     return "".join(out)
 
 
 def _token_section(spec: BootScriptSpec) -> str:
-    token = spec.token
+    return render_token_fetch(
+        spec.token,
+        spec.token_fetch_timeout_seconds,
+        target='"$work_dir/token"',
+        on_failure='{ log "could not obtain the Wallarm token; nginx stays stopped"; exit 1; }',
+    )
+
+
+def render_token_fetch(token: TokenSource, timeout_seconds: int, *, target: str, on_failure: str) -> str:
+    """Bash that puts the token into the file `target` (a quoted shell word naming a new file).
+
+    Secrets Manager and SSM are read by the embedded stdlib fetcher with the instance role, retried
+    until `timeout_seconds`; `on_failure` (a bash command) runs when it gives up. An inline token is
+    written from the script itself. The logs never show the token. Call `check_token_source` first.
+    """
     if isinstance(token, TokenInline):
-        return 'log "using the token from the user data"\n' + _b64_write(
-            '"$work_dir/token"', token.token.encode("utf-8")
-        )
+        return 'log "using the token from the user data"\n' + b64_write(target, token.token.encode("utf-8"))
     if isinstance(token, TokenFromSecretsManager):
         kind, ident = "secretsmanager", token.secret_id
     else:
         kind, ident = "ssm", token.name
-    arguments = " ".join(shlex.quote(a) for a in (kind, ident, token.region, str(spec.token_fetch_timeout_seconds)))
+    arguments = " ".join(shlex.quote(a) for a in (kind, ident, token.region, str(timeout_seconds)))
     # -I -S: only the standard library, whatever PYTHONPATH or site-packages the image has.
     return (
-        f"python3 -I -S - {arguments} \"$work_dir/token\" <<'{_FETCHER_MARKER}' "
-        '|| { log "could not obtain the Wallarm token; nginx stays stopped"; exit 1; }\n'
-        f"{_FETCHER_PY}{_FETCHER_MARKER}\n"
+        f"python3 -I -S - {arguments} {target} <<'{_FETCHER_MARKER}' || {on_failure}\n{_FETCHER_PY}{_FETCHER_MARKER}\n"
     )
 
 
