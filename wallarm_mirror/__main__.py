@@ -101,7 +101,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_config_reference(args: argparse.Namespace) -> int:
     from .config.reference import bad_input_table, config_table
 
-    print(bad_input_table() if args.bad_inputs else config_table(), end="")
+    if args.bad_inputs or args.native_bad_inputs:
+        print(bad_input_table(native=args.native_bad_inputs), end="")
+    else:
+        print(config_table(), end="")
     return 0
 
 
@@ -136,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
     reference = commands.add_parser("config-reference", help="the config keys as a Markdown table")
     reference.add_argument("--bad-inputs", action="store_true", help="bad inputs and their messages instead")
+    reference.add_argument(
+        "--native-bad-inputs", action="store_true", help="bad inputs of a nativeNode stack and their messages"
+    )
     reference.set_defaults(func=cmd_config_reference)
 
     args = parser.parse_args(argv)

@@ -143,8 +143,16 @@ def test_boot_script_command_prints_the_dev_nodes_user_data(capsys):
 def test_readme_bad_input_table_shows_the_real_messages(capsys):
     main(["config-reference", "--bad-inputs"])
     table = capsys.readouterr().out
-    assert table.count("\n") == 28
+    assert table.count("\n") == 30
     assert table in (ROOT / "README.md").read_text(), "README bad-input table is stale: paste its output"
+
+
+def test_readme_native_bad_input_table_shows_the_real_messages(capsys):
+    main(["config-reference", "--native-bad-inputs"])
+    table = capsys.readouterr().out
+    assert table.count("\n") == 17
+    assert "nativeNode" in table
+    assert table in (ROOT / "README.md").read_text(), "README native bad-input table is stale: paste its output"
 
 
 def test_readme_config_table_is_the_models(capsys):

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationInfo
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from ..mirror import MirrorEndpoint, MirrorOptions, render_all
 from ..node.profiles import DEFAULT_NODE_VERSION, parse_version, profile_for
@@ -94,7 +95,11 @@ def vpc_id(v: str) -> str:
     return v
 
 
-def alb_subnets(v: list[str]) -> list[str]:
+def alb_subnets(v: list[str] | None, info: ValidationInfo) -> list[str] | None:
+    if v is None:
+        if info.data.get("analyzer") == "nginxNode":
+            raise PydanticCustomError("missing", "Field required")  # the 'required but not set' sentence
+        return v
     ids(v, _SUBNET_ID, "subnet id", "subnet-0123456789abcdef0")
     if len(v) < 2:
         raise ValueError(
@@ -103,8 +108,10 @@ def alb_subnets(v: list[str]) -> list[str]:
     return v
 
 
-def node_subnets(v: list[str] | None) -> list[str] | None:
+def node_subnets(v: list[str] | None, info: ValidationInfo) -> list[str] | None:
     if v is None:
+        if info.data.get("analyzer") == "nativeNode":
+            raise ValueError("is required when analyzer is nativeNode: the NLB and the nodes use these subnets")
         return v
     if not v:
         raise ValueError("is empty; list at least one subnet or remove the key to use albSubnetIds")
@@ -123,12 +130,19 @@ def cidrs(v: list[str], info: ValidationInfo) -> list[str]:
             raise ValueError(
                 f"{text} would let the whole world send traffic to the analyzer; list the web servers' own CIDRs"
             )
+    if not v and info.field_name == "mirror_source_cidrs" and info.data.get("analyzer") == "nativeNode":
+        raise ValueError(
+            "is not set or empty; list the subnets of the mirrored network interfaces (the nodes accept VXLAN on "
+            "UDP 4789 from these only)"
+        )
     return unique(v, "CIDR")
 
 
 def source_security_groups(v: list[str], info: ValidationInfo) -> list[str]:
     ids(v, _SG_ID, "security group id", "sg-0123456789abcdef0")
     # Only judge the total when the CIDR list itself was valid (it is then in info.data).
+    if info.data.get("analyzer") == "nativeNode":
+        return v  # mirrorSourceCidrs is required on its own there (see cidrs)
     if not v and info.data.get("mirror_source_cidrs") == []:
         raise ValueError(
             "no mirror source: set mirrorSourceCidrs or mirrorSourceSecurityGroupIds "
@@ -161,7 +175,12 @@ def kms_key(v: str | None, info: ValidationInfo) -> str | None:
     return v
 
 
-def node_group(v: str | None) -> str | None:
+def node_group(v: str | None, info: ValidationInfo) -> str | None:
+    if v is None and info.data.get("analyzer") == "nativeNode":
+        raise ValueError(
+            "is required when analyzer is nativeNode: the all-in-one installer registers the node "
+            "with an API token into this group"
+        )
     if v is not None and not _NODE_GROUP.fullmatch(v):
         raise ValueError(f"{v!r} is not a node group name (1-64 of letters, digits, '.', '_', '-')")
     return v
@@ -207,10 +226,11 @@ def health_path(v: str | None) -> str | None:
 # --- capacity --------------------------------------------------------------------------------
 
 
-def instance_type(v: str) -> str:
+def instance_type(v: str, info: ValidationInfo) -> str:
     if not _INSTANCE_TYPE.fullmatch(v):
         raise ValueError(f"{v!r} does not look like an EC2 instance type (e.g. t3.medium)")
-    if GRAVITON_FAMILY.fullmatch(v.split(".")[0]):
+    # The Native Node installer exists for x86_64 and aarch64 (facts, section 9): Graviton is fine there.
+    if info.data.get("analyzer") == "nginxNode" and GRAVITON_FAMILY.fullmatch(v.split(".")[0]):
         raise ValueError(
             f"{v} is an arm64 (Graviton) type, but the Wallarm AMI is x86_64; pick an x86_64 type such as m5.xlarge"
         )
@@ -306,4 +326,60 @@ def tags(v: dict[str, str]) -> dict[str, str]:
             raise ValueError(
                 f"{key!r}: AWS tag keys are 1-128 characters, not starting with 'aws:', values at most 256"
             )
+    return v
+
+
+# --- Native Node and traffic mirroring -------------------------------------------------------
+
+# VXLAN input (tcp_stream.from_vxlan) arrived in Native Node 0.24.0 (facts, section 9).
+MIN_NATIVE_NODE_VERSION = (0, 24, 0)
+_ENI_ID = re.compile(r"^eni-([0-9a-f]{8}|[0-9a-f]{17})$")
+# AWS allows 10 rules per traffic mirror filter; each port takes two (ingress and egress).
+MAX_MIRROR_PORTS = 5
+
+
+def native_node_version(v: str) -> str:
+    if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", v):
+        raise ValueError(f"{v!r} is not a version like 0.25.5 (major.minor.patch)")
+    if tuple(int(part) for part in v.split(".")) < MIN_NATIVE_NODE_VERSION:
+        raise ValueError(f"{v} is older than 0.24.0, the first Native Node that reads VXLAN (traffic mirroring)")
+    return v
+
+
+def sha256(v: str | None) -> str | None:
+    if v is not None and not re.fullmatch(r"[0-9a-f]{64}", v):
+        raise ValueError(f"{v!r} is not a SHA-256 (64 lowercase hex digits, as sha256sum prints)")
+    return v
+
+
+def eni_ids(v: list[str]) -> list[str]:
+    return ids(v, _ENI_ID, "network interface id", "eni-0123456789abcdef0")
+
+
+def source_tags(v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+    for key, value in v.items():
+        if key.lower().startswith("aws:") or not 1 <= len(key) <= 128 or len(value) > 256:
+            raise ValueError(
+                f"{key!r}: AWS tag keys are 1-128 characters, not starting with 'aws:', values at most 256"
+            )
+    if not v and info.data.get("analyzer") == "nativeNode" and info.data.get("traffic_mirror_source_eni_ids") == []:
+        raise ValueError(
+            "no traffic to mirror: set trafficMirrorSourceEniIds (fixed interfaces) or trafficMirrorSourceTags "
+            "(instances carrying these tags, also those launched later)"
+        )
+    return v
+
+
+def mirror_ports(v: list[int]) -> list[int]:
+    if not v:
+        raise ValueError("is empty; list the TCP ports the application serves HTTP on, e.g. [80]")
+    bad = [port for port in v if not 1 <= port <= 65535]
+    if bad:
+        raise ValueError(f"{', '.join(map(str, bad))} is not a TCP port (1-65535)")
+    if len(set(v)) != len(v):
+        raise ValueError("lists a port more than once; list each once")
+    if len(v) > MAX_MIRROR_PORTS:
+        raise ValueError(
+            f"lists {len(v)} ports; a traffic mirror filter holds 10 rules, two per port, so at most {MAX_MIRROR_PORTS}"
+        )
     return v

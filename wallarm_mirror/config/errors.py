@@ -18,14 +18,18 @@ from .model import NAMESPACE, TOKEN_KEY, StackConfig
 FIXES: dict[str, str] = {
     "vpcId": "pulumi config set wallarm-mirror:vpcId vpc-0123456789abcdef0",
     "albSubnetIds": "pulumi config set --path 'wallarm-mirror:albSubnetIds[0]' subnet-... (and [1], ...)",
-    "nodeSubnetIds": "pulumi config set --path 'wallarm-mirror:nodeSubnetIds[0]' subnet-..., "
-    "or remove it to use albSubnetIds",
+    "nodeSubnetIds": "pulumi config set --path 'wallarm-mirror:nodeSubnetIds[0]' subnet-... (and [1], ...); "
+    "with analyzer nginxNode you may instead remove it to use albSubnetIds",
     "mirrorSourceCidrs": "pulumi config set --path 'wallarm-mirror:mirrorSourceCidrs[0]' 10.0.1.0/24",
     "mirrorSourceSecurityGroupIds": "pulumi config set --path 'wallarm-mirror:mirrorSourceSecurityGroupIds[0]' sg-...",
     "token": "pulumi config set --secret wallarm-mirror:token <node token from Wallarm Console>",
     "instanceType": "pulumi config set wallarm-mirror:instanceType t3.medium",
     "mode": "pulumi config set wallarm-mirror:mode monitoring",
     "tokenDelivery": "pulumi config set wallarm-mirror:tokenDelivery secretsManager",
+    "nodeGroup": "pulumi config set wallarm-mirror:nodeGroup <Wallarm node group name>",
+    "trafficMirrorSourceEniIds": "pulumi config set --path 'wallarm-mirror:trafficMirrorSourceEniIds[0]' eni-...",
+    "trafficMirrorSourceTags": "pulumi config set --path 'wallarm-mirror:trafficMirrorSourceTags.role' web",
+    "trafficMirrorPorts": "pulumi config set --path 'wallarm-mirror:trafficMirrorPorts[0]' 80",
 }
 
 
@@ -96,6 +100,8 @@ def sentence(error: Mapping[str, Any], raw: Mapping[str, Any], secret_keys: Coll
         got = ""
     elif key in raw:
         got = f" (got {_shown(raw[key])})"
+    elif error.get("input") is None:
+        got = ""  # a key required by another key's choice (e.g. nodeSubnetIds for nativeNode)
     else:
         got = f" (the default, {_shown(error.get('input'))})"
     fix = FIXES.get(key) or _generic_fix(key)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .analyzers import misplaced_keys
 from .errors import FIXES, ConfigError, aliases, is_text, sentence
 from .model import NAMESPACE, TOKEN_KEY, StackConfig
 
@@ -45,6 +46,11 @@ def parse_stack_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset
             f"read the repository can register nodes. Fix: {FIXES[TOKEN_KEY]} "
             "(and rotate the token in Wallarm Console)"
         )
+    # A key of the other analyser is refused with its own sentence and kept out of the model, so
+    # it does not also fail that analyser's rules.
+    misplaced = misplaced_keys(raw)
+    problems.extend(misplaced.values())
+    values = {key: value for key, value in values.items() if key not in misplaced}
     try:
         config = StackConfig.model_validate(values)
     except ValidationError as exc:

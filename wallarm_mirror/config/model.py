@@ -28,6 +28,13 @@ MAX_NODES = 1000
 
 Mode = Literal["off", "monitoring", "safe_blocking", "block"]
 TokenDelivery = Literal["secretsManager", "ssm", "userData"]
+Analyzer = Literal["nginxNode", "nativeNode"]
+
+# The newest all-in-one Native Node installer the facts list (wallarm-facts.md section 9).
+DEFAULT_NATIVE_NODE_VERSION = "0.25.5"
+# Any fixed VNI works: the node's vni_filter accepts this one only, so another session's copies
+# sent to the same NLB by mistake are dropped.
+DEFAULT_VNI = 4242
 
 
 class StackConfig(BaseModel):
@@ -40,17 +47,29 @@ class StackConfig(BaseModel):
         validate_default=True,
     )
 
-    # Network. Field order matters: later validators read earlier fields from `info.data`.
+    # Field order matters: later checks read earlier fields from `info.data`, so the analyser is first.
+    analyzer: Analyzer = Field(
+        default="nginxNode",
+        description="What analyses the copy: nginxNode (the web tier mirrors HTTP requests to an internal ALB) "
+        "or nativeNode (AWS VPC Traffic Mirroring copies packets to an NLB of Wallarm Native Nodes).",
+    )
+
+    # Network.
     vpc_id: Annotated[str, AfterValidator(checks.vpc_id)] = Field(description="VPC that holds the ALB and the nodes.")
-    alb_subnet_ids: Annotated[list[str], AfterValidator(checks.alb_subnets)] = Field(
-        description="Subnets of the internal ALB: two or more, in different availability zones."
+    alb_subnet_ids: Annotated[list[str] | None, AfterValidator(checks.alb_subnets)] = Field(
+        default=None,
+        description="Subnets of the internal ALB: two or more, in different availability zones "
+        "(nginxNode; required there).",
     )
     node_subnet_ids: Annotated[list[str] | None, AfterValidator(checks.node_subnets)] = Field(
-        default=None, description="Subnets of the Wallarm nodes; defaults to albSubnetIds."
+        default=None,
+        description="Subnets of the Wallarm nodes; defaults to albSubnetIds. nativeNode: required, and the NLB's "
+        "subnets too.",
     )
     mirror_source_cidrs: Annotated[list[str], AfterValidator(checks.cidrs)] = Field(
         default_factory=list,
-        description="CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule.",
+        description="CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule "
+        "(nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes).",
     )
     mirror_source_security_group_ids: Annotated[list[str], AfterValidator(checks.source_security_groups)] = Field(
         default_factory=list,
@@ -100,6 +119,36 @@ class StackConfig(BaseModel):
     )
     health_check_path: Annotated[str | None, AfterValidator(checks.health_path)] = Field(
         default=None, description="Node health-check path; overrides the node profile."
+    )
+
+    # Wallarm Native Node and AWS VPC Traffic Mirroring (analyzer: nativeNode).
+    native_node_version: Annotated[str, AfterValidator(checks.native_node_version)] = Field(
+        default=DEFAULT_NATIVE_NODE_VERSION,
+        description="Version of Wallarm's all-in-one Native Node installer (x.y.z, 0.24.0 or newer: VXLAN input).",
+    )
+    native_node_installer_sha256: Annotated[str | None, AfterValidator(checks.sha256)] = Field(
+        default=None, description="SHA-256 of the installer for that version and architecture; the boot checks it."
+    )
+    traffic_mirror_source_eni_ids: Annotated[list[str], AfterValidator(checks.eni_ids)] = Field(
+        default_factory=list, description="Network interfaces whose traffic is mirrored (one session each)."
+    )
+    traffic_mirror_source_tags: Annotated[dict[str, str], AfterValidator(checks.source_tags)] = Field(
+        default_factory=dict,
+        description="Instances carrying all these tags get their primary network interface mirrored, "
+        "also those launched later (an enrolment Lambda).",
+    )
+    traffic_mirror_ports: Annotated[list[int], AfterValidator(checks.mirror_ports)] = Field(
+        default_factory=lambda: [80],
+        description="TCP ports of the application: mirrored in both directions, nothing else (at most 5).",
+    )
+    traffic_mirror_vni: int = Field(
+        default=DEFAULT_VNI,
+        ge=0,
+        le=16_777_215,
+        description="VXLAN network id of the sessions; the node accepts only it.",
+    )
+    traffic_mirror_session_number: int = Field(
+        default=1, ge=1, le=32_766, description="Priority of our sessions among those on the same interface (1 first)."
     )
 
     # Capacity.
@@ -186,8 +235,14 @@ class StackConfig(BaseModel):
         return found
 
     @property
+    def native(self) -> bool:
+        return self.analyzer == "nativeNode"
+
+    @property
     def nodes_subnets(self) -> list[str]:
-        return self.node_subnet_ids or self.alb_subnet_ids
+        subnets = self.node_subnet_ids or self.alb_subnet_ids
+        assert subnets is not None  # the checks require one of the two for each analyser
+        return subnets
 
     @property
     def effective_node_port(self) -> int:

@@ -79,16 +79,46 @@ BAD_INPUT_EXAMPLES: tuple[tuple[str, str | None], ...] = (
     ("alarmTopicArn", "ops-oncall"),
     ("accessLogsBucket", "Corp_Logs"),
     ("vpcID", "vpc-0123456789abcdef0"),
+    ("analyzer", "nativeNodes"),
+    ("trafficMirrorVni", "7"),
+)
+# The same for a Native Node stack (analyzer: nativeNode): its own keys, and one of the other's.
+_NATIVE_BASE = {
+    "analyzer": "nativeNode",
+    "vpcId": "vpc-0123456789abcdef0",
+    "nodeSubnetIds": '["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]',
+    "mirrorSourceCidrs": '["10.0.16.0/20"]',
+    "nodeGroup": "aws-mirror",
+    "trafficMirrorSourceTags": '{"role": "web"}',
+    "token": "wallarm-api-token",
+}
+NATIVE_BAD_INPUT_EXAMPLES: tuple[tuple[str, str | None], ...] = (
+    ("nodeSubnetIds", None),
+    ("nodeGroup", None),
+    ("mirrorSourceCidrs", None),
+    ("trafficMirrorSourceTags", None),
+    ("trafficMirrorSourceEniIds", '["i-0123456789abcdef0"]'),
+    ("trafficMirrorSourceTags", '{"aws:autoscaling:groupName": "web"}'),
+    ("trafficMirrorPorts", "[80, 80]"),
+    ("trafficMirrorPorts", "[80, 443, 8080, 8443, 3000, 5000]"),
+    ("trafficMirrorPorts", "[0]"),
+    ("trafficMirrorVni", "16777216"),
+    ("trafficMirrorSessionNumber", "0"),
+    ("nativeNodeVersion", "0.23.1"),
+    ("nativeNodeVersion", "0.25"),
+    ("nativeNodeInstallerSha256", "abc"),
+    ("certificateArn", "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"),
 )
 
 
-def bad_input_table() -> str:
-    """Each bad input of BAD_INPUT_EXAMPLES and the message `pulumi up` stops with."""
+def bad_input_table(native: bool = False) -> str:
+    """Each bad input of BAD_INPUT_EXAMPLES (or NATIVE_BAD_INPUT_EXAMPLES) and the message `pulumi up` stops with."""
     from .loader import ConfigError, parse_stack_config
 
+    base, examples = (_NATIVE_BASE, NATIVE_BAD_INPUT_EXAMPLES) if native else (_BASE, BAD_INPUT_EXAMPLES)
     rows = ["| key | bad value | what `pulumi up` and the offline plan say |", "|---|---|---|"]
-    for key, value in BAD_INPUT_EXAMPLES:
-        raw = dict(_BASE)
+    for key, value in examples:
+        raw = dict(base)
         if value is None:
             raw.pop(key, None)
         else:
