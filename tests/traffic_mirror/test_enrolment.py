@@ -239,3 +239,15 @@ def test_handler_reads_its_environment(estate: Estate, moto_server, monkeypatch)
     summary = enrolment.handler(running(instance), None)
 
     assert [c["eni"] for c in summary["created"]] == [eni]
+
+
+def test_a_source_missing_from_a_late_listing_keeps_its_session(estate: Estate, monkeypatch) -> None:
+    instance, eni = estate.source()
+    run(running(instance), estate.settings, estate.ec2)
+    # DescribeInstances is eventually consistent: a just-launched source can be missing from the list.
+    monkeypatch.setattr(enrolment.Enrolment, "_source_instances", lambda self: iter(()))
+
+    summary = run(SCHEDULE, estate.settings, estate.ec2)
+
+    assert summary["deleted"] == []
+    assert len(estate.sessions(eni)) == 1
