@@ -46,6 +46,8 @@ def full_config(
 ) -> str:
     """A complete nginx.conf: our upstream for the app, the snippet's two parts, a catch-all location."""
     http_part, server_part = split_snippet(snippet)
+    # The relay's logs go to /var/log/nginx on a real host; here they stay in the throw-away prefix.
+    http_part = http_part.replace("/var/log/nginx/", f"{prefix}/")
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
     # As root the workers would drop to "nobody", who cannot enter pytest's private temp folders.

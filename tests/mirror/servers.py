@@ -60,9 +60,16 @@ class _RecordingServer(ThreadingHTTPServer):
         self.owner = owner
         super().__init__((LOOPBACK, 0), _Handler)
 
+    def process_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: object) -> None:
+        # One call per accepted connection (TLS: after its handshake): what keep-alive is measured by.
+        self.owner.count_connection(bool(getattr(request, "session_reused", False)))
+        super().process_request(request, client_address)  # type: ignore[arg-type]
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle on, a kept-alive peer waits for a delayed ACK.
+    disable_nagle_algorithm = True
     server: _RecordingServer
 
     def _handle(self) -> None:
@@ -118,6 +125,8 @@ class HttpStandIn:
         self.delay = delay
         self.stopping = threading.Event()
         self.sni_names: list[str | None] = []
+        self.connections = 0
+        self.resumed_sessions = 0
         self._requests: list[ReceivedRequest] = []
         self._lock = threading.Lock()
         self._httpd = _RecordingServer(self)
@@ -133,6 +142,11 @@ class HttpStandIn:
         with self._lock:
             self.sni_names.append(name)
 
+    def count_connection(self, resumed: bool) -> None:
+        with self._lock:
+            self.connections += 1
+            self.resumed_sessions += resumed
+
     def record(self, request: ReceivedRequest) -> None:
         with self._lock:
             self._requests.append(request)
@@ -146,6 +160,7 @@ class HttpStandIn:
         with self._lock:
             self._requests.clear()
             self.sni_names.clear()
+            self.connections = self.resumed_sessions = 0
 
     def wait_for(self, count: int, timeout: float = 3.0) -> list[ReceivedRequest]:
         """The requests once at least `count` arrived, or whatever arrived after `timeout`."""

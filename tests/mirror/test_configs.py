@@ -222,9 +222,9 @@ def test_url_upstream_is_refused_where_a_name_is_needed(render: Any, upstream: s
         render(HTTP, MirrorOptions(primary_upstream=upstream))
 
 
-def test_nginx_refuses_a_provider_qualified_name() -> None:
-    with pytest.raises(ValueError, match="primary_upstream='app@docker' contains '@'"):
-        render_nginx(HTTP, MirrorOptions(primary_upstream="app@docker"))
+def test_nginx_needs_no_primary_upstream() -> None:
+    """Server-level mirroring leaves the site's own locations (and their proxy_pass) as they are."""
+    assert render_nginx(HTTP, MirrorOptions(primary_upstream="app@docker")) == render_nginx(HTTP)
 
 
 # ------------------------------------------------------------------------------------ NGINX text
@@ -248,9 +248,35 @@ def test_nginx_tls_lines_appear_exactly_for_https() -> None:
     assert "proxy_ssl_verify off;" in render_nginx(HTTPS, MirrorOptions(tls_verify=False))
 
 
-def test_nginx_resolves_alb_names_but_not_ip_addresses() -> None:
-    assert "resolver 169.254.169.253 ipv6=off;" in render_nginx(HTTP)
-    assert "    resolver" not in render_nginx(MirrorEndpoint.parse("http://10.0.3.17:8445"))
+def test_nginx_form_follows_the_version() -> None:
+    """1.27.3+ re-resolves the ALB name in a kept-alive upstream; older versions keep connections only."""
+    new = render_nginx(HTTP, MirrorOptions(nginx_version="1.27.3"))
+    assert f"    server {ALB}:8445 resolve;" in new
+    assert "    resolver 169.254.169.253 ipv6=off;" in new and "    zone wallarm_mirror 64k;" in new
+    old = render_nginx(HTTP, MirrorOptions(nginx_version="1.27.2"))
+    assert f"    server {ALB}:8445;" in old and "resolve" not in old.replace("resolved", "")
+    assert "keepalive_timeout 50s;" in old
+    assert "keepalive_timeout" not in render_nginx(HTTP, MirrorOptions(nginx_version="1.15.2"))
+    ip = render_nginx(MirrorEndpoint.parse("http://10.0.3.17:8445"), MirrorOptions(nginx_version="1.27.3"))
+    assert "    server 10.0.3.17:8445;" in ip and "    resolver" not in ip
+
+
+def test_nginx_mirrors_at_server_level_over_kept_alive_connections() -> None:
+    text = render_nginx(HTTPS)
+    server_part = text.split("===== Part 2 of 2")[1]
+    lines = server_part.splitlines()
+    assert "mirror /_wallarm_mirror;" in lines and "mirror_request_body on;" in lines, "at server level, unindented"
+    assert "location /" not in server_part.replace("location = /_wallarm_mirror", "")
+    assert text.count("    keepalive 32;") == 2
+    assert text.count('proxy_set_header Connection "";') == 2
+    assert text.count("proxy_http_version 1.1;") == 2
+    assert "proxy_ssl_session_reuse on;" in text
+
+
+@pytest.mark.parametrize("version", ["1.13.3", "1.x", "", "latest"])
+def test_nginx_version_is_checked(version: str) -> None:
+    with pytest.raises(ValueError, match=f"nginx_version={version!r}"):
+        MirrorOptions(nginx_version=version)
 
 
 # ------------------------------------------------------------------------------------ Envoy

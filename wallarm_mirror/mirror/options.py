@@ -24,6 +24,9 @@ __all__ = [
     "K8S_MIRROR_NAME",
     "MIRROR_NAME",
     "NGINX_MIRROR_LOCATION",
+    "NGINX_OLDEST",
+    "NGINX_RELAY_PORT",
+    "NGINX_UPSTREAM_RESOLVE",
     "MirrorOptions",
 ]
 
@@ -37,6 +40,14 @@ NGINX_MIRROR_LOCATION = "/_wallarm_mirror"
 # built-in trust store, so verification needs an explicit file. It holds the Amazon roots that ACM
 # public certificates chain to.
 DEFAULT_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+
+# The mirror module arrived in NGINX 1.13.4: the oldest version the snippet supports, and the default.
+NGINX_OLDEST = "1.13.4"
+# `server ... resolve` and `resolver` inside `upstream` reached open-source NGINX in 1.27.3
+# (https://nginx.org/en/CHANGES, "Changes with nginx 1.27.3", 26 Nov 2024); before, only NGINX Plus.
+NGINX_UPSTREAM_RESOLVE = (1, 27, 3)
+# Below the ephemeral port range (32768-60999 on Linux), so an outgoing connection never holds it.
+NGINX_RELAY_PORT = 18445
 
 # The Amazon-provided DNS server, reachable from every instance in a VPC.
 AWS_VPC_RESOLVER = "169.254.169.253"
@@ -78,7 +89,12 @@ class MirrorOptions:
       verification on set this to the certificate's domain (or use that domain as the endpoint).
     - `nginx_resolver`: DNS server(s) NGINX uses to re-resolve the ALB name at run time, because ALB
       addresses change. The default is the Amazon VPC resolver; use kube-dns or a local resolver
-      elsewhere. "address[:port]" entries separated by spaces.
+      elsewhere. "address[:port]" entries separated by spaces. Used by NGINX 1.27.3 or newer only.
+    - `nginx_version`: the oldest NGINX version that runs the snippet. 1.27.3 and newer keep connections
+      to the ALB and follow its changing addresses (`server ... resolve`); older versions keep connections
+      to the addresses the name had when NGINX started or last reloaded (README, "NGINX").
+    - `nginx_relay_port`: the loopback port of the snippet's relay server, which holds the connections
+      to the ALB and logs their failures apart from your site's error log. Pick one nothing else uses.
     """
 
     sample_percent: float = 100.0
@@ -91,6 +107,8 @@ class MirrorOptions:
     tls_ca_file: str | None = None
     tls_server_name: str | None = None
     nginx_resolver: str = AWS_VPC_RESOLVER
+    nginx_version: str = NGINX_OLDEST
+    nginx_relay_port: int = NGINX_RELAY_PORT
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -112,6 +130,7 @@ class MirrorOptions:
         problems += self._host_problems()
         problems += self._tls_problems()
         problems += self._resolver_problems()
+        problems += self._nginx_problems()
         if problems:
             raise ValueError("\n".join(problems))
 
@@ -235,6 +254,33 @@ class MirrorOptions:
             ]
         return []
 
+    def _nginx_problems(self) -> list[str]:
+        problems: list[str] = []
+        version = self.nginx_version
+        parsed = parse_nginx_version(version) if isinstance(version, str) else None
+        if parsed is None:
+            problems.append(
+                f"nginx_version={version!r} is not an NGINX version: write it as `nginx -v` prints it, "
+                "e.g. '1.22.1' or '1.27.3'."
+            )
+        elif parsed < parse_nginx_version(NGINX_OLDEST):  # type: ignore[operator]
+            problems.append(
+                f"nginx_version={version!r} is too old: the mirror module arrived in NGINX {NGINX_OLDEST}; "
+                "upgrade NGINX."
+            )
+        port = self.nginx_relay_port
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            problems.append(
+                f"nginx_relay_port={port!r} is not a TCP port: use a free loopback port from 1 to 65535, "
+                f"e.g. {NGINX_RELAY_PORT}."
+            )
+        return problems
+
+    @property
+    def nginx(self) -> tuple[int, int, int]:
+        """`nginx_version` as numbers, for comparisons."""
+        return parse_nginx_version(self.nginx_version) or (0, 0, 0)
+
     @property
     def tls_ca(self) -> str:
         """The CA bundle NGINX and Envoy read when verifying the ALB certificate."""
@@ -246,6 +292,17 @@ class MirrorOptions:
 
 
 _RESOLVER_RE = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(?P<port>[0-9]{1,5}))?$")
+
+
+_NGINX_VERSION_RE = re.compile(r"^(?:nginx/)?([0-9]{1,3})\.([0-9]{1,3})(?:\.([0-9]{1,3}))?$")
+
+
+def parse_nginx_version(text: str) -> tuple[int, int, int] | None:
+    """'1.22.1' (or 'nginx/1.22.1', or '1.22') as (1, 22, 1); None when it is not a version."""
+    match = _NGINX_VERSION_RE.match(text.strip())
+    if match is None:
+        return None
+    return int(match[1]), int(match[2]), int(match[3] or 0)
 
 
 def _is_resolver_address(token: str) -> bool:
