@@ -70,7 +70,10 @@ Facts this relies on (AWS VPC Traffic Mirroring guide, read 2026; see the projec
 - Whether AWS deletes a session together with its source ENI is not stated in the guide (it only
   says a session stops when its *target* is deleted). This function does not depend on it: a managed
   session whose ENI is gone is deleted here, and "already gone" counts as done.
-- Billing is per session-hour (see the README's cost notes); hence sessions of stopped instances go.
+- Billing: AWS's VPC pricing page (https://aws.amazon.com/vpc/pricing/, read through a 2026-09
+  transcription of it) charges Traffic Mirroring per hour per ENI with mirroring enabled ($0.015 in
+  US East (Ohio)), plus the target's own costs. Whether a stopped source keeps being billed is not
+  stated there; deleting the sessions of stopped instances makes the question moot.
 """
 
 from __future__ import annotations
