@@ -66,30 +66,96 @@ def cmd_boot_script(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mirror_option_overrides(pairs: list[str]) -> dict[str, object]:
+    """`--option KEY=VALUE` pairs as mirrorOptions entries; VALUE is read as YAML (10, true, [/api, /login])."""
+    import yaml
+
+    overrides: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--option {pair!r} is not KEY=VALUE: write e.g. --option samplePercent=10")
+        try:
+            overrides[key] = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            overrides[key] = text
+    return overrides
+
+
+def _endpoint_advice(endpoint: object, options: object) -> list[str]:
+    """What `plan` says about TLS to the mirror endpoint, for an endpoint given on the command line."""
+    from .mirror import MirrorEndpoint, MirrorOptions
+
+    assert isinstance(endpoint, MirrorEndpoint) and isinstance(options, MirrorOptions)
+    if not endpoint.is_tls:
+        return [
+            f"the endpoint {endpoint.url} is plain HTTP: mirrored requests (credentials, personal data) cross "
+            "the VPC unencrypted. Set an ACM certificate (certificateArn) for HTTPS."
+        ]
+    if options.tls_verify and options.tls_name(endpoint).endswith(".elb.amazonaws.com"):
+        return [
+            f"the endpoint {endpoint.url} is the ALB's amazonaws.com name, which no ACM certificate covers, so "
+            "TLS verification fails there. Point a DNS alias covered by certificateArn at the ALB and set "
+            "endpointHostname (or the tlsServerName option)."
+        ]
+    return []
+
+
 def cmd_mirror_config(args: argparse.Namespace) -> int:
-    """The web tier's mirroring config, for the endpoint `pulumi up` would output or a given one."""
-    if args.endpoint is None:
-        document = _plan_document(args)
-        print(document["outputs"]["mirror_configs"][args.server], end="")  # type: ignore[index]
-        return 0
+    """The web tier's mirroring config, for the endpoint `pulumi up` would output or a given one.
+
+    With `--endpoint`, a stack file is read only if it exists or was named (`--config-file`), so
+    options can be tried with `--option` alone. Warnings go to stderr, as `plan` prints them.
+    """
     from .config import ConfigError, parse_stack_config
+    from .config.checks import mirror_source_options
     from .mirror import MirrorEndpoint, render_mirror_config
     from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
 
+    overrides = _mirror_option_overrides(args.option or [])
+    warnings: list[str] = []
+    if args.endpoint is None:
+        document = _plan_document(args)
+        warnings += document["warnings"]  # type: ignore[arg-type]
+        url = str(document["outputs"]["mirror_endpoint"])  # type: ignore[index]
+        stack_options: dict[str, object] = {}
+        if not overrides:
+            print(document["outputs"]["mirror_configs"][args.server], end="")  # type: ignore[index]
+            _print_warnings(warnings)
+            return 0
+    else:
+        url = args.endpoint
+        stack_options = {}
     project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
     path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
     try:
-        stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
-        prefix = f"{stack_file.project}:"
-        config = parse_stack_config(
-            {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)},
-            {k.removeprefix(prefix) for k in stack_file.secret_keys},
-        )
-        endpoint = MirrorEndpoint.parse(args.endpoint)
+        if args.config_file or path.exists():
+            stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
+            prefix = f"{stack_file.project}:"
+            config = parse_stack_config(
+                {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)},
+                {k.removeprefix(prefix) for k in stack_file.secret_keys},
+            )
+            stack_options = dict(config.mirror_options)
+            if args.endpoint is not None:
+                warnings += config.advice(stack_file.stack)
+        endpoint = MirrorEndpoint.parse(url)
+        try:
+            options = mirror_source_options({**stack_options, **overrides})
+        except ValueError as error:
+            raise ValueError(f"mirrorOptions {error}") from None
     except (StackFileError, ConfigError, ValueError) as error:
         _fail(str(error))
-    print(render_mirror_config(args.server, endpoint, config.mirror_source), end="")
+    if args.endpoint is not None:
+        warnings += [w for w in _endpoint_advice(endpoint, options) if w not in warnings]
+    print(render_mirror_config(args.server, endpoint, options), end="")
+    _print_warnings(warnings)
     return 0
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in dict.fromkeys(warnings):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -131,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     _stack_options(mirror)
     mirror.add_argument("--server", required=True, choices=["nginx", "envoy", "istio", "traefik"])
     mirror.add_argument("--endpoint", help="render for this URL instead of the stack's mirror_endpoint")
+    mirror.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a mirrorOptions entry, over the stack's (repeatable; VALUE is YAML: 10, true, [/api, /login])",
+    )
     mirror.set_defaults(func=cmd_mirror_config)
 
     diff = commands.add_parser("diff", help="Markdown summary of two `plan --json` files", add_help=False)

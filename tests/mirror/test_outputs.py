@@ -94,3 +94,16 @@ def test_cli_refuses_a_bad_endpoint(capsys):
         main(["mirror-config", "--server", "envoy", "--endpoint", "ftp://x"])
     assert exited.value.code == 2
     assert "has scheme 'ftp'" in capsys.readouterr().err
+
+
+def test_cli_tries_options_without_a_stack_file_and_warns_as_plan_does(tmp_path, capsys) -> None:
+    """--option needs no stack file; an HTTPS endpoint on the ALB's own name gets plan's TLS warning."""
+    url = "https://internal-x.eu-west-1.elb.amazonaws.com:8445"
+    argv = ["mirror-config", "--server", "nginx", "--project-dir", str(tmp_path), "--endpoint", url]
+    assert main([*argv, "--option", "samplePercent=10", "--option", "locations=[/api]"]) == 0
+    out, err = capsys.readouterr()
+    assert "Mirrors 10% of /api." in out
+    assert "endpointHostname" in err and err.startswith("warning: ")
+    with pytest.raises(SystemExit):
+        main([*argv, "--option", "samplePercent=0"])
+    assert "samplePercent=0 is out of range" in capsys.readouterr().err
