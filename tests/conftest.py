@@ -56,7 +56,20 @@ def as_pulumi_config(values: dict[str, Any]) -> dict[str, str]:
 RunStack = Callable[..., OfflineRun]
 
 # The pulumi_aws modules a stack of ours can touch; pulumi_aws loads each on first use.
-AWS_MODULES = ("autoscaling", "cloudwatch", "ec2", "iam", "lb", "s3", "secretsmanager", "sns", "ssm", "vpc")
+AWS_MODULES = (
+    "autoscaling",
+    "cloudwatch",
+    "ec2",
+    "iam",
+    "lambda_",
+    "lb",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "ssm",
+    "vpc",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,6 +21,9 @@ class AlarmsArgs:
     region: pulumi.Input[str]
     dashboard: bool
     tags: dict[str, str]
+    # Another analyser's table (NATIVE_ALARMS) and the dimensions its extra kinds need.
+    specs: tuple[AlarmSpec, ...] | None = None
+    extra_dimensions: dict[str, dict[str, pulumi.Input[str]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class AlarmSpec:
     threshold: float
     period: int
     evaluation_periods: int
-    dimensions: str  # "target_group" (TG + ALB), "alb" or "asg"
+    dimensions: str  # "target_group" (TG + load balancer), "alb", "asg", or an extra kind of the caller
     # No data points from the target group mean no healthy host reported: treat as breaching.
     missing_data: str = "notBreaching"
 
@@ -118,6 +121,65 @@ ALARMS: tuple[AlarmSpec, ...] = (
 )
 
 
+NLB_NAMESPACE = "AWS/NetworkELB"
+
+# The Native Node analyser: the same questions (is any node healthy, is one failing, are they
+# saturated), asked of the NLB's UDP target group, plus the enrolment function's failures.
+NATIVE_ALARMS: tuple[AlarmSpec, ...] = (
+    AlarmSpec(
+        "no-healthy-nodes",
+        "No healthy Wallarm Native Node behind the NLB: mirrored traffic is not analysed.",
+        NLB_NAMESPACE,
+        "HealthyHostCount",
+        "Minimum",
+        "LessThanThreshold",
+        1,
+        60,
+        3,
+        "target_group",
+        missing_data="breaching",
+    ),
+    AlarmSpec(
+        "unhealthy-nodes",
+        "A Wallarm Native Node has failed its health check (:8080 /ready) for 10 minutes.",
+        NLB_NAMESPACE,
+        "UnHealthyHostCount",
+        "Maximum",
+        "GreaterThanThreshold",
+        0,
+        60,
+        10,
+        "target_group",
+    ),
+    ALARMS[2],  # cpu-high
+)
+ENROLMENT_ALARMS: tuple[AlarmSpec, ...] = (
+    AlarmSpec(
+        "enrolment-errors",
+        "The traffic mirror enrolment function failed: new instances may not be mirrored.",
+        "AWS/Lambda",
+        "Errors",
+        "Sum",
+        "GreaterThanThreshold",
+        0,
+        300,
+        1,
+        "function",
+    ),
+    AlarmSpec(
+        "enrolment-dead-letters",
+        "Enrolment events failed after Lambda's retries and wait in the dead-letter queue.",
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+        "GreaterThanThreshold",
+        0,
+        300,
+        1,
+        "queue",
+    ),
+)
+
 def dashboard_body(alb: str, target_group: str, asg: str, region: str) -> str:
     """Request count, healthy hosts, node CPU and target response time on one page."""
 
@@ -183,6 +245,7 @@ class MirrorAlarms(pulumi.ComponentResource):
             "target_group": {"TargetGroup": args.target_group_arn_suffix, "LoadBalancer": args.alb_arn_suffix},
             "alb": {"LoadBalancer": args.alb_arn_suffix},
             "asg": {"AutoScalingGroupName": args.asg_name},
+            **(args.extra_dimensions or {}),
         }
         self.alarms = [
             aws.cloudwatch.MetricAlarm(
@@ -204,7 +267,7 @@ class MirrorAlarms(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=child,
             )
-            for spec in ALARMS
+            for spec in (ALARMS if args.specs is None else args.specs)
         ]
         self.dashboard_name: pulumi.Output[str] | None = None
         if args.dashboard:

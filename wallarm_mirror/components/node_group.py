@@ -25,6 +25,15 @@ GROUP_METRICS = [
 
 
 @dataclass(frozen=True)
+class AmiQuery:
+    """Which image to look up when none is pinned (the Native Node runs on a stock OS image)."""
+
+    owners: list[str]
+    name_pattern: str
+    architecture: str
+
+
+@dataclass(frozen=True)
 class NodeGroupArgs:
     node_version: str
     ami_id: str | None
@@ -43,9 +52,14 @@ class NodeGroupArgs:
     # ALBRequestCountPerTarget scaling: "<alb arn suffix>/<target group arn suffix>" and requests per node.
     request_label: pulumi.Input[str] | None = None
     requests_per_node: float | None = None
+    # Another image than the Wallarm NGINX node AMI of node_version.
+    ami_query: AmiQuery | None = None
+    description: str = "Wallarm node analysing mirrored traffic"
 
 
-def lookup_ami(node_version: str, ami_id: str | None, parent: pulumi.Resource) -> pulumi.Output[aws.ec2.GetAmiResult]:
+def lookup_ami(
+    node_version: str, ami_id: str | None, parent: pulumi.Resource, query: AmiQuery | None = None
+) -> pulumi.Output[aws.ec2.GetAmiResult]:
     """The Wallarm AMI: the pinned id, else the newest x86_64 image of the node version.
 
     A pinned AMI is looked up too, because the root volume must go on that image's own root
@@ -55,12 +69,17 @@ def lookup_ami(node_version: str, ami_id: str | None, parent: pulumi.Resource) -
     invoke = pulumi.InvokeOutputOptions(parent=parent)
     if ami_id:
         return aws.ec2.get_ami_output(filters=[{"name": "image-id", "values": [ami_id]}], opts=invoke)
+    owners, pattern, architecture = (
+        (query.owners, query.name_pattern, query.architecture)
+        if query
+        else ([MARKETPLACE_OWNER_ID], ami_name_pattern(node_version), "x86_64")
+    )
     return aws.ec2.get_ami_output(
         most_recent=True,
-        owners=[MARKETPLACE_OWNER_ID],
+        owners=owners,
         filters=[
-            {"name": "name", "values": [ami_name_pattern(node_version)]},
-            {"name": "architecture", "values": ["x86_64"]},
+            {"name": "name", "values": [pattern]},
+            {"name": "architecture", "values": [architecture]},
             {"name": "virtualization-type", "values": ["hvm"]},
             {"name": "state", "values": ["available"]},
         ],
@@ -76,11 +95,11 @@ class NodeGroup(pulumi.ComponentResource):
         super().__init__("wallarm:mirror:NodeGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.ami = lookup_ami(args.node_version, args.ami_id, self)
+        self.ami = lookup_ami(args.node_version, args.ami_id, self, args.ami_query)
         instance_tags = {**args.tags, "Name": f"{name}-node"}
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-node-lt",
-            description="Wallarm node analysing mirrored traffic",
+            description=args.description,
             image_id=self.ami.id,
             instance_type=args.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=args.instance_profile_arn),

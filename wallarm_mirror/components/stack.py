@@ -28,8 +28,10 @@ class WallarmMirrorArgs:
 
 
 class WallarmMirror(pulumi.ComponentResource):
-    """Creates everything one stack needs: security groups, the internal mirror ALB with its target
-    group and listener, the node identity (IAM, stored token) and the auto scaling group of nodes."""
+    """Creates everything one stack needs. nginxNode: security groups, the internal mirror ALB with its
+    target group and listener, the node identity (IAM, stored token) and the auto scaling group of
+    NGINX nodes. nativeNode: the same identity and node group shape, of Wallarm Native Nodes behind an
+    internal NLB that AWS VPC Traffic Mirroring feeds (see native_analyser.py)."""
 
     def __init__(self, name: str, args: WallarmMirrorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wallarm:mirror:WallarmMirror", name, None, opts)
@@ -39,6 +41,19 @@ class WallarmMirror(pulumi.ComponentResource):
 
         # Region, account and partition of the stack, read from the VPC's ARN: no extra lookup.
         partition, region, account = (vpc.arn.apply(lambda arn, i=i: arn.split(":")[i]) for i in (1, 3, 4))
+
+        if config.native:
+            # Imported here: a stack of the NGINX node analyser never loads the native modules.
+            from .native_analyser import build_native_analyser
+
+            token = pulumi.Output.secret(config.token.get_secret_value())
+            identity = self._identity(name, args, partition, token, tags)
+            self.outputs = build_native_analyser(
+                self, name, config, args.stack, tags, vpc, identity, token, (partition, region, account)
+            )
+            self.register_outputs(self.outputs)
+
+            return
 
         log_bucket: pulumi.Input[str] | None = config.access_logs_bucket
         log_dependencies: tuple[pulumi.Resource, ...] = ()
@@ -91,19 +106,7 @@ class WallarmMirror(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         token = pulumi.Output.secret(config.token.get_secret_value())
-        identity = NodeIdentity(
-            name,
-            NodeIdentityArgs(
-                stack=args.stack,
-                partition=partition,
-                token=token,
-                token_delivery=config.token_delivery,
-                token_kms_key_arn=config.token_kms_key_arn,
-                extra_policy_arns=config.extra_policy_arns,
-                tags=tags,
-            ),
-            pulumi.ResourceOptions(parent=self),
-        )
+        identity = self._identity(name, args, partition, token, tags)
 
         trusted = vpc.apply(lambda v: trusted_proxy_cidrs(vpc_cidrs(v), config.mirror_source_cidrs))
         if identity.token_store_arn is None:
@@ -180,3 +183,51 @@ class WallarmMirror(pulumi.ComponentResource):
             if alarms.dashboard_name is not None:
                 self.outputs["dashboard_name"] = alarms.dashboard_name
         self.register_outputs(self.outputs)
+
+    def _identity(
+        self,
+        name: str,
+        args: WallarmMirrorArgs,
+        partition: pulumi.Output[str],
+        token: pulumi.Output[str],
+        tags: dict[str, str],
+    ) -> NodeIdentity:
+        """The node role, its instance profile and the stored token: the same for both analysers."""
+        config = args.config
+        return NodeIdentity(
+            name,
+            NodeIdentityArgs(
+                stack=args.stack,
+                partition=partition,
+                token=token,
+                token_delivery=config.token_delivery,
+                token_kms_key_arn=config.token_kms_key_arn,
+                extra_policy_arns=config.extra_policy_arns,
+                tags=tags,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _identity(
+        self,
+        name: str,
+        args: WallarmMirrorArgs,
+        partition: pulumi.Output[str],
+        token: pulumi.Output[str],
+        tags: dict[str, str],
+    ) -> NodeIdentity:
+        """The node role, its instance profile and the stored token: the same for both analysers."""
+        config = args.config
+        return NodeIdentity(
+            name,
+            NodeIdentityArgs(
+                stack=args.stack,
+                partition=partition,
+                token=token,
+                token_delivery=config.token_delivery,
+                token_kms_key_arn=config.token_kms_key_arn,
+                extra_policy_arns=config.extra_policy_arns,
+                tags=tags,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )

@@ -33,27 +33,65 @@ def advice(config: StackConfig, stack: str) -> list[str]:
             notes.append(f"{where} {NAMESPACE}:deletionProtection is false.")
         if not config.alarms_enabled:
             notes.append(f"{where} {NAMESPACE}:alarmsEnabled is false: nobody learns when the analyser goes blind.")
-    if config.mode in ("safe_blocking", "block"):
-        notes.append(
-            f"{NAMESPACE}:mode is {config.mode}, but nodes only see copies of requests: "
-            "out-of-band analysis can only monitor, nothing will be blocked. Use monitoring."
-        )
-    if config.mode == "off":
-        notes.append(f"{NAMESPACE}:mode is off: the nodes will not analyse the mirrored traffic.")
-    if config.tls and config.endpoint_hostname is None:
-        notes.append(
-            f"{NAMESPACE}:endpointHostname is not set: the web tier will mirror to the ALB's "
-            "amazonaws.com name, which no ACM certificate covers, so TLS verification fails there. "
-            "Point a DNS alias covered by certificateArn at the ALB and set endpointHostname."
-        )
-    if not config.tls:
-        notes.append(
-            f"{NAMESPACE}:certificateArn is not set: mirrored requests (credentials, personal "
-            "data) cross the VPC in plain HTTP. Set an ACM certificate for HTTPS."
-        )
+    if config.native:
+        notes += native_advice(config)
+    else:
+        if config.mode in ("safe_blocking", "block"):
+            notes.append(
+                f"{NAMESPACE}:mode is {config.mode}, but nodes only see copies of requests: "
+                "out-of-band analysis can only monitor, nothing will be blocked. Use monitoring."
+            )
+        if config.mode == "off":
+            notes.append(f"{NAMESPACE}:mode is off: the nodes will not analyse the mirrored traffic.")
+        if config.tls and config.endpoint_hostname is None:
+            notes.append(
+                f"{NAMESPACE}:endpointHostname is not set: the web tier will mirror to the ALB's "
+                "amazonaws.com name, which no ACM certificate covers, so TLS verification fails there. "
+                "Point a DNS alias covered by certificateArn at the ALB and set endpointHostname."
+            )
+        if not config.tls:
+            notes.append(
+                f"{NAMESPACE}:certificateArn is not set: mirrored requests (credentials, personal "
+                "data) cross the VPC in plain HTTP. Set an ACM certificate for HTTPS."
+            )
     if config.token_delivery == "userData":
         notes.append(
             f"{NAMESPACE}:tokenDelivery is userData: anyone allowed "
             "ec2:DescribeLaunchTemplateVersions can read the token. Prefer secretsManager or ssm."
+        )
+    return notes
+
+
+# AWS VPC Traffic Mirroring guide, "Traffic mirror source" limitations (read 2026-12-01; re-check):
+# Nitro families that cannot be a source, and the only non-Nitro ones that can.
+UNSUPPORTED_SOURCE_FAMILIES = "M6i, M7i, C6i, C7g, R6i, R7i and bare-metal types, among others"
+NON_NITRO_SOURCES = "C4, D2, G3, G3s, H1, I3, M4, P2, P3, R4, X1, X1e (no T2)"
+# Ports that usually carry TLS, which the node cannot read.
+TLS_PORTS = frozenset({443, 8443})
+
+
+def native_advice(config: StackConfig) -> list[str]:
+    """What a user of traffic mirroring must know before the first `pulumi up`."""
+    notes = [
+        "analyzer nativeNode: AWS copies packets as they are on the wire and the node does not decrypt "
+        "TLS. Mirror the interfaces that see plain HTTP (the web tier behind the load balancer that "
+        f"terminates TLS) on {NAMESPACE}:trafficMirrorPorts.",
+        "analyzer nativeNode: not every instance type can be a traffic mirror source (AWS: "
+        f"{UNSUPPORTED_SOURCE_FAMILIES}; of the older, non-Nitro types only {NON_NITRO_SOURCES}). "
+        "Sessions on other types fail; the enrolment function logs and skips them.",
+        "analyzer nativeNode: AWS bills every traffic mirror session per hour it exists, also while its "
+        "source instance is stopped (one session per mirrored interface).",
+    ]
+    tls = sorted(TLS_PORTS & set(config.traffic_mirror_ports))
+    if tls:
+        notes.append(
+            f"{NAMESPACE}:trafficMirrorPorts lists {', '.join(map(str, tls))}, which usually carries TLS: the "
+            "node cannot read encrypted traffic. Mirror the plain-HTTP port behind your TLS terminator."
+        )
+    if config.native_node_installer_sha256 is None:
+        notes.append(
+            f"{NAMESPACE}:nativeNodeInstallerSha256 is not set: nodes run whatever the installer host "
+            "serves for this version over HTTPS. Pin its checksum (sha256sum of "
+            f"aio-native-{config.native_node_version}.<arch>.sh)."
         )
     return notes

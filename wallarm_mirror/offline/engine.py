@@ -12,10 +12,12 @@ import asyncio
 import atexit
 import contextlib
 import hashlib
+import ipaddress
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -77,6 +79,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.parents: dict[tuple[str, str], str] = {}
         self.ids: dict[tuple[str, str], str] = {}
         self.states: dict[tuple[str, str], dict[str, Any]] = {}
+        # Resource options by (type, name), noted by the monitor: new_resource sees the inputs only.
+        self.options: dict[tuple[str, str], dict[str, Any]] = {}
         # new_resource runs on worker threads.
         self._lock = threading.Lock()
 
@@ -95,7 +99,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if typ == "aws:lb/loadBalancer:LoadBalancer":
             outputs["dnsName"] = f"internal-{args.name}-1234567890.{self.facts.region}.elb.amazonaws.com"
             outputs["zoneId"] = self.facts.alb_zone_id
-            outputs["arnSuffix"] = f"app/{args.name}/0123456789abcdef"
+            kind = "net" if args.inputs.get("loadBalancerType") == "network" else "app"
+            outputs["arnSuffix"] = f"{kind}/{args.name}/0123456789abcdef"
             outputs["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/{outputs['arnSuffix']}")
         elif typ == "aws:lb/targetGroup:TargetGroup":
             outputs["arnSuffix"] = f"targetgroup/{args.name}/0123456789abcdef"
@@ -114,6 +119,22 @@ class RecordingMocks(pulumi.runtime.Mocks):
             resource_id = f"{args.name}-0123456789"
             outputs["bucket"] = resource_id
             outputs["arn"] = f"arn:aws:s3:::{resource_id}"
+        elif typ.startswith("aws:ec2/trafficMirror"):
+            prefix = {"Target": "tmt", "Filter": "tmf", "Session": "tms", "FilterRule": "tmfr"}[
+                typ.rsplit("Mirror", 1)[1]
+            ]
+            resource_id = f"{prefix}-" + hashlib.sha256(args.name.encode()).hexdigest()[:17]
+            outputs["arn"] = self._arn("ec2", f"traffic-mirror-{prefix}/{resource_id}")
+        elif typ == "aws:lambda/function:Function":
+            outputs["arn"] = self._arn("lambda", f"function:{name}")
+            outputs["name"] = name
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            outputs["arn"] = self._arn("logs", f"log-group:{name}")
+        elif typ == "aws:sqs/queue:Queue":
+            outputs["arn"] = self._arn("sqs", args.name)
+        elif typ == "aws:cloudwatch/eventRule:EventRule":
+            outputs["arn"] = self._arn("events", f"rule/{name}")
+            outputs["name"] = name
         elif typ == "aws:sns/topic:Topic":
             outputs["arn"] = self._arn("sns", args.name)
         elif typ == "aws:cloudwatch/dashboard:Dashboard":
@@ -142,7 +163,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "id": ami,
                 "imageId": ami,
                 "name": name,
-                "architecture": "x86_64",
+                "architecture": filters.get("architecture", "x86_64"),
                 "rootDeviceName": facts.ami_root_device,
             }
         if args.token == "aws:ec2/getVpc:getVpc":
@@ -167,6 +188,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
                     }
                     for i, c in enumerate(facts.vpc_ipv6_cidrs)
                 ],
+            }
+        if args.token == "aws:ec2/getSubnet:getSubnet":
+            subnet_id = args.args["id"]
+            # A /24 of the VPC's first range, stable per subnet id.
+            network = ipaddress.ip_network(facts.vpc_cidrs[0])
+            index = int(hashlib.sha256(subnet_id.encode()).hexdigest(), 16) % 2 ** (24 - network.prefixlen)
+            cidr = list(network.subnets(new_prefix=24))[index]
+            return {
+                "id": subnet_id,
+                "cidrBlock": str(cidr),
+                "vpcId": "vpc-offline",
+                "arn": self._arn("ec2", f"subnet/{subnet_id}"),
             }
         # An invoke without a stand-in must fail loudly, not answer with nothing.
         raise NotImplementedError(f"no offline answer for invoke {args.token}")
@@ -215,6 +248,13 @@ class _ParentRecordingMonitor(pulumi_mocks.MockMonitor):
             *_, types, name = request.parent.split("::")
             parent = f"{types.rsplit('$', 1)[-1]}::{name}"
         self._recording.parents[(request.type, request.name)] = parent
+        self._recording.options[(request.type, request.name)] = {
+            "ignoreChanges": list(request.ignoreChanges),  # engine names: desiredCapacity
+            "protect": request.protect,
+            "deleteBeforeReplace": request.deleteBeforeReplace,
+            "retainOnDelete": request.retainOnDelete,
+            "replaceOnChanges": list(request.replaceOnChanges),
+        }
         try:
             return super().RegisterResource(request)
         finally:
@@ -293,6 +333,10 @@ class OfflineRun:
         """The outputs the engine gave the cloud resource `name` (ARNs, DNS names ...)."""
         return self.mocks.states[(self.only_named(kind, name).typ, name)]
 
+    def options_of(self, kind: str, name: str) -> dict[str, Any]:
+        """The resource options of `name` as the engine received them (ignoreChanges, protect ...)."""
+        return self.mocks.options[(self.only_named(kind, name).typ, name)]
+
     def only_named(self, kind: str, name: str) -> Recorded:
         found = [r for r in self.all(kind) if r.name == name]
         if len(found) != 1:
@@ -366,10 +410,22 @@ def run_offline(
     return run
 
 
+def _asset(value: pulumi.Asset | pulumi.Archive) -> Any:
+    """An asset or archive as plan data: each file's size and SHA-256, so a code change shows in a diff."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {name: _asset(item) for name, item in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileAsset | pulumi.StringAsset):
+        data = Path(value.path).read_bytes() if isinstance(value, pulumi.FileAsset) else value.text.encode()
+        return {"asset": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}
+    return {"asset": type(value).__name__}  # remote assets and folders: named, not read
+
+
 def redact(value: Any) -> Any:
     """Inputs for people and plan files: secrets become "[secret]", whole floats become ints."""
     if rpc.is_rpc_secret(value):
         return SECRET_SHOWN
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return _asset(value)
     if isinstance(value, dict):
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -1,0 +1,198 @@
+"""The nativeNode analyser: Wallarm Native Nodes behind an internal NLB, fed by AWS VPC Traffic Mirroring."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from ..config import StackConfig
+from ..config.checks import GRAVITON_FAMILY
+from ..native_node.boot_script import NativeBootSpec, render_native_boot_script
+from ..node.boot_script import TokenInline, TokenSource, encode_user_data
+from .alarms import ENROLMENT_ALARMS, NATIVE_ALARMS, AlarmsArgs, MirrorAlarms
+from .enrolment import EnrolmentArgs, TrafficMirrorEnrolment
+from .native_security_group import NativeSecurityGroup, NativeSecurityGroupArgs
+from .network_load_balancer import MirrorNetworkLoadBalancer, NetworkLoadBalancerArgs
+from .node_boot import stored_token_source, vpc_cidrs
+from .node_group import AmiQuery, NodeGroup, NodeGroupArgs
+from .node_identity import NodeIdentity
+from .traffic_mirror import TrafficMirror, TrafficMirrorArgs, session_description
+
+# Debian's own AWS account publishes the official Debian 12 images, named debian-12-<arch>-<date>-<build>
+# (wiki.debian.org/Cloud/AmazonEC2Image/Bookworm); Wallarm's all-in-one installer supports Debian 12.
+DEBIAN_OWNER_ID = "136693071363"
+
+
+def node_architecture(instance_type: str) -> tuple[str, str]:
+    """(EC2 architecture, installer architecture) of an instance type: Graviton is arm64/aarch64."""
+    if GRAVITON_FAMILY.fullmatch(instance_type.split(".")[0]):
+        return "arm64", "aarch64"
+    return "x86_64", "x86_64"
+
+
+def debian_image(instance_type: str) -> AmiQuery:
+    ec2_arch, _ = node_architecture(instance_type)
+    name_arch = "arm64" if ec2_arch == "arm64" else "amd64"
+    return AmiQuery(owners=[DEBIAN_OWNER_ID], name_pattern=f"debian-12-{name_arch}-*", architecture=ec2_arch)
+
+
+def native_boot_spec(config: StackConfig, trusted: list[str], token: TokenSource) -> NativeBootSpec:
+    """What a Native Node runs at first boot (a pure function of the config and what AWS returned)."""
+    assert config.node_group is not None  # required for nativeNode by the config checks
+    return NativeBootSpec(
+        version=config.native_node_version,
+        arch=node_architecture(config.instance_type)[1],  # type: ignore[arg-type]
+        api_host=config.api_host,
+        node_group=config.node_group,
+        token=token,
+        vni=config.traffic_mirror_vni,
+        ports=tuple(config.traffic_mirror_ports),
+        trusted_networks=tuple(trusted),
+        installer_sha256=config.native_node_installer_sha256,
+    )
+
+
+def build_native_analyser(
+    parent: pulumi.ComponentResource,
+    name: str,
+    config: StackConfig,
+    stack: str,
+    tags: dict[str, str],
+    vpc: pulumi.Output[aws.ec2.GetVpcResult],
+    identity: NodeIdentity,
+    token: pulumi.Output[str],
+    where: tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]],
+) -> dict[str, pulumi.Input[object]]:
+    """Creates the NLB, the traffic mirror target, filter and sessions, the enrolment function (for
+    source tags), the node security group, the node group and the alarms; returns the outputs."""
+    partition, region, account = where
+    child = pulumi.ResourceOptions(parent=parent)
+    subnets = config.nodes_subnets
+    group = NativeSecurityGroup(
+        name,
+        NativeSecurityGroupArgs(
+            vpc_id=config.vpc_id,
+            mirror_source_cidrs=config.mirror_source_cidrs,
+            nlb_subnet_ids=subnets,
+            node_egress_cidrs=config.node_egress_cidrs,
+            tags=tags,
+        ),
+        child,
+    )
+    balancer = MirrorNetworkLoadBalancer(
+        name,
+        NetworkLoadBalancerArgs(
+            vpc_id=config.vpc_id, subnet_ids=subnets, deletion_protection=config.deletion_protection, tags=tags
+        ),
+        child,
+    )
+    mirror = TrafficMirror(
+        name,
+        TrafficMirrorArgs(
+            stack=stack,
+            nlb_arn=balancer.nlb.arn,
+            ports=config.traffic_mirror_ports,
+            source_eni_ids=config.traffic_mirror_source_eni_ids,
+            vni=config.traffic_mirror_vni,
+            session_number=config.traffic_mirror_session_number,
+            tags=tags,
+        ),
+        child,
+    )
+    enrolment = None
+    if config.traffic_mirror_source_tags:
+        enrolment = TrafficMirrorEnrolment(
+            name,
+            EnrolmentArgs(
+                stack=stack,
+                source_tags=config.traffic_mirror_source_tags,
+                target_id=mirror.target.id,
+                filter_id=mirror.filter.id,
+                vni=config.traffic_mirror_vni,
+                session_number=config.traffic_mirror_session_number,
+                description=session_description(stack),
+                region=region,
+                account=account,
+                partition=partition,
+                tags=tags,
+            ),
+            child,
+        )
+
+    # X-Forwarded-For is trusted from the VPC's own ranges only (load balancers in front of the
+    # mirrored instances add it there).
+    trusted = vpc.apply(vpc_cidrs)
+    if identity.token_store_arn is None:
+        script = pulumi.Output.all(trusted, token).apply(
+            lambda v: render_native_boot_script(native_boot_spec(config, v[0], TokenInline(v[1])))
+        )
+    else:
+        script = pulumi.Output.all(trusted, identity.token_store_arn).apply(
+            lambda v: render_native_boot_script(
+                native_boot_spec(config, v[0], stored_token_source(config.token_delivery, v[1]))
+            )
+        )
+    nodes = NodeGroup(
+        name,
+        NodeGroupArgs(
+            node_version=config.native_node_version,
+            ami_id=config.ami_id,
+            instance_type=config.instance_type,
+            root_volume_size=config.root_volume_size,
+            subnet_ids=subnets,
+            security_group_id=group.node.id,
+            instance_profile_arn=identity.instance_profile.arn,
+            target_group_arn=balancer.target_group.arn,
+            user_data_base64=script.apply(encode_user_data),
+            min_size=config.min_size,
+            max_size=config.max_size,
+            desired_capacity=config.desired_capacity,
+            cpu_target=config.cpu_target,
+            tags=tags,
+            ami_query=debian_image(config.instance_type),
+            description="Wallarm Native Node analysing VXLAN copies from AWS VPC Traffic Mirroring",
+        ),
+        child,
+    )
+    outputs: dict[str, pulumi.Input[object]] = {
+        "nlb_arn": balancer.nlb.arn,
+        "nlb_dns_name": balancer.nlb.dns_name,
+        "target_group_arn": balancer.target_group.arn,
+        "traffic_mirror_target_id": mirror.target.id,
+        "traffic_mirror_filter_id": mirror.filter.id,
+        "traffic_mirror_session_ids": [session.id for session in mirror.sessions],
+        "asg_name": nodes.group.name,
+        "launch_template_id": nodes.launch_template.id,
+        "launch_template_version": nodes.launch_template.latest_version,
+        "node_role_arn": identity.role.arn,
+        "ami_id": nodes.ami.id,
+        "node_security_group_id": group.node.id,
+    }
+    if enrolment is not None:
+        outputs["enrolment_function_name"] = enrolment.function.name
+    if identity.token_store_arn is not None:
+        outputs["token_store_arn"] = identity.token_store_arn
+    if config.alarms_enabled:
+        specs = NATIVE_ALARMS + (ENROLMENT_ALARMS if enrolment is not None else ())
+        extra: dict[str, dict[str, pulumi.Input[str]]] = {}
+        if enrolment is not None:
+            extra["function"] = {"FunctionName": enrolment.function.name}
+            extra["queue"] = {"QueueName": enrolment.dead_letters.name}
+        alarms = MirrorAlarms(
+            name,
+            AlarmsArgs(
+                stack=stack,
+                topic_arn=config.alarm_topic_arn,
+                alb_arn_suffix=balancer.nlb.arn_suffix,
+                target_group_arn_suffix=balancer.target_group.arn_suffix,
+                asg_name=nodes.group.name,
+                region=region,
+                dashboard=False,
+                tags=tags,
+                specs=specs,
+                extra_dimensions=extra,
+            ),
+            child,
+        )
+        outputs["alarm_topic_arn"] = alarms.topic_arn
+    return outputs

@@ -1,0 +1,98 @@
+"""AWS VPC Traffic Mirroring: the target (our NLB), the filter and one session per listed interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+TCP = 6
+ANYWHERE_V4 = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class TrafficMirrorArgs:
+    stack: str
+    nlb_arn: pulumi.Input[str]
+    ports: list[int]
+    source_eni_ids: list[str]
+    vni: int
+    session_number: int
+    tags: dict[str, str]
+
+
+def session_description(stack: str) -> str:
+    """Shared with the enrolment Lambda, so a session says which stack made it."""
+    return f"wallarm-mirror {stack}: copy to the Wallarm Native Nodes"
+
+
+class TrafficMirror(pulumi.ComponentResource):
+    """Creates the traffic mirror target (the NLB), a filter that accepts exactly TCP to and from the
+    application ports in both directions, and one session per interface in trafficMirrorSourceEniIds."""
+
+    def __init__(self, name: str, args: TrafficMirrorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("wallarm:mirror:TrafficMirror", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.target = aws.ec2.TrafficMirrorTarget(
+            f"{name}-target",
+            network_load_balancer_arn=args.nlb_arn,
+            description=f"wallarm-mirror {args.stack}: Wallarm Native Nodes behind an NLB",
+            tags={**args.tags, "Name": f"{name}-target"},
+            opts=child,
+        )
+        # No network services (no Amazon DNS): the node analyses HTTP only.
+        self.filter = aws.ec2.TrafficMirrorFilter(
+            f"{name}-filter",
+            description=f"wallarm-mirror {args.stack}: TCP {', '.join(map(str, args.ports))}, both directions",
+            tags={**args.tags, "Name": f"{name}-filter"},
+            opts=child,
+        )
+        # A filter rejects what no rule accepts. Seen from the mirrored interface, requests come in
+        # (ingress) to the application port and responses go out (egress) from it; the node needs
+        # both to reassemble a stream. Rules are named by port, so removing one port renames nothing.
+        self.rules: list[aws.ec2.TrafficMirrorFilterRule] = []
+        for index, port in enumerate(args.ports):
+            to_port = aws.ec2.TrafficMirrorFilterRuleDestinationPortRangeArgs(from_port=port, to_port=port)
+            from_port = aws.ec2.TrafficMirrorFilterRuleSourcePortRangeArgs(from_port=port, to_port=port)
+            for direction, ranges in (
+                ("ingress", {"destination_port_range": to_port}),
+                ("egress", {"source_port_range": from_port}),
+            ):
+                self.rules.append(
+                    aws.ec2.TrafficMirrorFilterRule(
+                        f"{name}-filter-{direction}-tcp-{port}",
+                        traffic_mirror_filter_id=self.filter.id,
+                        description=f"TCP {'to' if direction == 'ingress' else 'from'} port {port}",
+                        traffic_direction=direction,
+                        rule_number=100 + index,
+                        rule_action="accept",
+                        protocol=TCP,
+                        source_cidr_block=ANYWHERE_V4,
+                        destination_cidr_block=ANYWHERE_V4,
+                        opts=child,
+                        **ranges,
+                    )
+                )
+        self.sessions = [
+            aws.ec2.TrafficMirrorSession(
+                f"{name}-session-{eni}",
+                network_interface_id=eni,
+                traffic_mirror_target_id=self.target.id,
+                traffic_mirror_filter_id=self.filter.id,
+                session_number=args.session_number,
+                virtual_network_id=args.vni,
+                description=session_description(args.stack),
+                tags={**args.tags, "Name": f"{name}-session-{eni}"},
+                # The filter's rules must exist before a session sends anything through it.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=self.rules),
+            )
+            for eni in args.source_eni_ids
+        ]
+        self.register_outputs(
+            {
+                "traffic_mirror_target_id": self.target.id,
+                "traffic_mirror_filter_id": self.filter.id,
+                "traffic_mirror_session_ids": [s.id for s in self.sessions],
+            }
+        )
