@@ -112,10 +112,17 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
     from .mirror import MirrorEndpoint, render_mirror_config
     from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
 
+    if args.server == "aws-cli":
+        return _aws_cli_session_command(args)
     overrides = _mirror_option_overrides(args.option or [])
     warnings: list[str] = []
     if args.endpoint is None:
         document = _plan_document(args)
+        if "mirror_endpoint" not in document["outputs"]:  # type: ignore[operator]
+            _fail(
+                f"stack {document['stack']} uses analyzer nativeNode: AWS VPC Traffic Mirroring needs no web-tier "
+                "config; --server aws-cli prints the command that mirrors one more network interface"
+            )
         warnings += document["warnings"]  # type: ignore[arg-type]
         url = str(document["outputs"]["mirror_endpoint"])  # type: ignore[index]
         stack_options: dict[str, object] = {}
@@ -150,6 +157,46 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
         warnings += [w for w in _endpoint_advice(endpoint, options) if w not in warnings]
     print(render_mirror_config(args.server, endpoint, options), end="")
     _print_warnings(warnings)
+    return 0
+
+
+def _aws_cli_session_command(args: argparse.Namespace) -> int:
+    """nativeNode: `aws ec2 create-traffic-mirror-session` for one more interface of this stack."""
+    from .components.tags import stack_tags
+    from .components.traffic_mirror import session_description
+    from .config import ConfigError, parse_stack_config
+    from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
+    from .traffic_mirror.aws_cli import create_session_command
+
+    project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
+    path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
+    try:
+        stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
+        prefix = f"{stack_file.project}:"
+        config = parse_stack_config(
+            {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)},
+            {k.removeprefix(prefix) for k in stack_file.secret_keys},
+        )
+    except (StackFileError, ConfigError) as error:
+        _fail(str(error))
+    if not config.native:
+        _fail(
+            f"stack {stack_file.stack} uses analyzer {config.analyzer}: --server aws-cli is for analyzer nativeNode "
+            "(AWS VPC Traffic Mirroring); pick nginx, envoy, istio or traefik"
+        )
+    region = str(stack_file.config.get("aws:region", "")) or _fail("the stack file sets no aws:region")
+    print(
+        create_session_command(
+            stack=stack_file.stack,
+            region=region,
+            session_number=config.traffic_mirror_session_number,
+            vni=config.traffic_mirror_vni,
+            description=session_description(stack_file.stack),
+            tags=stack_tags(config.tags, stack_file.stack),
+            network_interface_id=args.eni or "<eni-id>",
+        ),
+        end="",
+    )
     return 0
 
 
@@ -195,8 +242,15 @@ def main(argv: list[str] | None = None) -> int:
 
     mirror = commands.add_parser("mirror-config", help="the web tier's mirroring config for a stack, offline")
     _stack_options(mirror)
-    mirror.add_argument("--server", required=True, choices=["nginx", "envoy", "istio", "traefik"])
+    mirror.add_argument(
+        "--server",
+        required=True,
+        choices=["nginx", "envoy", "istio", "traefik", "aws-cli"],
+        help="a web server's mirror config (nginxNode), or aws-cli: the command that mirrors one more "
+        "network interface by hand (nativeNode)",
+    )
     mirror.add_argument("--endpoint", help="render for this URL instead of the stack's mirror_endpoint")
+    mirror.add_argument("--eni", help="aws-cli: the network interface to mirror (default: a placeholder)")
     mirror.add_argument(
         "--option",
         action="append",
