@@ -67,9 +67,10 @@ Facts this relies on (AWS VPC Traffic Mirroring guide, read 2026; see the projec
 - Sources that cannot be mirrored (Nitro families below, bare metal, and non-Nitro types other than
   C4, D2, G3, G3s, H1, I3, M4, P2, P3, R4, X1, X1e — so no T2):
   https://docs.aws.amazon.com/vpc/latest/mirroring/traffic-mirroring-sessions.html
-- Whether AWS deletes a session together with its source ENI is not stated in the guide (it only
-  says a session stops when its *target* is deleted). This function does not depend on it: a managed
-  session whose ENI is gone is deleted here, and "already gone" counts as done.
+- AWS deletes the sessions of a source ENI when that ENI is deleted ("Traffic Mirroring
+  considerations": https://docs.aws.amazon.com/vpc/latest/mirroring/traffic-mirroring-considerations.html).
+  This function does not depend on it: a managed session whose ENI is gone is deleted here too, and
+  "already gone" counts as done.
 - Billing: AWS's VPC pricing page (https://aws.amazon.com/vpc/pricing/, read through a 2026-09
   transcription of it) charges Traffic Mirroring per hour per ENI with mirroring enabled ($0.015 in
   US East (Ohio)), plus the target's own costs. Whether a stopped source keeps being billed is not
