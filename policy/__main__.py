@@ -9,8 +9,9 @@ from rules import PACK_ENFORCEMENT, PACK_NAME, POLICIES
 
 PolicyPack(
     name=PACK_NAME,
-    description="Guardrails every wallarm-mirror stack keeps: internal ALB, no open or SSH ingress, IMDSv2, "
-    "encrypted volumes, no token in user data, monitoring mode, deletion protection in production.",
+    description="Guardrails every wallarm-mirror stack keeps: internal load balancers, no open or SSH ingress, "
+    "IMDSv2, encrypted volumes, no token in user data, monitoring mode, deletion protection in production, "
+    "traffic mirroring of the application's TCP ports only, both ways, to the stack's own target.",
     enforcement_level=PACK_ENFORCEMENT,
     policies=list(POLICIES),
 )

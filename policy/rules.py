@@ -22,10 +22,13 @@ import user_data_scan
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
+    PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
 PACK_NAME = "wallarm-mirror"
@@ -41,8 +44,17 @@ INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
 LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
+TRAFFIC_MIRROR_FILTER = "aws:ec2/trafficMirrorFilter:TrafficMirrorFilter"
+TRAFFIC_MIRROR_FILTER_RULE = "aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule"
+TRAFFIC_MIRROR_SESSION = "aws:ec2/trafficMirrorSession:TrafficMirrorSession"
+TRAFFIC_MIRROR_TARGET = "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget"
 
 SSH_PORT = 22
+TCP_PROTOCOL_NUMBER = 6
+ALL_PORTS = (0, 65535)
+# One port per accept rule, as the program writes them; a stack that serves a block of ports can
+# raise it with {"traffic-mirror-filter-tcp-ports": {"maxPortsPerRule": 10}}.
+DEFAULT_MAX_PORTS_PER_RULE = 1
 DEFAULT_PROD_STACK_PATTERN = r"(^|[-_.])prod(uction)?($|[-_.])"
 
 
@@ -168,7 +180,8 @@ def _alb_internal(args: ResourceValidationArgs, report_violation: ReportViolatio
     if not _is_true(internal):
         shown = "not set (AWS then makes it internet-facing)" if internal is None else f"{internal!r}"
         report_violation(
-            f"Load balancer {args.name}: `internal` is {shown}; the mirror ALB must never be internet-facing. "
+            f"Load balancer {args.name}: `internal` is {shown}; no load balancer of a mirror stack (the ALB of "
+            "nginxNode, the NLB of nativeNode, or any other type) may be internet-facing. "
             "Set internal=True (the wallarm-mirror program always does).",
             None,
         )
@@ -314,9 +327,193 @@ def _prod_deletion_protection(args: ResourceValidationArgs, report_violation: Re
         )
 
 
+# --- traffic mirroring (nativeNode) ---------------------------------------------------------
+
+# Seen from the mirrored interface, a request comes in (ingress) to the application's port and
+# its response goes out (egress) from it: the port range on the application's side.
+APPLICATION_SIDE = {"ingress": "destinationPortRange", "egress": "sourcePortRange"}
+
+
+@dataclass(frozen=True)
+class AcceptedPorts:
+    """The TCP ports on the application's side that one accepting filter rule lets through."""
+
+    direction: str  # "ingress" or "egress"
+    low: int
+    high: int
+
+
+def _ports_text(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def _port_range(props: Mapping[str, Any], key: str) -> tuple[int, int] | None:
+    """The range in `key` ({fromPort, toPort}); a missing bound is open. None when there is no range."""
+    ranges = _get(props, key)
+    if ranges is None:
+        return None
+    low, high = _port(_get(ranges, "fromPort")), _port(_get(ranges, "toPort"))
+    return (ALL_PORTS[0] if low is None else low, ALL_PORTS[1] if high is None else high)
+
+
+def accepted_ports(props: Mapping[str, Any]) -> AcceptedPorts | None:
+    """What an accepting TCP rule lets through on the application's side; None for any other rule.
+
+    A rule without that range accepts every port (0-65535). Rules that reject, other protocols and
+    unknown directions are not ports of this kind (filter_rule_problems reports the last two).
+    """
+    if str(_get(props, "ruleAction") or "").lower() != "accept":
+        return None
+    direction = str(_get(props, "trafficDirection") or "").lower()
+    if _port(_get(props, "protocol")) != TCP_PROTOCOL_NUMBER or direction not in APPLICATION_SIDE:
+        return None
+    low, high = _port_range(props, APPLICATION_SIDE[direction]) or ALL_PORTS
+    return AcceptedPorts(direction, low, high)
+
+
+def filter_rule_problems(props: Mapping[str, Any], max_ports: int) -> list[str]:
+    """Why an accepting traffic mirror filter rule copies more than the application's TCP ports.
+
+    Reject rules only narrow what a filter copies, so they are never a problem. A rule is fine when
+    it accepts protocol 6 (TCP) and, on the application's side of its direction (ingress: the
+    destination port, egress: the source port), a range of at most `max_ports` ports.
+    """
+    if str(_get(props, "ruleAction") or "").lower() != "accept":
+        return []
+    problems = []
+    protocol = _get(props, "protocol")
+    number = _port(protocol)
+    if number is None or number == 0:
+        shown = "not set" if protocol is None else f"{protocol!r}"
+        problems.append(f"accepts every protocol (protocol {shown})")
+    elif number != TCP_PROTOCOL_NUMBER:
+        problems.append(f"accepts protocol {number}, not TCP ({TCP_PROTOCOL_NUMBER})")
+    direction = str(_get(props, "trafficDirection") or "").lower()
+    if direction not in APPLICATION_SIDE:
+        problems.append(f"has trafficDirection {_get(props, 'trafficDirection')!r}, neither ingress nor egress")
+        return problems
+    key = APPLICATION_SIDE[direction]
+    ranges = _port_range(props, key)
+    if ranges is None:
+        problems.append(f"has no {key}, so it accepts every port")
+    elif ranges[0] <= 1 and ranges[1] >= ALL_PORTS[1]:
+        problems.append(f"accepts every port ({key} {_ports_text(*ranges)})")
+    elif ranges[1] - ranges[0] + 1 > max_ports:
+        count = ranges[1] - ranges[0] + 1
+        allowed = "a single port" if max_ports == 1 else f"at most {max_ports} ports"
+        problems.append(f"accepts {count} ports ({key} {_ports_text(*ranges)}), more than {allowed}")
+    return problems
+
+
+def _traffic_mirror_filter_tcp_ports(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == TRAFFIC_MIRROR_FILTER:
+        services = [str(s) for s in _items(_get(args.props, "networkServices"))]
+        if services:
+            report_violation(
+                f"Traffic mirror filter {args.name} mirrors network services {', '.join(services)}; the Native "
+                "Node analyses HTTP only, so these copies are load on the NLB and the nodes and nothing else. "
+                "Remove network_services from the filter.",
+                None,
+            )
+        return
+    if args.resource_type != TRAFFIC_MIRROR_FILTER_RULE:
+        return
+    max_ports = _port(args.get_config().get("maxPortsPerRule")) or DEFAULT_MAX_PORTS_PER_RULE
+    problems = filter_rule_problems(args.props, max_ports)
+    if problems:
+        direction = str(_get(args.props, "trafficDirection") or "?").lower()
+        key = APPLICATION_SIDE.get(direction, "destinationPortRange (ingress) or sourcePortRange (egress)")
+        report_violation(
+            f"Traffic mirror filter rule {args.name} ({direction}, accept) {'; it '.join(problems)}. The Native "
+            "Node analyses HTTP on the application's TCP ports only; every other packet copied is load on the "
+            f"NLB and the nodes and data the analyser should not see. Accept protocol 6 (TCP) with {key} "
+            "from_port = to_port = an application port (wallarm-mirror:trafficMirrorPorts), one rule per port "
+            'and direction, or raise {"traffic-mirror-filter-tcp-ports": {"maxPortsPerRule": N}} for a block '
+            "of ports.",
+            None,
+        )
+
+
+def _depends_on(resource: PolicyResource, key: str, resource_type: str) -> list[PolicyResource]:
+    """The resources of `resource_type` that the input `key` of `resource` comes from (engine-sent)."""
+    return [d for d in resource.property_dependencies.get(key, []) if d.resource_type == resource_type]
+
+
+def _filter_of(rule: PolicyResource) -> str:
+    """The filter a rule belongs to: the filter resource's name when the engine says where the id
+    comes from (also during a preview, when the id is still unknown), else the id as written."""
+    filters = _depends_on(rule, "trafficMirrorFilterId", TRAFFIC_MIRROR_FILTER)
+    if filters:
+        return filters[0].name
+    return str(_get(rule.props, "trafficMirrorFilterId"))
+
+
+def _port_runs(ports: set[int]) -> str:
+    """80, 443, 8080-8082: sorted ports with consecutive runs joined."""
+    runs: list[list[int]] = []
+    for port in sorted(ports):
+        if runs and port == runs[-1][1] + 1:
+            runs[-1][1] = port
+        else:
+            runs.append([port, port])
+    return ", ".join(_ports_text(low, high) for low, high in runs)
+
+
+def _traffic_mirror_both_directions(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    # filter -> direction -> ports, and one rule per filter for the violation's URN
+    covered: dict[str, dict[str, set[int]]] = {}
+    some_rule: dict[str, str] = {}
+    for rule in args.resources:
+        if rule.resource_type != TRAFFIC_MIRROR_FILTER_RULE:
+            continue
+        accepted = accepted_ports(rule.props)
+        if accepted is None:
+            continue
+        key = _filter_of(rule)
+        directions = covered.setdefault(key, {"ingress": set(), "egress": set()})
+        directions[accepted.direction].update(range(accepted.low, accepted.high + 1))
+        some_rule.setdefault(key, rule.urn)
+    for key, directions in sorted(covered.items()):
+        for one, other in (("ingress", "egress"), ("egress", "ingress")):
+            missing = directions[one] - directions[other]
+            if missing:
+                ports = _port_runs(missing)
+                report_violation(
+                    f"Traffic mirror filter {key} accepts TCP {ports} {one} ({APPLICATION_SIDE[one]}) but not "
+                    f"{other} ({APPLICATION_SIDE[other]}); the Native Node reassembles each TCP stream from both "
+                    f"directions, so those connections cannot be analysed. Add an {other} accept rule for "
+                    f"{ports} with {APPLICATION_SIDE[other]} (the program writes both for every "
+                    "wallarm-mirror:trafficMirrorPorts entry).",
+                    some_rule[key],
+                )
+
+
+def _traffic_mirror_session_own_target(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    sessions = [r for r in args.resources if r.resource_type == TRAFFIC_MIRROR_SESSION]
+    if not sessions:
+        return
+    targets = [r for r in args.resources if r.resource_type == TRAFFIC_MIRROR_TARGET]
+    for session in sessions:
+        if _depends_on(session, "trafficMirrorTargetId", TRAFFIC_MIRROR_TARGET):
+            continue
+        # Without the engine's dependency (a target id written as a literal), compare ids.
+        target_id = _get(session.props, "trafficMirrorTargetId")
+        if target_id is not None and any(_get(t.props, "id") == target_id for t in targets):
+            continue
+        report_violation(
+            f"Traffic mirror session {session.name} sends its copies to target {target_id!r}, which is not a "
+            "traffic mirror target of this stack; the web tier's packets would leave for an analyser this stack "
+            "does not run. Point traffic_mirror_target_id at this stack's target (the TrafficMirror component's "
+            "`target`).",
+            session.urn,
+        )
+
+
+# Named when the ALB was the only load balancer; the name is a config key users may have set, so it
+# stays, and the policy covers every type (application, network, gateway and the classic ELB).
 ALB_INTERNAL = ResourceValidationPolicy(
     name="alb-internal",
-    description="Load balancers are internal: the mirror endpoint is never reachable from the internet.",
+    description="Load balancers of every type (ALB, NLB, classic ELB) are internal: never reachable from the internet.",
     validate=_alb_internal,
     severity=Severity.CRITICAL,
 )
@@ -381,7 +578,38 @@ PROD_DELETION_PROTECTION = ResourceValidationPolicy(
     ),
 )
 
-POLICIES: list[ResourceValidationPolicy] = [
+TRAFFIC_MIRROR_FILTER_TCP_PORTS = ResourceValidationPolicy(
+    name="traffic-mirror-filter-tcp-ports",
+    description="Traffic mirror filters copy only TCP to and from the application's ports: accept rules are "
+    "protocol 6 with a single port on the application's side, and no network services.",
+    validate=_traffic_mirror_filter_tcp_ports,
+    severity=Severity.HIGH,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "maxPortsPerRule": {
+                "type": "integer",
+                "minimum": 1,
+                "default": DEFAULT_MAX_PORTS_PER_RULE,
+                "description": "How many ports one accept rule may cover on the application's side.",
+            }
+        }
+    ),
+)
+TRAFFIC_MIRROR_BOTH_DIRECTIONS = StackValidationPolicy(
+    name="traffic-mirror-both-directions",
+    description="Every TCP port a traffic mirror filter accepts is accepted both ways (requests in, responses "
+    "out): the Native Node needs both directions to reassemble a stream.",
+    validate=_traffic_mirror_both_directions,
+    severity=Severity.MEDIUM,
+)
+TRAFFIC_MIRROR_SESSION_OWN_TARGET = StackValidationPolicy(
+    name="traffic-mirror-session-own-target",
+    description="Traffic mirror sessions send their copies to a traffic mirror target of the same stack.",
+    validate=_traffic_mirror_session_own_target,
+    severity=Severity.HIGH,
+)
+
+RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
     ALB_INTERNAL,
     NO_WORLD_INGRESS,
     NO_SSH_INGRESS,
@@ -390,4 +618,10 @@ POLICIES: list[ResourceValidationPolicy] = [
     NO_TOKEN_IN_USER_DATA,
     WALLARM_MODE_MONITORING,
     PROD_DELETION_PROTECTION,
+    TRAFFIC_MIRROR_FILTER_TCP_PORTS,
 ]
+STACK_POLICIES: list[StackValidationPolicy] = [
+    TRAFFIC_MIRROR_BOTH_DIRECTIONS,
+    TRAFFIC_MIRROR_SESSION_OWN_TARGET,
+]
+POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [*RESOURCE_POLICIES, *STACK_POLICIES]

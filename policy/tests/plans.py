@@ -20,9 +20,12 @@ from typing import Any
 
 from pulumi_policy import (
     PolicyCustomTimeouts,
+    PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.proxy import unknown_checking_proxy
 
@@ -53,6 +56,7 @@ class Plan:
     project: str
     stack: str
     resources: list[dict[str, Any]]
+    outputs: dict[str, Any]
 
     def all(self, resource_type: str) -> list[dict[str, Any]]:
         return [r for r in self.resources if r["type"] == resource_type]
@@ -100,7 +104,12 @@ def finish(process: subprocess.Popen[str], what: str) -> str:
 
 def plan_from(stdout: str) -> Plan:
     document = json.loads(stdout)
-    return Plan(project=document["project"], stack=document["stack"], resources=document["resources"])
+    return Plan(
+        project=document["project"],
+        stack=document["stack"],
+        resources=document["resources"],
+        outputs=document.get("outputs") or {},
+    )
 
 
 def variant_stack_file(directory: Path, stack: str, extra: Mapping[str, str]) -> Path:
@@ -136,9 +145,62 @@ def args_for(
     )
 
 
-def violations(policy: ResourceValidationPolicy, args: ResourceValidationArgs) -> list[str]:
+def resource_args(
+    resource_type: str, name: str, props: Mapping[str, Any], *, config: Mapping[str, Any] | None = None
+) -> ResourceValidationArgs:
+    """Policy arguments for a hand-built resource of a stack named `test`."""
+    resource = {"type": resource_type, "name": name, "parent": None, "inputs": props}
+    return args_for(Plan("wallarm-mirror", "test", [resource], {}), resource, config=config)
+
+
+def policy_resource(
+    resource_type: str,
+    name: str,
+    props: Mapping[str, Any],
+    *,
+    property_dependencies: Mapping[str, list[PolicyResource]] | None = None,
+    urn: str | None = None,
+) -> PolicyResource:
+    """One resource of a stack policy's arguments, its props behind the unknown-checking proxy."""
+    return PolicyResource(
+        resource_type=resource_type,
+        props=unknown_checking_proxy(copy.deepcopy(dict(props))),
+        urn=urn or f"urn:pulumi:test::wallarm-mirror::{resource_type}::{name}",
+        name=name,
+        opts=OPTS,
+        provider=None,
+        parent=None,
+        dependencies=[],
+        property_dependencies=dict(property_dependencies or {}),
+    )
+
+
+def stack_args(
+    plan: Plan,
+    *,
+    props_of: Mapping[str, Mapping[str, Any]] | None = None,
+    ids: Mapping[str, str] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> StackValidationArgs:
+    """What the engine would pass a stack policy for the plan: every resource's inputs (`props_of`
+    replaces some by name), with `id` added where `ids` names one (the engine sends outputs, which
+    hold the id; the plan keeps ids only in its stack outputs). No property dependencies: the plan
+    does not record them, so the policies fall back on the ids as written."""
+    resources = []
+    for resource in plan.resources:
+        props = dict((props_of or {}).get(resource["name"], resource["inputs"]))
+        if ids and resource["name"] in ids:
+            props["id"] = ids[resource["name"]]
+        resources.append(policy_resource(resource["type"], resource["name"], props, urn=plan.urn(resource)))
+    return StackValidationArgs(resources, config=dict(config or {}))
+
+
+def violations(
+    policy: ResourceValidationPolicy | StackValidationPolicy, args: ResourceValidationArgs | StackValidationArgs
+) -> list[str]:
+    """The messages the policy reports for these arguments (of the matching kind)."""
     found: list[str] = []
-    policy.validate(args, lambda message, urn=None: found.append(message))
+    policy.validate(args, lambda message, urn=None: found.append(message))  # type: ignore[arg-type]
     return found
 
 

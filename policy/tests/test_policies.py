@@ -14,6 +14,7 @@ from plans import (
     args_for,
     base64_heredoc,
     mutated,
+    stack_args,
     user_data_text,
     violations,
     with_user_data,
@@ -26,24 +27,40 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 MIRROR_RULE = "wallarm-mirror-alb-sg-from-10-0-16-0-20"
+TARGET = "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget"
 
 
-def every_violation(plan: Plan, props_of: dict[str, dict[str, Any]] | None = None, **kwargs: Any) -> list[str]:
-    """'policy: message' for every policy over every resource of the plan."""
+def stack_ids(plan: Plan) -> dict[str, str]:
+    """The ids a stack policy sees in the engine's outputs, which the plan keeps as stack outputs only."""
+    if "traffic_mirror_target_id" not in plan.outputs:
+        return {}
+    return {plan.one(TARGET)["name"]: plan.outputs["traffic_mirror_target_id"]}
+
+
+def every_violation(
+    plan: Plan, props_of: dict[str, dict[str, Any]] | None = None, *, stack: str | None = None
+) -> list[str]:
+    """'policy: message' for every resource policy over every resource of the plan, and every stack policy."""
     found = []
     for resource in plan.resources:
         props = (props_of or {}).get(resource["name"])
-        for policy in rules.POLICIES:
-            args = args_for(plan, resource, props=props, **kwargs)
+        for policy in rules.RESOURCE_POLICIES:
+            args = args_for(plan, resource, props=props, stack=stack)
             found += [f"{policy.name}: {message}" for message in violations(policy, args)]
+    whole = stack_args(plan, props_of=props_of, ids=stack_ids(plan))
+    for stack_policy in rules.STACK_POLICIES:
+        found += [f"{stack_policy.name}: {message}" for message in violations(stack_policy, whole)]
     return found
 
 
 def only_violation(plan: Plan, resource: dict[str, Any], props: dict[str, Any], **kwargs: Any) -> str:
     """The one violation that changing `resource` to `props` causes, across all policies of the pack."""
     found = []
-    for policy in rules.POLICIES:
+    for policy in rules.RESOURCE_POLICIES:
         found += [f"{policy.name}: {m}" for m in violations(policy, args_for(plan, resource, props=props, **kwargs))]
+    whole = stack_args(plan, props_of={resource["name"]: props}, ids=stack_ids(plan))
+    for stack_policy in rules.STACK_POLICIES:
+        found += [f"{stack_policy.name}: {m}" for m in violations(stack_policy, whole)]
     assert len(found) == 1, found
     return found[0]
 
@@ -56,7 +73,8 @@ def test_pack_is_mandatory_and_every_policy_inherits_its_level() -> None:
     assert [p.enforcement_level for p in rules.POLICIES] == [None] * len(rules.POLICIES)
 
 
-def test_pack_has_the_eight_policies_of_the_design() -> None:
+def test_pack_has_the_policies_of_the_design() -> None:
+    # Names are policy config keys: a renamed policy silently drops what users configured for it.
     assert [p.name for p in rules.POLICIES] == [
         "alb-internal",
         "no-world-ingress",
@@ -66,6 +84,9 @@ def test_pack_has_the_eight_policies_of_the_design() -> None:
         "no-token-in-user-data",
         "wallarm-mode-monitoring",
         "prod-alb-deletion-protection",
+        "traffic-mirror-filter-tcp-ports",
+        "traffic-mirror-both-directions",
+        "traffic-mirror-session-own-target",
     ]
 
 
@@ -137,7 +158,7 @@ def test_security_group_rule_resource_from_the_internet_is_a_violation(plans: Pl
         "no-world-ingress: Security group ingress on legacy-rule (this rule) allows 0.0.0.0/0"
     )
     egress = {**rule["inputs"], "type": "egress", "cidrBlocks": ["0.0.0.0/0"]}
-    assert not any(violations(p, args_for(plans.dev, rule, props=egress)) for p in rules.POLICIES)
+    assert not any(violations(p, args_for(plans.dev, rule, props=egress)) for p in rules.RESOURCE_POLICIES)
 
 
 # --- 3 no SSH -------------------------------------------------------------------------------
