@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--runs N] [--suite-runs N] [--skip-suite] [--json]
 
-Each round runs, one after the other, the floor, the lean floor, the plan of dev, the plan of prod
+Each round runs, one after the other, the floor, the lean floor, the plans of dev, prod and native
 and (in the first --suite-runs rounds: all 5 by default, ~20 s a round) the test suite and the policy
 pack's tests, so drift on the machine hits all of them alike. Each command is a fresh child process
 with its output sent to /dev/null. Its wall time is measured around spawn and reap; its CPU time
@@ -86,6 +86,12 @@ def commands(python: str) -> list[Command]:
         Command("lean", "floor, ending as the plan does (GC off, os._exit)", (python, "-c", LEAN_FLOOR_CODE)),
         Command("dev", "plan --stack dev", (python, "-m", "wallarm_mirror", "plan", "--stack", "dev")),
         Command("prod", "plan --stack prod", (python, "-m", "wallarm_mirror", "plan", "--stack", "prod")),
+        # The second analyser, planned from its stack file as a user would try one.
+        Command(
+            "native",
+            "plan --config-file Pulumi.native.yaml",
+            (python, "-m", "wallarm_mirror", "plan", "--config-file", str(ROOT / "Pulumi.native.yaml")),
+        ),
         # As ./dev test runs it: one pytest-xdist worker per core.
         Command(
             "suite",
@@ -232,7 +238,7 @@ def render(info: dict[str, str], samples: dict[str, Samples]) -> str:
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     lines.append("")
-    for key in ("dev", "prod"):
+    for key in ("dev", "prod", "native"):
         for base in ("floor", "lean"):
             lines.append(ratio_line(samples, key, base))
     lines.append(
@@ -274,7 +280,7 @@ def as_json(info: dict[str, str], samples: dict[str, Samples]) -> dict[str, obje
                 "cpu_median_paired": statistics.median(paired_ratios(samples[key], samples[base], "cpu_s")),
                 "max_rss_of_medians": samples[key].median_rss() / samples[base].median_rss(),
             }
-            for key in ("dev", "prod")
+            for key in ("dev", "prod", "native")
             for base in ("floor", "lean")
         },
     }
