@@ -9,6 +9,7 @@ polls), so a module fixture starts them all at once and the tests read their res
 
 from __future__ import annotations
 
+import ast
 import base64
 import contextlib
 import dataclasses
@@ -474,6 +475,15 @@ def test_script_downloads_from_wallarms_documented_url() -> None:
     assert spec.installer_url == "https://meganode.wallarm.com/native/aio-native-0.25.5.aarch64.sh"
     script = render_native_boot_script(spec)
     assert " https://meganode.wallarm.com /native/aio-native-0.25.5.aarch64.sh " in script
+
+
+@pytest.mark.parametrize("marker", ["WALLARM_BOOT_DOWNLOADER_PY", "WALLARM_BOOT_LAUNCHER_PY", "WALLARM_BOOT_READY_PY"])
+def test_embedded_python_parses_as_python_3_7(marker: str) -> None:
+    # The oldest python3 the shared token fetcher supports; Debian 12 has 3.11, Ubuntu 22.04 3.10.
+    script = render_native_boot_script(_spec())
+    start = script.index(f"<<'{marker}'")
+    body = script[script.index("\n", start) + 1 :]
+    ast.parse(body[: body.index(f"\n{marker}\n")], feature_version=(3, 7))
 
 
 def test_only_the_inline_script_carries_the_token() -> None:
