@@ -142,6 +142,9 @@ for stack in ("dev", "prod"):
     stack_file = plan.read_stack_file(plan.PROJECT_DIR / f"Pulumi.{stack}.yaml", "wallarm-mirror", stack)
     run_offline(stack_file.config, stack_file.secret_keys, stack=stack)
     seen[stack] = services()
+stack_file = plan.read_stack_file(plan.PROJECT_DIR / "Pulumi.native.yaml", "wallarm-mirror", "native")
+run_offline(stack_file.config, stack_file.secret_keys, stack="native")
+seen["native"] = services()
 print(json.dumps(seen))
 """
 
@@ -149,6 +152,7 @@ print(json.dumps(seen))
 # The pulumi_aws service packages each example stack needs; loading one costs 5-120 ms.
 DEV_SERVICES = ["autoscaling", "cloudwatch", "ec2", "iam", "lb", "secretsmanager", "sns", "vpc"]
 PROD_ADDS = ["s3"]  # its access-log bucket; its alarms notify an existing topic
+NATIVE_ADDS = ["lambda_", "sqs"]  # the enrolment function and its dead-letter queue
 
 
 def test_each_part_loads_only_what_it_uses() -> None:
@@ -163,6 +167,7 @@ def test_each_part_loads_only_what_it_uses() -> None:
     assert seen["after_bad_config"] == [], "pulumi_aws loads only once the config is valid"
     assert seen["dev"] == DEV_SERVICES
     assert sorted(set(seen["prod"]) - set(seen["dev"])) == PROD_ADDS
+    assert sorted(set(seen["native"]) - set(seen["prod"])) == NATIVE_ADDS
 
 
 def test_the_package_exports_its_public_api_and_loads_it_only_on_use():
@@ -179,3 +184,16 @@ def test_the_package_exports_its_public_api_and_loads_it_only_on_use():
     assert result.stdout.split("] ")[0] == "[", "importing the package loads no Pulumi"
     assert "wallarm_mirror.config.model wallarm_mirror.components.stack" in result.stdout
     assert "['ConfigError', 'StackConfig', 'WallarmMirror', 'WallarmMirrorArgs', 'load_stack_config'" in result.stdout
+
+
+def test_an_nginx_node_plan_never_loads_the_native_analyser():
+    code = (
+        "import sys\n"
+        "from wallarm_mirror.__main__ import main\n"
+        "main(['plan', '--stack', 'dev', '--json'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('wallarm_mirror.native_node', "
+        "'wallarm_mirror.traffic_mirror', 'wallarm_mirror.components.native'))), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]"
