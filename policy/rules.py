@@ -359,13 +359,14 @@ def _port_range(props: Mapping[str, Any], key: str) -> tuple[int, int] | None:
 def accepted_ports(props: Mapping[str, Any]) -> AcceptedPorts | None:
     """What an accepting TCP rule lets through on the application's side; None for any other rule.
 
-    A rule without that range accepts every port (0-65535). Rules that reject, other protocols and
-    unknown directions are not ports of this kind (filter_rule_problems reports the last two).
+    A rule without that range accepts every port (0-65535), and one without a protocol (or 0) accepts
+    TCP among the rest. Rules that reject, other protocols and unknown directions let no TCP port
+    through (filter_rule_problems reports the last two).
     """
     if str(_get(props, "ruleAction") or "").lower() != "accept":
         return None
     direction = str(_get(props, "trafficDirection") or "").lower()
-    if _port(_get(props, "protocol")) != TCP_PROTOCOL_NUMBER or direction not in APPLICATION_SIDE:
+    if _port(_get(props, "protocol")) not in (None, 0, TCP_PROTOCOL_NUMBER) or direction not in APPLICATION_SIDE:
         return None
     low, high = _port_range(props, APPLICATION_SIDE[direction]) or ALL_PORTS
     return AcceptedPorts(direction, low, high)

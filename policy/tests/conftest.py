@@ -20,6 +20,7 @@ class Plans:
 
     dev: Plan
     prod: Plan
+    native: Plan  # analyzer nativeNode: NLB, traffic mirror target, filter, rules and a session
     v48_block: Plan
     inline_user_data: str  # base64, as the launch template input, with FAKE_TOKEN inside
 
@@ -34,6 +35,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> Plans:
     running = {
         "dev": start("-m", "wallarm_mirror", "plan", "--json", "--stack", "dev"),
         "prod": start("-m", "wallarm_mirror", "plan", "--json", "--stack", "prod"),
+        "native": start("-m", "wallarm_mirror", "plan", "--json", "--stack", "native"),
         "dev-v48-block": start("-m", "wallarm_mirror", "plan", "--json", "--config-file", str(v48_block)),
         "inline": start(str(helper), str(inline), FAKE_TOKEN),
     }
@@ -47,6 +49,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> Plans:
     return Plans(
         dev=plan_from(out["dev"]),
         prod=plan_from(out["prod"]),
+        native=plan_from(out["native"]),
         v48_block=plan_from(out["dev-v48-block"]),
         inline_user_data=out["inline"].strip(),
     )

@@ -28,6 +28,12 @@ SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 MIRROR_RULE = "wallarm-mirror-alb-sg-from-10-0-16-0-20"
 TARGET = "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget"
+FILTER = "aws:ec2/trafficMirrorFilter:TrafficMirrorFilter"
+FILTER_RULE = "aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule"
+SESSION = "aws:ec2/trafficMirrorSession:TrafficMirrorSession"
+INGRESS_80 = "wallarm-mirror-filter-ingress-tcp-80"
+EGRESS_80 = "wallarm-mirror-filter-egress-tcp-80"
+VXLAN_RULE = "wallarm-mirror-node-sg-vxlan-from-10-0-16-0-20"
 
 
 def stack_ids(plan: Plan) -> dict[str, str]:
@@ -53,14 +59,21 @@ def every_violation(
     return found
 
 
-def only_violation(plan: Plan, resource: dict[str, Any], props: dict[str, Any], **kwargs: Any) -> str:
-    """The one violation that changing `resource` to `props` causes, across all policies of the pack."""
+def violations_of_change(plan: Plan, resource: dict[str, Any], props: dict[str, Any], **kwargs: Any) -> list[str]:
+    """'policy: message' for what changing `resource` to `props` causes: the resource policies on that
+    resource, the stack policies on the plan with it changed (the rest of the plan passes)."""
     found = []
     for policy in rules.RESOURCE_POLICIES:
         found += [f"{policy.name}: {m}" for m in violations(policy, args_for(plan, resource, props=props, **kwargs))]
     whole = stack_args(plan, props_of={resource["name"]: props}, ids=stack_ids(plan))
     for stack_policy in rules.STACK_POLICIES:
         found += [f"{stack_policy.name}: {m}" for m in violations(stack_policy, whole)]
+    return found
+
+
+def only_violation(plan: Plan, resource: dict[str, Any], props: dict[str, Any], **kwargs: Any) -> str:
+    """The one violation that changing `resource` to `props` causes, across all policies of the pack."""
+    found = violations_of_change(plan, resource, props, **kwargs)
     assert len(found) == 1, found
     return found[0]
 
@@ -97,6 +110,15 @@ def test_example_dev_stack_passes_every_policy(plans: Plans) -> None:
 def test_example_prod_stack_passes_every_policy(plans: Plans) -> None:
     assert plans.prod.stack == "prod"  # so the deletion-protection policy applies
     assert every_violation(plans.prod) == []
+
+
+def test_example_native_stack_passes_every_policy(plans: Plans) -> None:
+    native = plans.native
+    # Not a vacuous pass: the plan holds every resource the traffic mirror policies look at.
+    assert native.one(ALB)["inputs"]["loadBalancerType"] == "network"
+    assert len(native.all(FILTER_RULE)) == 2
+    assert native.all(SESSION) and native.all(TARGET) and native.all(FILTER)
+    assert every_violation(native) == []
 
 
 # --- 1 ALB internal -------------------------------------------------------------------------
@@ -413,3 +435,104 @@ def test_stack_name_comes_from_the_urn(plans: Plans) -> None:
         "aws:lb/loadBalancer:LoadBalancer::wallarm-mirror-alb"
     )
     assert rules.stack_of(urn) == "prod"
+
+
+# --- 9 the native stack (analyzer nativeNode) -----------------------------------------------
+
+
+@pytest.mark.parametrize("internal", [False, None])
+def test_internet_facing_nlb_is_a_violation(plans: Plans, internal: bool | None) -> None:
+    nlb = plans.native.one(ALB)
+    message = only_violation(plans.native, nlb, mutated(nlb, "internal", internal))
+    assert message.startswith("alb-internal: Load balancer wallarm-mirror-nlb: `internal` is ")
+    assert "the NLB of nativeNode" in message
+
+
+@pytest.mark.parametrize(("field", "cidr"), [("cidrIpv4", "0.0.0.0/0"), ("cidrIpv6", "::/0")])
+def test_vxlan_ingress_from_the_internet_is_a_violation(plans: Plans, field: str, cidr: str) -> None:
+    rule = plans.native.one(INGRESS, VXLAN_RULE)
+    assert (rule["inputs"]["ipProtocol"], rule["inputs"]["fromPort"], rule["inputs"]["toPort"]) == ("udp", 4789, 4789)
+    props = mutated(rule, field, cidr)
+    if field == "cidrIpv6":
+        del props["cidrIpv4"]
+    message = only_violation(plans.native, rule, props)
+    assert message.startswith(f"no-world-ingress: Security group ingress on {VXLAN_RULE} (this rule) allows {cidr},")
+
+
+# A widened rule copies its extra ports one way only (its twin in the other direction still takes
+# port 80), so the stack policy names those ports too: both are true, and one fix clears both.
+@pytest.mark.parametrize(
+    ("name", "changes", "reason", "one_way"),
+    [
+        (INGRESS_80, {"protocol": None}, "accepts every protocol (protocol not set)", None),
+        (
+            EGRESS_80,
+            {"sourcePortRange": None, "destinationPortRange": {"fromPort": 80, "toPort": 80}},  # the wrong side
+            "has no sourcePortRange, so it accepts every port",
+            "0-79, 81-65535 egress",
+        ),
+        (
+            EGRESS_80,
+            {"sourcePortRange": {"fromPort": 0, "toPort": 65535}},
+            "accepts every port (sourcePortRange 0-65535)",
+            "0-79, 81-65535 egress",
+        ),
+        (
+            INGRESS_80,
+            {"destinationPortRange": {"fromPort": 80, "toPort": 65535}},
+            "accepts 65456 ports (destinationPortRange 80-65535), more than a single port",
+            "81-65535 ingress",
+        ),
+    ],
+)
+def test_filter_rule_copying_more_than_the_application_port_is_a_violation(
+    plans: Plans, name: str, changes: dict[str, Any], reason: str, one_way: str | None
+) -> None:
+    rule = plans.native.one(FILTER_RULE, name)
+    props = {k: v for k, v in {**rule["inputs"], **changes}.items() if v is not None}
+    found = violations_of_change(plans.native, rule, props)
+    direction = rule["inputs"]["trafficDirection"]
+    assert found[0].startswith(
+        f"traffic-mirror-filter-tcp-ports: Traffic mirror filter rule {name} ({direction}, accept) {reason}. "
+    )
+    if one_way is None:
+        assert len(found) == 1, found
+    else:
+        assert len(found) == 2, found
+        assert found[1].startswith("traffic-mirror-both-directions: ")
+        assert f" accepts TCP {one_way} (" in found[1]
+
+
+def test_filter_rule_for_udp_is_a_violation_and_leaves_the_port_one_way(plans: Plans) -> None:
+    rule = plans.native.one(FILTER_RULE, INGRESS_80)
+    found = violations_of_change(plans.native, rule, mutated(rule, "protocol", 17))
+    assert [f.split(": ", 1)[0] for f in found] == ["traffic-mirror-filter-tcp-ports", "traffic-mirror-both-directions"]
+    assert "accepts protocol 17, not TCP (6)" in found[0]
+    assert "accepts TCP 80 egress (sourcePortRange) but not ingress (destinationPortRange)" in found[1]
+
+
+def test_filter_with_amazon_dns_is_a_violation(plans: Plans) -> None:
+    mirror_filter = plans.native.one(FILTER)
+    message = only_violation(plans.native, mirror_filter, mutated(mirror_filter, "networkServices", ["amazon-dns"]))
+    assert message.startswith("traffic-mirror-filter-tcp-ports: Traffic mirror filter wallarm-mirror-filter mirrors")
+
+
+def test_port_mirrored_one_way_only_is_a_violation(plans: Plans) -> None:
+    # The egress rule turned into a reject: the responses from port 80 are no longer copied.
+    rule = plans.native.one(FILTER_RULE, EGRESS_80)
+    message = only_violation(plans.native, rule, mutated(rule, "ruleAction", "reject"))
+    filter_id = plans.native.outputs["traffic_mirror_filter_id"]
+    assert message.startswith(
+        f"traffic-mirror-both-directions: Traffic mirror filter {filter_id} accepts TCP 80 ingress "
+        "(destinationPortRange) but not egress (sourcePortRange);"
+    )
+
+
+def test_session_to_another_target_is_a_violation(plans: Plans) -> None:
+    session = plans.native.one(SESSION)
+    assert session["inputs"]["trafficMirrorTargetId"] == plans.native.outputs["traffic_mirror_target_id"]
+    message = only_violation(plans.native, session, mutated(session, "trafficMirrorTargetId", "tmt-0ffe1se"))
+    assert message.startswith(
+        f"traffic-mirror-session-own-target: Traffic mirror session {session['name']} sends its copies to target "
+        "'tmt-0ffe1se', which is not a traffic mirror target of this stack;"
+    )

@@ -264,6 +264,19 @@ def test_port_accepted_one_way_only_is_refused() -> None:
     ]
 
 
+def test_rule_for_every_protocol_covers_tcp_and_one_for_udp_does_not() -> None:
+    # An all-protocol egress rule copies the responses too (traffic-mirror-filter-tcp-ports refuses
+    # it for the rest it copies); a UDP rule on port 80 copies no TCP response.
+    every_protocol = {k: v for k, v in filter_rule("egress", 80).items() if k != "protocol"}
+    assert (
+        both_directions(rule_resource("in-80", filter_rule("ingress", 80)), rule_resource("out", every_protocol)) == []
+    )
+    (message,) = both_directions(
+        rule_resource("in-80", filter_rule("ingress", 80)), rule_resource("out", filter_rule("egress", 80, protocol=17))
+    )
+    assert message.startswith("Traffic mirror filter tmf-0123 accepts TCP 80 ingress (destinationPortRange) but not")
+
+
 def test_directions_are_paired_within_one_filter() -> None:
     # The same port accepted ingress by one filter and egress by another is not a pair.
     found = both_directions(
