@@ -214,7 +214,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_config_reference(args: argparse.Namespace) -> int:
     from .config.reference import bad_input_table, config_table
 
-    if args.bad_inputs or args.native_bad_inputs:
+    if args.args_module:
+        from .config.reference import args_module_source
+
+        print(args_module_source(), end="")
+    elif args.bad_inputs or args.native_bad_inputs:
         print(bad_input_table(native=args.native_bad_inputs), end="")
     else:
         print(config_table(), end="")
@@ -267,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     reference.add_argument("--bad-inputs", action="store_true", help="bad inputs and their messages instead")
     reference.add_argument(
         "--native-bad-inputs", action="store_true", help="bad inputs of a nativeNode stack and their messages"
+    )
+    reference.add_argument(
+        "--args-module", action="store_true", help="the source of the component's args (components/args.py)"
     )
     reference.set_defaults(func=cmd_config_reference)
 

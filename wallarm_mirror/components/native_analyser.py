@@ -16,6 +16,7 @@ from .network_load_balancer import MirrorNetworkLoadBalancer, NetworkLoadBalance
 from .node_boot import stored_token_source, vpc_cidrs
 from .node_group import AmiQuery, NodeGroup, NodeGroupArgs
 from .node_identity import NodeIdentity
+from .resolve import ResolvedArgs
 from .traffic_mirror import TrafficMirror, TrafficMirrorArgs, session_description
 
 # Debian's own AWS account publishes the official Debian 12 images, named debian-12-<arch>-<date>-<build>
@@ -55,7 +56,7 @@ def native_boot_spec(config: StackConfig, trusted: list[str], token: TokenSource
 def build_native_analyser(
     parent: pulumi.ComponentResource,
     name: str,
-    config: StackConfig,
+    resolved: ResolvedArgs,
     stack: str,
     tags: dict[str, str],
     vpc: pulumi.Output[aws.ec2.GetVpcResult],
@@ -66,12 +67,15 @@ def build_native_analyser(
     """Creates the NLB, the traffic mirror target, filter and sessions, the enrolment function (for
     source tags), the node security group, the node group and the alarms; returns the outputs."""
     partition, region, account = where
+    config = resolved.config
     child = pulumi.ResourceOptions(parent=parent)
-    subnets = config.nodes_subnets
+    # A list for nativeNode (resolve_args refuses an Output list): one health rule per subnet.
+    subnets = resolved.node_subnet_list()
+    vpc_id = resolved.value("vpc_id")
     group = NativeSecurityGroup(
         name,
         NativeSecurityGroupArgs(
-            vpc_id=config.vpc_id,
+            vpc_id=vpc_id,
             mirror_source_cidrs=config.mirror_source_cidrs,
             nlb_subnet_ids=subnets,
             node_egress_cidrs=config.node_egress_cidrs,
@@ -82,7 +86,7 @@ def build_native_analyser(
     balancer = MirrorNetworkLoadBalancer(
         name,
         NetworkLoadBalancerArgs(
-            vpc_id=config.vpc_id, subnet_ids=subnets, deletion_protection=config.deletion_protection, tags=tags
+            vpc_id=vpc_id, subnet_ids=subnets, deletion_protection=config.deletion_protection, tags=tags
         ),
         child,
     )
@@ -136,7 +140,7 @@ def build_native_analyser(
         name,
         NodeGroupArgs(
             node_version=config.native_node_version,
-            ami_id=config.ami_id,
+            ami_id=resolved.value("ami_id"),
             instance_type=config.instance_type,
             root_volume_size=config.root_volume_size,
             subnet_ids=subnets,
@@ -182,7 +186,7 @@ def build_native_analyser(
             name,
             AlarmsArgs(
                 stack=stack,
-                topic_arn=config.alarm_topic_arn,
+                topic_arn=resolved.value("alarm_topic_arn"),
                 alb_arn_suffix=balancer.nlb.arn_suffix,
                 target_group_arn_suffix=balancer.target_group.arn_suffix,
                 asg_name=nodes.group.name,

@@ -15,9 +15,9 @@ from .tags import name_fragment
 
 @dataclass(frozen=True)
 class NativeSecurityGroupArgs:
-    vpc_id: str
+    vpc_id: pulumi.Input[str]
     mirror_source_cidrs: list[str]
-    nlb_subnet_ids: list[str]
+    nlb_subnet_ids: list[pulumi.Input[str]]
     node_egress_cidrs: list[str]
     tags: dict[str, str]
 
@@ -55,11 +55,13 @@ class NativeSecurityGroup(pulumi.ComponentResource):
                 **_cidr(cidr),
             )
         # NLB health checks come from the load balancer's own addresses, one per subnet it lives in.
-        for subnet in args.nlb_subnet_ids:
+        for index, subnet in enumerate(args.nlb_subnet_ids):
+            # Named by the subnet id when it is known now; a subnet given as an Output by its place.
+            label = subnet if isinstance(subnet, str) else f"subnet-{index}"
             aws.vpc.SecurityGroupIngressRule(
-                f"{name}-node-sg-health-from-{subnet}",
+                f"{name}-node-sg-health-from-{label}",
                 security_group_id=self.node.id,
-                description=f"NLB health checks from {subnet}",
+                description=pulumi.Output.concat("NLB health checks from ", subnet),
                 ip_protocol="tcp",
                 from_port=NATIVE_HEALTH_PORT,
                 to_port=NATIVE_HEALTH_PORT,

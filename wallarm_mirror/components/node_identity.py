@@ -20,7 +20,7 @@ class NodeIdentityArgs:
     partition: pulumi.Input[str]
     token: pulumi.Output[str]  # a Pulumi secret
     token_delivery: TokenDelivery
-    token_kms_key_arn: str | None
+    token_kms_key_arn: pulumi.Input[str] | None
     extra_policy_arns: list[str]
     tags: dict[str, str]
 
@@ -120,8 +120,9 @@ class NodeIdentity(pulumi.ComponentResource):
             aws.iam.RolePolicy(
                 f"{name}-read-token",
                 role=self.role.id,
-                policy=self.token_store_arn.apply(
-                    lambda arn: _token_read_policy(arn, args.token_delivery, args.token_kms_key_arn)
+                # The key may be an Output of another resource (the component's args accept one).
+                policy=pulumi.Output.all(self.token_store_arn, args.token_kms_key_arn).apply(
+                    lambda v: _token_read_policy(v[0], args.token_delivery, v[1])
                 ),
                 opts=child,
             )

@@ -1,43 +1,93 @@
-"""The top-level component: one Wallarm mirror analyser, from a validated stack config."""
+"""The top-level component: one Wallarm mirror analyser, from args checked like a stack config."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from ..config import StackConfig
+from ..config import ConfigError
 from ..mirror import MirrorEndpoint, render_all
-from ..node.boot_script import TokenInline, encode_user_data, render_boot_script
+from ..node.boot_script import TokenInline, TokenSource, encode_user_data, render_boot_script
 from ..node.snippets import trusted_proxy_cidrs
 from .access_logs import AccessLogsArgs, AccessLogsBucket
 from .alarms import AlarmsArgs, MirrorAlarms
+from .args import WallarmMirrorArgs
 from .load_balancer import LoadBalancerArgs, MirrorLoadBalancer
-from .node_boot import boot_spec, stored_token_source, vpc_cidrs
+from .node_boot import boot_script_problems, boot_spec, stored_token_source, vpc_cidrs
 from .node_group import NodeGroup, NodeGroupArgs
 from .node_identity import NodeIdentity, NodeIdentityArgs
+from .resolve import ResolvedArgs, resolve_args
 from .security_groups import MirrorSecurityGroups, SecurityGroupsArgs
 from .tags import stack_tags
 
+# Config keys whose text goes into the boot script (and may arrive as Outputs).
+_BOOT_TEXT = ("global_snippet", "http_snippet", "server_snippet", "post_script")
 
-@dataclass(frozen=True)
-class WallarmMirrorArgs:
-    config: StackConfig
-    stack: str
+
+TYPE_TOKEN = "wallarm:mirror:WallarmMirror"
 
 
 class WallarmMirror(pulumi.ComponentResource):
-    """Creates everything one stack needs. nginxNode: security groups, the internal mirror ALB with its
-    target group and listener, the node identity (IAM, stored token) and the auto scaling group of
+    """Creates everything one analyser needs. nginxNode: security groups, the internal mirror ALB with
+    its target group and listener, the node identity (IAM, stored token) and the auto scaling group of
     NGINX nodes. nativeNode: the same identity and node group shape, of Wallarm Native Nodes behind an
-    internal NLB that AWS VPC Traffic Mirroring feeds (see native_analyser.py)."""
+    internal NLB that AWS VPC Traffic Mirroring feeds (see native_analyser.py).
+
+    The args are checked by the stack config's model with the same sentences: what is known now
+    raises here, before any child resource exists; an Output is checked when it resolves.
+    """
+
+    # Outputs of either analyser (None where the other analyser's resource would be).
+    mirror_endpoint: pulumi.Output[str | None]
+    """nginxNode: the URL the web tier mirrors to (http(s)://<alb dns or endpointHostname>:8445)."""
+    alb_dns_name: pulumi.Output[str | None]
+    """nginxNode: DNS name of the internal ALB."""
+    alb_arn: pulumi.Output[str | None]
+    """nginxNode: ARN of the internal ALB."""
+    nlb_arn: pulumi.Output[str | None]
+    """nativeNode: ARN of the internal NLB (the traffic mirror target)."""
+    nlb_dns_name: pulumi.Output[str | None]
+    """nativeNode: DNS name of the internal NLB."""
+    traffic_mirror_target_id: pulumi.Output[str | None]
+    """nativeNode: the traffic mirror target (tmt-...)."""
+    traffic_mirror_filter_id: pulumi.Output[str | None]
+    """nativeNode: the traffic mirror filter (tmf-...)."""
+    target_group_arn: pulumi.Output[str]
+    """The target group of the nodes."""
+    asg_name: pulumi.Output[str]
+    """The auto scaling group of the nodes."""
+    launch_template_id: pulumi.Output[str]
+    """The nodes' launch template."""
+    node_role_arn: pulumi.Output[str]
+    """The nodes' IAM role."""
+    ami_id: pulumi.Output[str]
+    """The image the nodes run."""
+    node_security_group_id: pulumi.Output[str]
+    """The nodes' security group."""
+    token_store_arn: pulumi.Output[str | None]
+    """The Secrets Manager secret or SSM parameter holding the token (None with tokenDelivery userData)."""
+    alarm_topic_arn: pulumi.Output[str | None]
+    """The SNS topic of the alarms (None with alarmsEnabled false)."""
 
     def __init__(self, name: str, args: WallarmMirrorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("wallarm:mirror:WallarmMirror", name, None, opts)
-        config = args.config
-        tags = stack_tags(config.tags, args.stack)
-        vpc = aws.ec2.get_vpc_output(id=config.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
+        try:
+            resolved = resolve_args(args)
+            problems = (
+                [] if resolved.config.native or resolved.secret_boot_text else boot_script_problems(resolved.config)
+            )
+            if problems:
+                raise ConfigError(problems)
+        except ConfigError as error:
+            # Before super().__init__: a refused value registers nothing, not even this component.
+            raise pulumi.RunError(str(error)) from None
+        self._build(name, resolved, pulumi.get_stack(), opts)
+
+    def _build(self, name: str, resolved: ResolvedArgs, stack: str, opts: pulumi.ResourceOptions | None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        config = resolved.config
+        tags = stack_tags(config.tags, stack)
+        vpc_id = resolved.value("vpc_id")
+        vpc = aws.ec2.get_vpc_output(id=vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
 
         # Region, account and partition of the stack, read from the VPC's ARN: no extra lookup.
         partition, region, account = (vpc.arn.apply(lambda arn, i=i: arn.split(":")[i]) for i in (1, 3, 4))
@@ -46,16 +96,15 @@ class WallarmMirror(pulumi.ComponentResource):
             # Imported here: a stack of the NGINX node analyser never loads the native modules.
             from .native_analyser import build_native_analyser
 
-            token = pulumi.Output.secret(config.token.get_secret_value())
-            identity = self._identity(name, args, partition, token, tags)
+            token = resolved.token
+            identity = self._identity(name, resolved, stack, partition, token, tags)
             self.outputs = build_native_analyser(
-                self, name, config, args.stack, tags, vpc, identity, token, (partition, region, account)
+                self, name, resolved, stack, tags, vpc, identity, token, (partition, region, account)
             )
-            self.register_outputs(self.outputs)
-
+            self._finish()
             return
 
-        log_bucket: pulumi.Input[str] | None = config.access_logs_bucket
+        log_bucket: pulumi.Input[str] | None = resolved.value("access_logs_bucket")
         log_dependencies: tuple[pulumi.Resource, ...] = ()
         if config.create_access_logs_bucket:
             logs = AccessLogsBucket(
@@ -75,7 +124,7 @@ class WallarmMirror(pulumi.ComponentResource):
         groups = MirrorSecurityGroups(
             name,
             SecurityGroupsArgs(
-                vpc_id=config.vpc_id,
+                vpc_id=vpc_id,
                 mirror_source_cidrs=config.mirror_source_cidrs,
                 mirror_source_security_group_ids=config.mirror_source_security_group_ids,
                 node_egress_cidrs=config.node_egress_cidrs,
@@ -88,13 +137,13 @@ class WallarmMirror(pulumi.ComponentResource):
         balancer = MirrorLoadBalancer(
             name,
             LoadBalancerArgs(
-                vpc_id=config.vpc_id,
-                subnet_ids=config.alb_subnet_ids,
+                vpc_id=vpc_id,
+                subnet_ids=resolved.value("alb_subnet_ids"),
                 security_group_id=groups.alb.id,
                 node_port=config.effective_node_port,
                 health_check_port=config.effective_health_check_port,
                 health_check_path=config.effective_health_check_path,
-                certificate_arn=config.certificate_arn,
+                certificate_arn=resolved.value("certificate_arn"),
                 ssl_policy=config.effective_ssl_policy,
                 deletion_protection=config.deletion_protection,
                 tags=tags,
@@ -105,30 +154,40 @@ class WallarmMirror(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self),
         )
-        token = pulumi.Output.secret(config.token.get_secret_value())
-        identity = self._identity(name, args, partition, token, tags)
+        token = resolved.token
+        identity = self._identity(name, resolved, stack, partition, token, tags)
 
         trusted = vpc.apply(lambda v: trusted_proxy_cidrs(vpc_cidrs(v), config.mirror_source_cidrs))
+        # Snippets given as Outputs join the script when they resolve; the size check then runs too.
+        late_text = {key: resolved.late[key] for key in _BOOT_TEXT if key in resolved.late}
+
+        def render(trusted_cidrs: list[str], token_source: TokenSource, text: dict[str, str]) -> str:
+            full = config.model_copy(update=text) if text else config
+            problems = boot_script_problems(full) if text else []
+            if problems:
+                raise pulumi.RunError(str(ConfigError(problems)))
+            return render_boot_script(boot_spec(full, trusted_cidrs, token_source))
+
         if identity.token_store_arn is None:
             # The token is inside the script, so the script (and the launch template input) is secret.
-            script = pulumi.Output.all(trusted, token).apply(
-                lambda v: render_boot_script(boot_spec(config, v[0], TokenInline(v[1])))
+            script = pulumi.Output.all(trusted, token, pulumi.Output.all(**late_text)).apply(
+                lambda v: render(v[0], TokenInline(v[1]), v[2])
             )
         else:
-            script = pulumi.Output.all(trusted, identity.token_store_arn).apply(
-                lambda v: render_boot_script(boot_spec(config, v[0], stored_token_source(config.token_delivery, v[1])))
+            script = pulumi.Output.all(trusted, identity.token_store_arn, pulumi.Output.all(**late_text)).apply(
+                lambda v: render(v[0], stored_token_source(config.token_delivery, v[1]), v[2])
             )
-        if config.boot_script_is_secret:
-            # A snippet or post script stored with --secret keeps the whole script secret.
+        if config.boot_script_is_secret or resolved.secret_boot_text:
+            # A snippet or post script stored with --secret (or given as an Output) keeps the whole script secret.
             script = pulumi.Output.secret(script)
         nodes = NodeGroup(
             name,
             NodeGroupArgs(
                 node_version=config.node_version,
-                ami_id=config.ami_id,
+                ami_id=resolved.value("ami_id"),
                 instance_type=config.instance_type,
                 root_volume_size=config.root_volume_size,
-                subnet_ids=config.nodes_subnets,
+                subnet_ids=resolved.nodes_subnets(),
                 security_group_id=groups.node.id,
                 instance_profile_arn=identity.instance_profile.arn,
                 target_group_arn=balancer.target_group.arn,
@@ -168,8 +227,8 @@ class WallarmMirror(pulumi.ComponentResource):
             alarms = MirrorAlarms(
                 name,
                 AlarmsArgs(
-                    stack=args.stack,
-                    topic_arn=config.alarm_topic_arn,
+                    stack=stack,
+                    topic_arn=resolved.value("alarm_topic_arn"),
                     alb_arn_suffix=balancer.alb.arn_suffix,
                     target_group_arn_suffix=balancer.target_group.arn_suffix,
                     asg_name=nodes.group.name,
@@ -182,50 +241,33 @@ class WallarmMirror(pulumi.ComponentResource):
             self.outputs["alarm_topic_arn"] = alarms.topic_arn
             if alarms.dashboard_name is not None:
                 self.outputs["dashboard_name"] = alarms.dashboard_name
+        self._finish()
+
+    def _finish(self) -> None:
+        """Typed attributes for every output (None where this analyser has none), then register them."""
+        for key in type(self).__annotations__:
+            setattr(self, key, self.outputs.get(key))
         self.register_outputs(self.outputs)
 
     def _identity(
         self,
         name: str,
-        args: WallarmMirrorArgs,
+        resolved: ResolvedArgs,
+        stack: str,
         partition: pulumi.Output[str],
         token: pulumi.Output[str],
         tags: dict[str, str],
     ) -> NodeIdentity:
         """The node role, its instance profile and the stored token: the same for both analysers."""
-        config = args.config
+        config = resolved.config
         return NodeIdentity(
             name,
             NodeIdentityArgs(
-                stack=args.stack,
+                stack=stack,
                 partition=partition,
                 token=token,
                 token_delivery=config.token_delivery,
-                token_kms_key_arn=config.token_kms_key_arn,
-                extra_policy_arns=config.extra_policy_arns,
-                tags=tags,
-            ),
-            pulumi.ResourceOptions(parent=self),
-        )
-
-    def _identity(
-        self,
-        name: str,
-        args: WallarmMirrorArgs,
-        partition: pulumi.Output[str],
-        token: pulumi.Output[str],
-        tags: dict[str, str],
-    ) -> NodeIdentity:
-        """The node role, its instance profile and the stored token: the same for both analysers."""
-        config = args.config
-        return NodeIdentity(
-            name,
-            NodeIdentityArgs(
-                stack=args.stack,
-                partition=partition,
-                token=token,
-                token_delivery=config.token_delivery,
-                token_kms_key_arn=config.token_kms_key_arn,
+                token_kms_key_arn=resolved.value("token_kms_key_arn"),
                 extra_policy_arns=config.extra_policy_arns,
                 tags=tags,
             ),

@@ -265,6 +265,11 @@ class StackConfig(BaseModel):
         return (self.ssl_policy or DEFAULT_SSL_POLICY) if self.tls else None
 
     @property
+    def secret_keys(self) -> frozenset[str]:
+        """The keys the stack file stored with --secret (of those that may be secrets)."""
+        return self._secret_keys
+
+    @property
     def boot_script_is_secret(self) -> bool:
         """Whether the boot script carries secret text: the token itself, or a snippet stored with --secret."""
         return self.token_delivery == "userData" or bool(self._secret_keys - {TOKEN_KEY})

@@ -132,3 +132,85 @@ def bad_input_table(native: bool = False) -> str:
         shown = "(not set)" if value is None else f"`{value}`"
         rows.append(f"| `{key}` | {shown} | {said} |")
     return "\n".join(rows) + "\n"
+
+
+# --- the component's args, generated from the same model ---------------------------------------
+
+# Keys whose value may be a pulumi Output (an id or ARN another resource or stack produces). Lists
+# here may hold Outputs; the list itself may be an Output too where the count decides no resource.
+OUTPUT_SCALARS = frozenset(
+    {
+        "vpc_id",
+        "token",
+        "token_kms_key_arn",
+        "ami_id",
+        "certificate_arn",
+        "alarm_topic_arn",
+        "access_logs_bucket",
+        "global_snippet",
+        "http_snippet",
+        "server_snippet",
+        "post_script",
+    }
+)
+OUTPUT_LISTS = frozenset({"alb_subnet_ids", "node_subnet_ids"})
+
+
+def _args_type(name: str, annotation: Any) -> str:
+    """The annotation of one args field, in source form the SDK's schema analyzer understands."""
+    if name in OUTPUT_SCALARS:
+        return "pulumi.Input[str]"
+    if name in OUTPUT_LISTS:
+        return "pulumi.Input[Sequence[pulumi.Input[str]]]"
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in args if a is not type(None)]
+        return _args_type(name, inner)
+    if annotation in (str, SecretStr) or origin is typing.Literal:
+        return "str"  # a Literal's values are listed in the description; the schema has no enum here
+    if annotation in (int, float, bool):
+        return annotation.__name__
+    if origin is list:
+        return f"Sequence[{_args_type(name, args[0])}]"
+    if origin is dict:
+        value = "Any" if args[1] is Any else _args_type(name, args[1])
+        return f"Mapping[str, {value}]"
+    raise TypeError(f"no args type for {name}: {annotation!r}")
+
+
+def args_module_source() -> str:
+    """Source of wallarm_mirror/components/args.py: one documented field per config key."""
+    lines = [
+        '"""The args of the WallarmMirror component: one field per stack config key (generated, do not edit).',
+        "",
+        "Regenerate with `python -m wallarm_mirror config-reference --args-module >",
+        "wallarm_mirror/components/args.py`; a test keeps it equal to the config model. Each field's",
+        "docstring is its reference text (the Pulumi schema takes descriptions from these docstrings).",
+        '"""',
+        "",
+        "# ruff: noqa: E501  (each docstring is one line of reference text)",
+        "# No `from __future__ import annotations`: the schema analyzer reads these annotations at run time.",
+        "from collections.abc import Mapping, Sequence",
+        "from typing import Any, NotRequired, Required, TypedDict",
+        "",
+        "import pulumi",
+        "",
+        "",
+        "class WallarmMirrorArgs(TypedDict, total=False):",
+        '    """What one Wallarm mirror analyser is built from; the same rules as the stack config."""',
+        "",
+    ]
+    for name, info in StackConfig.model_fields.items():
+        wrapper = "Required" if info.is_required() else "NotRequired"
+        lines.append(f"    {name}: {wrapper}[{_args_type(name, info.annotation)}]")
+        default = _default(name).strip("`")
+        text = (info.description or "").replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+        annotation = info.annotation
+        if typing.get_origin(annotation) is typing.Literal:
+            text += f" One of: {', '.join(typing.get_args(annotation))}."
+        extra = f" Config key: {NAMESPACE}:{info.alias or name}"
+        extra += "." if info.is_required() or default == "—" else f"; default {default}."
+        lines.append(f'    """{text}{extra}"""')
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -110,6 +110,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["latestVersion"] = 1
         elif typ == "aws:ec2/securityGroup:SecurityGroup":
             resource_id = "sg-" + hashlib.sha256(args.name.encode()).hexdigest()[:17]
+        elif typ in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet"):
+            # A program that builds its network (examples/new-vpc-python) passes these ids on.
+            prefix = "vpc" if typ.endswith("Vpc") else "subnet"
+            resource_id = f"{prefix}-" + hashlib.sha256(args.name.encode()).hexdigest()[:17]
         elif typ == "aws:secretsmanager/secret:Secret":
             resource_id = self._arn("secretsmanager", f"secret:{args.name}-AbCdEf")
             outputs["arn"] = resource_id

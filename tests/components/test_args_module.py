@@ -1,0 +1,38 @@
+"""components/args.py is generated from the config model: one documented field per config key."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from wallarm_mirror.components import args as args_module
+from wallarm_mirror.config import StackConfig
+from wallarm_mirror.config.reference import args_module_source
+
+ARGS_FILE = Path(args_module.__file__)
+
+
+def test_args_module_is_what_the_model_generates():
+    assert ARGS_FILE.read_text() == args_module_source(), (
+        "components/args.py is stale: python -m wallarm_mirror config-reference --args-module > "
+        "wallarm_mirror/components/args.py"
+    )
+
+
+def test_every_config_key_is_an_args_field_with_its_description_as_docstring():
+    tree = ast.parse(ARGS_FILE.read_text())
+    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    fields: dict[str, str] = {}
+    body = cls.body
+    for node, after in zip(body, [*body[1:], None], strict=True):
+        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
+            fields[node.target.id] = after.value.value  # type: ignore[union-attr]
+    assert list(fields) == list(StackConfig.model_fields)
+    for name, info in StackConfig.model_fields.items():
+        assert fields[name].startswith(info.description or "?")
+        assert f"Config key: wallarm-mirror:{info.alias}" in fields[name]
+
+
+def test_required_fields_are_the_models():
+    required = {name for name, info in StackConfig.model_fields.items() if info.is_required()}
+    assert required == args_module.WallarmMirrorArgs.__required_keys__ == {"vpc_id", "token"}

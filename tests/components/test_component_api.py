@@ -1,0 +1,226 @@
+"""WallarmMirror as a library: Output-valued args from the same program, the same rules and sentences
+(at construction when known, at resolution when not), a token that stays secret, typed outputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime import rpc
+
+from tests.conftest import TOKEN
+from wallarm_mirror import WallarmMirror, WallarmMirrorArgs
+from wallarm_mirror.offline.engine import OfflineRun, run_offline
+
+CONFIG = {"aws:region": "eu-west-1"}
+
+
+def network() -> tuple[Any, list[Any]]:
+    import pulumi_aws as aws
+
+    vpc = aws.ec2.Vpc("net", cidr_block="10.0.0.0/16")
+    subnets = [
+        aws.ec2.Subnet(
+            f"private-{zone}", vpc_id=vpc.id, cidr_block=f"10.0.{i}.0/24", availability_zone=f"eu-west-1{zone}"
+        )
+        for i, zone in enumerate("ab")
+    ]
+    return vpc, subnets
+
+
+def run(make_args: Callable[[Any, list[Any]], dict[str, Any]], *, stack: str = "lib") -> OfflineRun:
+    def program() -> None:
+        vpc, subnets = network()
+        mirror = WallarmMirror("waf", make_args(vpc, subnets))
+        pulumi.export("mirror_endpoint", mirror.mirror_endpoint)
+        pulumi.export("asg_name", mirror.asg_name)
+        pulumi.export("nlb_arn", mirror.nlb_arn)
+
+    return run_offline(CONFIG, stack=stack, program=program)
+
+
+def nginx_args(vpc: Any, subnets: list[Any], **more: Any) -> dict[str, Any]:
+    return WallarmMirrorArgs(
+        vpc_id=vpc.id,
+        alb_subnet_ids=[s.id for s in subnets],
+        mirror_source_cidrs=["10.0.16.0/20"],
+        token=TOKEN,
+        deletion_protection=False,
+        **more,  # type: ignore[typeddict-item]
+    )
+
+
+def test_output_valued_ids_flow_into_alb_target_group_security_groups_and_asg():
+    result = run(nginx_args)
+    vpc_id = result.id_of("Vpc", "net")
+    subnet_ids = [result.id_of("Subnet", f"private-{zone}") for zone in "ab"]
+    assert vpc_id.startswith("vpc-") and all(s.startswith("subnet-") for s in subnet_ids)
+    assert result.only("LoadBalancer").inputs["subnets"] == subnet_ids
+    assert result.only("TargetGroup").inputs["vpcId"] == vpc_id
+    assert {g.inputs["vpcId"] for g in result.all("SecurityGroup")} == {vpc_id}
+    assert result.only("Group").inputs["vpcZoneIdentifiers"] == subnet_ids
+    assert ("aws:ec2/getVpc:getVpc", {"id": vpc_id}) in [(t, {"id": a.get("id")}) for t, a in result.mocks.calls]
+
+
+def test_typed_outputs_are_the_component_attributes():
+    result = run(nginx_args)
+    assert result.outputs["mirror_endpoint"].startswith("http://internal-waf-alb-")
+    assert result.outputs["asg_name"] == "waf-asg"
+    assert result.outputs["nlb_arn"] is None  # an nginxNode analyser has no NLB
+
+
+def test_a_whole_subnet_list_may_be_an_output():
+    result = run(
+        lambda vpc, subnets: nginx_args(vpc, subnets) | {"alb_subnet_ids": pulumi.Output.all(*(s.id for s in subnets))}
+    )
+    assert len(result.only("LoadBalancer").inputs["subnets"]) == 2
+
+
+def test_a_known_bad_value_raises_before_any_child_resource_naming_the_field():
+    registered: list[str] = []
+
+    def program() -> None:
+        vpc, subnets = network()
+        registered.append("network")
+        WallarmMirror("waf", nginx_args(vpc, subnets) | {"vpc_id": "vpc-1", "min_size": 5, "max_size": 2})
+
+    with pytest.raises(pulumi.RunError) as refused:
+        run_offline(CONFIG, stack="lib", program=program)
+    message = str(refused.value)
+    assert "WallarmMirrorArgs.vpc_id: 'vpc-1' is not a VPC id (vpc- and 8 or 17 hex digits) (got 'vpc-1')" in message
+    assert "WallarmMirrorArgs.max_size: is 2, below minSize 5" in message
+    assert "pulumi config" not in message  # a library caller has no stack config to set
+
+
+def test_the_refusal_registers_nothing_of_the_component(monkeypatch):
+    from wallarm_mirror.offline import engine
+
+    seen: list[str] = []
+    original = engine.RecordingMocks.new_resource
+
+    def recording(self: Any, args: Any) -> Any:
+        seen.append(args.typ)
+        return original(self, args)
+
+    monkeypatch.setattr(engine.RecordingMocks, "new_resource", recording)
+
+    def program() -> None:
+        WallarmMirror("waf", {"vpc_id": "vpc-0123456789abcdef0", "token": TOKEN})  # no ALB subnets
+
+    with pytest.raises(pulumi.RunError, match=r"WallarmMirrorArgs\.alb_subnet_ids: required but not set"):
+        run_offline(CONFIG, stack="lib", program=program)
+    assert seen == []
+
+
+def test_an_output_valued_bad_id_is_refused_when_it_resolves_with_the_fields_sentence():
+    with pytest.raises(Exception, match=r"WallarmMirrorArgs\.vpc_id: 'vpc-123' is not a VPC id"):
+        run(lambda vpc, subnets: nginx_args(vpc, subnets) | {"vpc_id": pulumi.Output.from_input("vpc-123")})
+
+
+def test_an_output_subnet_list_with_one_subnet_is_refused_when_it_resolves():
+    with pytest.raises(Exception, match=r"WallarmMirrorArgs\.alb_subnet_ids: has 1 subnet; an ALB needs at least 2"):
+        run(lambda vpc, subnets: nginx_args(vpc, subnets) | {"alb_subnet_ids": pulumi.Output.all(subnets[0].id)})
+
+
+def test_native_node_subnets_must_be_a_list_at_construction():
+    def make(vpc: Any, subnets: list[Any]) -> dict[str, Any]:
+        return {
+            "analyzer": "nativeNode",
+            "vpc_id": vpc.id,
+            "node_subnet_ids": pulumi.Output.all(*(s.id for s in subnets)),
+            "mirror_source_cidrs": ["10.0.16.0/20"],
+            "node_group": "g",
+            "traffic_mirror_source_eni_ids": ["eni-0123456789abcdef0"],
+            "token": TOKEN,
+        }
+
+    with pytest.raises(
+        pulumi.RunError, match=r"WallarmMirrorArgs\.node_subnet_ids: is an Output; with analyzer nativeNode"
+    ):
+        run(make)
+
+
+def test_native_node_subnets_may_hold_outputs():
+    def make(vpc: Any, subnets: list[Any]) -> dict[str, Any]:
+        return {
+            "analyzer": "nativeNode",
+            "vpc_id": vpc.id,
+            "node_subnet_ids": [s.id for s in subnets],
+            "mirror_source_cidrs": ["10.0.16.0/20"],
+            "node_group": "g",
+            "traffic_mirror_source_eni_ids": ["eni-0123456789abcdef0"],
+            "token": TOKEN,
+        }
+
+    result = run(make)
+    subnet_ids = [result.id_of("Subnet", f"private-{zone}") for zone in "ab"]
+    assert result.only("LoadBalancer").inputs["subnets"] == subnet_ids
+    assert result.outputs["nlb_arn"].endswith("loadbalancer/net/waf-nlb/0123456789abcdef")
+    assert sorted(r.name for r in result.all("SecurityGroupIngressRule") if r.inputs["ipProtocol"] == "tcp") == [
+        "waf-node-sg-health-from-subnet-0",
+        "waf-node-sg-health-from-subnet-1",
+    ]
+
+
+def plain_texts(value: Any) -> list[str]:
+    """Every string of an input that is not inside a secret."""
+    if rpc.is_rpc_secret(value):
+        return []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in plain_texts(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in plain_texts(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize("given_as", ["plain string", "secret Output", "plain Output"])
+@pytest.mark.parametrize("delivery", ["secretsManager", "ssm", "userData"])
+def test_the_token_is_secret_in_every_child_whatever_the_caller_passes(given_as, delivery):
+    token: Any = {
+        "plain string": TOKEN,
+        "secret Output": pulumi.Output.secret(TOKEN),
+        "plain Output": pulumi.Output.from_input(TOKEN),
+    }[given_as]
+    result = run(lambda vpc, subnets: nginx_args(vpc, subnets, token_delivery=delivery) | {"token": token})
+    leaks = [r.name for r in result.resources if any(TOKEN in text for text in plain_texts(r.inputs))]
+    assert leaks == []
+    holders = {
+        "secretsManager": ("SecretVersion", "secretString"),
+        "ssm": ("Parameter", "value"),
+        "userData": ("LaunchTemplate", "userData"),
+    }[delivery]
+    held = result.only(holders[0]).inputs[holders[1]]
+    assert rpc.is_rpc_secret(held)
+    assert TOKEN in json.dumps(rpc.unwrap_rpc_secret(held)) or delivery == "userData"
+
+
+@pytest.mark.parametrize("token", [TOKEN, "output"])
+def test_resolve_args_makes_the_token_secret_whatever_the_caller_passes(token):
+    import asyncio
+
+    from wallarm_mirror.components.resolve import resolve_args
+
+    seen: dict[str, Any] = {}
+
+    def program() -> Any:
+        given = pulumi.Output.from_input(TOKEN) if token == "output" else token
+        resolved = resolve_args(
+            {
+                "vpc_id": "vpc-0123456789abcdef0",
+                "alb_subnet_ids": ["subnet-01234567", "subnet-89abcdef"],
+                "mirror_source_cidrs": ["10.0.0.0/16"],
+                "token": given,
+            }
+        )
+
+        async def check() -> None:
+            seen["value"] = await resolved.token.future()
+            seen["secret"] = await resolved.token.is_secret()
+
+        return asyncio.ensure_future(check())
+
+    run_offline(CONFIG, stack="lib", program=program)
+    assert seen == {"value": TOKEN, "secret": True}

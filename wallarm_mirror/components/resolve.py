@@ -1,0 +1,186 @@
+"""From the component's args to a validated config: now for what is known, at deploy for Outputs.
+
+The same model and the same sentences as the stack config check the args. Everything known when the
+component is constructed is checked then, and a refused value raises before any child resource is
+registered. A value that is a pulumi Output (a subnet this program creates, a StackReference
+output) stands in the model as a valid placeholder, and the real value is checked when it resolves,
+with the same rule and sentence, so `pulumi up` stops with that sentence instead of an AWS error.
+
+What needs a known value at construction, and why: every list whose items name resources
+(mirrorSourceCidrs, mirrorSourceSecurityGroupIds, nodeEgressCidrs, extraPolicyArns,
+trafficMirrorSourceEniIds: one rule, attachment or session per item, named after it); every switch
+that decides which resources exist (analyzer, tokenDelivery, certificateArn being set or not,
+alarms, access logs); and, for nativeNode, the number of nodeSubnetIds (one health-check rule per
+subnet). albSubnetIds and nodeSubnetIds may hold Outputs, and may themselves be an Output (nginxNode):
+their count is then checked when they resolve.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from ..config import ConfigError, StackConfig, parse_stack_config
+from ..config.reference import OUTPUT_LISTS, OUTPUT_SCALARS
+
+ARGS_NAME = "WallarmMirrorArgs"
+
+# A valid stand-in per Output-capable key: the model checks everything else around it.
+_PLACEHOLDERS: dict[str, str] = {
+    "vpc_id": "vpc-00000000000000000",
+    "token": "placeholder-token",
+    "token_kms_key_arn": "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000",
+    "ami_id": "ami-00000000000000000",
+    "certificate_arn": "arn:aws:acm:us-east-1:000000000000:certificate/00000000-0000-0000-0000-000000000000",
+    "alarm_topic_arn": "arn:aws:sns:us-east-1:000000000000:placeholder",
+    "access_logs_bucket": "placeholder-bucket",
+    "global_snippet": "",
+    "http_snippet": "",
+    "server_snippet": "",
+    "post_script": "",
+}
+_SNIPPETS = ("global_snippet", "http_snippet", "server_snippet", "post_script")
+
+
+def _is_output(value: Any) -> bool:
+    return isinstance(value, pulumi.Output) or inspect.isawaitable(value)
+
+
+def _subnet_placeholder(index: int) -> str:
+    return f"subnet-{index:017x}"
+
+
+@dataclass(frozen=True)
+class ResolvedArgs:
+    """The args checked so far: a model of what is known, and the Outputs still to check."""
+
+    config: StackConfig
+    # Output-valued keys (snake_case), each checked by the model's rule when it resolves.
+    late: dict[str, pulumi.Output[Any]] = field(default_factory=dict)
+    # The token, always a secret, whatever the caller passed.
+    token: pulumi.Output[str] = field(default_factory=lambda: pulumi.Output.secret(""))
+    # A snippet or post script came as an Output: the boot script holding it is secret.
+    secret_boot_text: bool = False
+
+    def value(self, key: str) -> Any:
+        """The checked Output of an Output-valued key, else the known value."""
+        return self.late[key] if key in self.late else getattr(self.config, key)
+
+    def nodes_subnets(self) -> Any:
+        """The nodes' subnets: nodeSubnetIds, else albSubnetIds (either may be an Output)."""
+        return (
+            self.value("node_subnet_ids") if self.config.node_subnet_ids is not None else self.value("alb_subnet_ids")
+        )
+
+    def node_subnet_list(self) -> list[Any]:
+        """nodeSubnetIds as a list whose items may be Outputs (nativeNode: one rule per subnet)."""
+        if "node_subnet_ids" not in self.late:
+            return list(self.config.nodes_subnets)
+        checked = self.late["node_subnet_ids"]
+        count = len(self.config.nodes_subnets)  # a list of that length: resolve_args refused an Output list
+        return [checked.apply(lambda ids, i=i: ids[i]) for i in range(count)]
+
+
+def _args_sentences(problems: list[str]) -> list[str]:
+    """Config sentences as args sentences: `WallarmMirrorArgs.vpc_id: ...`, no `pulumi config` fix."""
+    from ..config.errors import aliases  # alias -> field name
+
+    by_alias = aliases()
+
+    def rename(match: re.Match[str]) -> str:
+        return f"{ARGS_NAME}.{by_alias.get(match.group(1), match.group(1))}"
+
+    renamed = []
+    for problem in problems:
+        text = re.sub(r"^wallarm-mirror:([A-Za-z0-9]+)", rename, problem)
+        renamed.append(re.sub(r"\. Fix: .*$", "", text, flags=re.DOTALL))
+    return renamed
+
+
+def _raw(args: Mapping[str, Any], placeholders: Mapping[str, Any]) -> dict[str, Any]:
+    """The args as the config reader takes them: by config key, with placeholders for Outputs."""
+    fields = StackConfig.model_fields
+    raw: dict[str, Any] = {}
+    for key, value in args.items():
+        alias = fields[key].alias if key in fields else key
+        raw[alias or key] = placeholders.get(key, value)
+    return raw
+
+
+def _problems_of(raw: Mapping[str, Any], secret: set[str]) -> list[str]:
+    try:
+        parse_stack_config(raw, secret)
+    except ConfigError as error:
+        return error.problems
+    return []
+
+
+def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
+    """Check the args now where they are known; return the model and the Outputs checked later.
+
+    Raises ConfigError (sentences naming `WallarmMirrorArgs.<field>`) for everything known now.
+    """
+    if not isinstance(args, Mapping):
+        raise ConfigError([f"{ARGS_NAME}: expected a mapping of fields (WallarmMirrorArgs(...)), got {args!r}"])
+    placeholders: dict[str, Any] = {}
+    outputs: dict[str, pulumi.Output[Any]] = {}
+    for key in OUTPUT_SCALARS & set(args):
+        if _is_output(args[key]):
+            placeholders[key] = _PLACEHOLDERS[key]
+            outputs[key] = pulumi.Output.from_input(args[key])
+    for key in OUTPUT_LISTS & set(args):
+        value = args[key]
+        if _is_output(value):
+            # The count is not known: two stand-ins (what an ALB needs); the real list is checked later.
+            placeholders[key] = [_subnet_placeholder(0), _subnet_placeholder(1)]
+            outputs[key] = pulumi.Output.from_input(value)
+        elif isinstance(value, Sequence) and not isinstance(value, str) and any(_is_output(v) for v in value):
+            placeholders[key] = [v if not _is_output(v) else _subnet_placeholder(i) for i, v in enumerate(value)]
+            outputs[key] = pulumi.Output.all(*value)
+    if args.get("analyzer") == "nativeNode" and _is_output(args.get("node_subnet_ids")):
+        raise ConfigError(
+            [
+                f"{ARGS_NAME}.node_subnet_ids: is an Output; with analyzer nativeNode pass a list (its items may "
+                "be Outputs): each subnet gets a health-check rule of its own"
+            ]
+        )
+    raw = _raw(args, placeholders)
+    # The token is a secret by construction here: the model's "stored in plain text" rule is the
+    # config file's concern, not an API caller's.
+    problems = _problems_of(raw, {"token"})
+    if problems:
+        raise ConfigError(_args_sentences(problems))
+    config = parse_stack_config(raw, {"token"})
+
+    late = {key: _checked(key, output, raw) for key, output in outputs.items() if key != "token"}
+    token_input = args.get("token")
+    token = pulumi.Output.secret(
+        _checked("token", outputs["token"], raw) if "token" in outputs else pulumi.Output.from_input(token_input)
+    )
+    return ResolvedArgs(
+        config=config,
+        late=late,
+        token=token,
+        secret_boot_text=any(key in outputs for key in _SNIPPETS),
+    )
+
+
+def _checked(key: str, output: pulumi.Output[Any], raw: Mapping[str, Any]) -> pulumi.Output[Any]:
+    """`output`, failing the deployment with the key's sentence when its value breaks a rule."""
+    alias = StackConfig.model_fields[key].alias or key
+
+    def check(value: Any) -> Any:
+        if isinstance(value, tuple):
+            value = list(value)
+        found = [p for p in _problems_of({**raw, alias: value}, {"token"}) if p.startswith(f"wallarm-mirror:{alias}")]
+        if found:
+            # RunError: the engine shows the message alone, as it does for a refused stack config.
+            raise pulumi.RunError(str(ConfigError(_args_sentences(found))))
+        return value
+
+    return output.apply(check)
