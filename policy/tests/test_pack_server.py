@@ -20,6 +20,7 @@ from conftest import Plans
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from plans import FAKE_TOKEN, LAUNCH_TEMPLATE, Plan, mutated
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 PACK = Path(__file__).resolve().parents[1]
 # The engine's marker of a secret value on the wire (pulumi/sdk/go/common/resource/properties.go).
@@ -96,3 +97,64 @@ def test_policy_config_reaches_the_policy(analyzer: analyzer_pb2_grpc.AnalyzerSt
     assert [d.policyName for d in analyze(analyzer, plans.v48_block, template)] == ["wallarm-mode-monitoring"]
     configure(analyzer, **{"wallarm-mode-monitoring": {"allowBlockingModes": True}})
     assert analyze(analyzer, plans.v48_block, template) == []
+
+
+def analyze_stack(
+    stub: analyzer_pb2_grpc.AnalyzerStub,
+    plan: Plan,
+    props_of: dict[str, dict[str, Any]],
+    depends: dict[str, dict[str, str]],
+) -> list:
+    """AnalyzeStack as the engine sends it in a first preview: inputs (`props_of` replaces some by name)
+    and property dependencies (resource name -> {input: name of the resource it comes from})."""
+    urn_of = {r["name"]: plan.urn(r) for r in plan.resources}
+    resources = []
+    for resource in plan.resources:
+        properties = struct_pb2.Struct()
+        properties.update(props_of.get(resource["name"], resource["inputs"]))
+        dependencies = {
+            key: analyzer_pb2.AnalyzerPropertyDependencies(urns=[urn_of[source]])
+            for key, source in depends.get(resource["name"], {}).items()
+        }
+        resources.append(
+            analyzer_pb2.AnalyzerResource(
+                type=resource["type"],
+                properties=properties,
+                urn=urn_of[resource["name"]],
+                name=resource["name"],
+                propertyDependencies=dependencies,
+            )
+        )
+    return list(stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources)).diagnostics)
+
+
+def test_served_stack_policies_follow_property_dependencies(
+    analyzer: analyzer_pb2_grpc.AnalyzerStub, plans: Plans
+) -> None:
+    # In a first preview the filter's and the target's ids are unknown: only the engine's property
+    # dependencies say which filter a rule belongs to and which target a session sends to.
+    configure(analyzer)
+    plan = plans.native
+    mirror_filter = plan.one("aws:ec2/trafficMirrorFilter:TrafficMirrorFilter")["name"]
+    target = plan.one("aws:ec2/trafficMirrorTarget:TrafficMirrorTarget")["name"]
+    session = plan.one("aws:ec2/trafficMirrorSession:TrafficMirrorSession")
+    rule_names = [r["name"] for r in plan.all("aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule")]
+    props_of = {
+        name: mutated(
+            plan.one("aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule", name),
+            "trafficMirrorFilterId",
+            UNKNOWN_STRING_VALUE,
+        )
+        for name in rule_names
+    }
+    depends = {name: {"trafficMirrorFilterId": mirror_filter} for name in rule_names}
+    preview = {**props_of, session["name"]: mutated(session, "trafficMirrorTargetId", UNKNOWN_STRING_VALUE)}
+    session_depends = {session["name"]: {"trafficMirrorTargetId": target}}
+    assert analyze_stack(analyzer, plan, preview, {**depends, **session_depends}) == []
+
+    # A session written with another target's literal id depends on nothing of this stack.
+    foreign = {**props_of, session["name"]: mutated(session, "trafficMirrorTargetId", "tmt-0ffe1se")}
+    (diagnostic,) = analyze_stack(analyzer, plan, foreign, depends)
+    assert diagnostic.policyName == "traffic-mirror-session-own-target"
+    assert diagnostic.enforcementLevel == analyzer_pb2.MANDATORY
+    assert diagnostic.urn == plan.urn(session)
