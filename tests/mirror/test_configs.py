@@ -391,6 +391,8 @@ def test_envoy_output_fits_the_envoy_api(case: str) -> None:
     )
     # Registers UpstreamTlsContext, so the typed_config inside transport_socket is checked too.
     pytest.importorskip("envoy_data_plane.envoy.extensions.transport_sockets.tls.v3", reason=schema_reason)
+    # Registers HttpProtocolOptions (idle timeout, max stream duration) in typed_extension_protocol_options.
+    pytest.importorskip("envoy_data_plane.envoy.extensions.upstreams.http.v3", reason=schema_reason)
     endpoint, options = ENVOY_SCHEMA_CASES[case]
     doc = yaml.safe_load(render_envoy(endpoint, options))
     cluster = cluster_v3.Cluster.from_dict(doc["clusters"][0])
