@@ -37,6 +37,7 @@ ALLOWED = {
     "components": {"config", "mirror", "node", "native_node", "traffic_mirror"},
     "program": {"config", "components"},
     "offline": {"config", "node", "program"},
+    "status": set(),
 }
 
 

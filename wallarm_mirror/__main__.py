@@ -1,6 +1,7 @@
-"""Command line: `python -m wallarm_mirror plan|boot-script|mirror-config|diff|config-reference`.
+"""Command line: `python -m wallarm_mirror plan|boot-script|mirror-config|diff|config-reference|status`.
 
-Everything here works offline. `plan` with no arguments plans the example `dev` stack.
+Everything here works offline but `status`, which asks AWS (read-only) whether a deployed stack
+analyses traffic. `plan` with no arguments plans the example `dev` stack.
 """
 
 from __future__ import annotations
@@ -225,6 +226,29 @@ def cmd_config_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """After `pulumi up`: is mirrored traffic analysed? 0 healthy, 1 degraded, 2 bad input, 3 AWS refused."""
+    from .status import run
+
+    try:
+        return run(args.outputs, args.stack, as_json=args.json, wait=args.wait, interval=args.interval)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # never a traceback: a bug of ours still ends in one sentence
+        print(f"error: status stopped on {type(error).__name__}: {error} (please report this)", file=sys.stderr)
+        return 1
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 86400 seconds")
+    return value
+
+
 def _stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to plan (default: dev)")
     parser.add_argument("--config-file", help="plan this stack file instead (its name gives the stack name)")
@@ -276,6 +300,29 @@ def main(argv: list[str] | None = None) -> int:
         "--args-module", action="store_true", help="the source of the component's args (components/args.py)"
     )
     reference.set_defaults(func=cmd_config_reference)
+
+    status = commands.add_parser(
+        "status",
+        help="after `pulumi up`: is mirrored traffic analysed? (asks AWS, read-only)",
+        description="Checks a deployed stack: Auto Scaling group, target health, each node's boot line, "
+        "traffic over the last 15 minutes, alarms. Exit 0 healthy, 1 degraded or no traffic, 2 bad input, "
+        "3 AWS refused (the missing IAM action is named).",
+    )
+    status.add_argument("--outputs", metavar="FILE", help="the stack's outputs, as `pulumi stack output --json` prints")
+    status.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="the stack: without --outputs, its outputs come from `pulumi stack output --json --stack NAME`; "
+        "with it, NAME matches the stack's alarms by name",
+    )
+    status.add_argument("--json", action="store_true", help="print the results as JSON")
+    status.add_argument(
+        "--wait", type=_seconds, default=0.0, metavar="SECONDS", help="poll until all is ok or SECONDS have passed"
+    )
+    status.add_argument(
+        "--interval", type=_seconds, default=15.0, metavar="SECONDS", help="between polls with --wait (default 15)"
+    )
+    status.set_defaults(func=cmd_status)
 
     args = parser.parse_args(argv)
     if args.command is None:  # the embedded default: the offline plan of the example dev stack

@@ -1,0 +1,86 @@
+"""One moto server (127.0.0.1) per test process for the status tests, and `status` run in-process
+against it with a stack's hooks."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.node.boot.moto_server import MotoServer
+from tests.status.moto_stack import MotoStack
+from wallarm_mirror.status import aws as status_aws
+from wallarm_mirror.status import command
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+def aws_environment(
+    monkeypatch: pytest.MonkeyPatch, endpoint: str, key: str = "testing", secret: str = "testing"
+) -> None:
+    """The standard chain, pointed at moto: keys from the environment, no region (so status takes the
+    ARNs'), no profile or instance role of the machine running the tests."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def line(self, check: str, subject: str) -> str:
+        """The report line of one check about one subject."""
+        found = [line for line in self.out.splitlines() if line.split()[1:3] == [check, subject]]
+        assert len(found) == 1, f"no single {check} line about {subject} in:\n{self.out}"
+        return found[0]
+
+
+StatusRunner = Callable[..., Run]
+
+
+@pytest.fixture
+def status(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> StatusRunner:
+    """`status` for a stack (its outputs written to a file, its hooks on the session) or a given file."""
+    aws_environment(monkeypatch, moto.endpoint)
+
+    def run(
+        stack: MotoStack | None = None,
+        *,
+        outputs_file: Path | None = None,
+        name: str | None = None,
+        as_json: bool = False,
+        wait: float = 0.0,
+        interval: float = 0.1,
+    ) -> Run:
+        if stack is not None:
+            monkeypatch.setattr(status_aws, "new_session", stack.session)
+            outputs_file = outputs_file or stack.write_outputs(tmp_path)
+            name = name or stack.stack
+        out, err = io.StringIO(), io.StringIO()
+        code = command.run(
+            str(outputs_file) if outputs_file else None,
+            name,
+            as_json=as_json,
+            wait=wait,
+            interval=interval,
+            out=out,
+            err=err,
+        )
+        return Run(code, out.getvalue(), err.getvalue())
+
+    return run

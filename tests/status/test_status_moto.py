@@ -1,0 +1,398 @@
+"""`status` against a stack built in moto (server mode on 127.0.0.1): the exit code and the lines a
+user reads, for both analysers. Where moto cannot answer (console text, scaling failures, health
+reasons) a before-call hook answers that one operation (tests/status/moto_stack.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.node.boot.moto_server import MotoServer
+from tests.status.conftest import StatusRunner, aws_environment
+from tests.status.moto_stack import MotoStack, build_stack
+from wallarm_mirror.status import aws as status_aws
+from wallarm_mirror.status.checks import NO_TRAFFIC
+
+DONE = {
+    "nginxNode": "wallarm-boot: the Wallarm node is configured",
+    "nativeNode": "wallarm-boot: the Wallarm Native Node is installed and ready",
+}
+ANALYSERS = ["nginxNode", "nativeNode"]
+
+
+def healthy(moto: MotoServer, analyser: str) -> MotoStack:
+    stack = build_stack(moto, analyser)
+    stack.console({instance: DONE[analyser] for instance in stack.instance_ids})
+    stack.send_traffic()
+    stack.alarm("cpu-high", "Wallarm nodes average over 85% CPU for 15 minutes.", firing=False)
+    return stack
+
+
+@pytest.mark.parametrize("analyser", ANALYSERS)
+def test_a_healthy_stack_with_traffic_exits_0(moto: MotoServer, status: StatusRunner, analyser: str) -> None:
+    stack = healthy(moto, analyser)
+    run = status(stack)
+    assert run.code == 0, run.out
+    assert run.out.splitlines()[0] == f"wallarm-mirror status: stack {stack.stack}, {analyser}, eu-west-1"
+    assert run.line("asg", stack.outputs["asg_name"]).startswith("ok    asg      ")
+    assert "2 of 2 in service (desired 2, min 1, max 4; InService 2)" in run.line("asg", stack.outputs["asg_name"])
+    for instance in stack.instance_ids:
+        assert run.line("target", instance).startswith("ok")
+        assert run.line("boot", instance).endswith(DONE[analyser])
+    traffic = run.line("traffic", stack.load_balancer_dimension)
+    if analyser == "nginxNode":
+        assert "200 mirrored requests in 15 min (13.3/min)" in traffic
+    else:  # 40 packets of 900 bytes a minute for 5 minutes
+        assert "175.8 KiB in 200 packets in 15 min (200 B/s, 0.2 packets/s)" in traffic
+    assert "none of the stack's 1 alarms is in ALARM" in run.out
+    assert run.out.splitlines()[-1] == "status: healthy (7 ok, 0 warn, 0 fail)"
+    assert run.err == ""
+
+
+def test_an_unhealthy_target_exits_1_naming_the_instance_and_the_reason(moto: MotoServer, status: StatusRunner) -> None:
+    stack = healthy(moto, "nginxNode")
+    sick = stack.instance_ids[0]
+    stack.target_health(
+        {
+            sick: {
+                "State": "unhealthy",
+                "Reason": "Target.ResponseCodeMismatch",
+                "Description": "Health checks failed with these codes: [502]",
+            }
+        }
+    )
+    failed = "wallarm-boot: FAILED: nginx -t: the Wallarm snippet is missing"
+    stack.console({stack.instance_ids[0]: failed, stack.instance_ids[1]: DONE["nginxNode"]})
+    run = status(stack)
+    assert run.code == 1
+    line = run.line("target", sick)
+    assert line.startswith("fail")
+    assert 'unhealthy (port 8445): Target.ResponseCodeMismatch "Health checks failed with these codes: [502]"' in line
+    assert "→ the node answers its health check with an unexpected status: read its boot line" in line
+    assert run.line("boot", sick).startswith("fail") and failed in run.line("boot", sick)
+    assert run.line("target", stack.instance_ids[1]).startswith("ok")
+    assert run.out.splitlines()[-1] == "status: degraded (5 ok, 0 warn, 2 fail)"
+
+
+def test_a_stopped_native_node_is_unused_with_moto_s_own_reason(moto: MotoServer, status: StatusRunner) -> None:
+    """No hook: moto reports a stopped instance's target as unused (Target.InvalidState), as AWS does."""
+    stack = healthy(moto, "nativeNode")
+    stopped = stack.instance_ids[1]
+    moto.client("ec2").stop_instances(InstanceIds=[stopped])
+    run = status(stack)
+    assert run.code == 1
+    assert 'unused (port 4789): Target.InvalidState "Target is in the stopped state"' in run.line("target", stopped)
+    assert run.line("target", stopped).startswith("fail")
+
+
+@pytest.mark.parametrize("analyser", ANALYSERS)
+def test_no_traffic_exits_1_with_what_to_check(moto: MotoServer, status: StatusRunner, analyser: str) -> None:
+    stack = build_stack(moto, analyser)
+    stack.console({instance: DONE[analyser] for instance in stack.instance_ids})
+    run = status(stack)
+    assert run.code == 1
+    line = run.line("traffic", stack.load_balancer_dimension)
+    assert line.startswith("fail")
+    assert NO_TRAFFIC in line
+    if analyser == "nativeNode":
+        assert "0 bytes in 15 min" in line
+        assert "tms-0123456789abcdef0" in line and "mirror-config --server aws-cli" in line
+    else:
+        assert "0 requests in 15 min" in line
+
+
+def test_traffic_of_another_load_balancer_does_not_count(moto: MotoServer, status: StatusRunner) -> None:
+    stack, other = build_stack(moto), build_stack(moto)
+    stack.console({instance: DONE["nginxNode"] for instance in stack.instance_ids})
+    other.send_traffic()
+    assert status(stack).code == 1
+
+
+def test_failed_scaling_activities_are_shown_verbatim(moto: MotoServer, status: StatusRunner) -> None:
+    stack = healthy(moto, "nginxNode")
+    marketplace = (
+        "In order to use this AWS Marketplace product you need to accept terms and subscribe. To do so please "
+        "visit https://aws.amazon.com/marketplace/pp?sku=abc. Launching EC2 instance failed."
+    )
+    now = datetime.now(UTC)
+    stack.activities(
+        [
+            {
+                "ActivityId": "a2",
+                "AutoScalingGroupName": stack.outputs["asg_name"],
+                "Cause": "scaling",
+                "Description": "Launching a new EC2 instance.  Status Reason: ...",
+                "StartTime": now - timedelta(minutes=2),
+                "StatusCode": "Failed",
+                "StatusMessage": marketplace,
+                "Progress": 100,
+            },
+            {
+                "ActivityId": "a1",
+                "AutoScalingGroupName": stack.outputs["asg_name"],
+                "Cause": "scaling",
+                "Description": "Launching a new EC2 instance: i-0",
+                "StartTime": now - timedelta(hours=1),
+                "StatusCode": "Successful",
+                "Progress": 100,
+            },
+        ]
+    )
+    run = status(stack)
+    assert run.code == 1
+    line = run.line("asg", stack.outputs["asg_name"])
+    assert line.startswith("warn")  # two nodes still serve
+    assert "latest failed activity" in line and "1 since the last success" in line
+    assert marketplace in line
+    assert "subscribe the account to the AMI's AWS Marketplace product" in line
+
+
+def test_an_alarm_in_alarm_exits_1_with_its_name(moto: MotoServer, status: StatusRunner) -> None:
+    stack = healthy(moto, "nginxNode")
+    stack.alarm("unhealthy-nodes", "A Wallarm node has failed its health check for 10 minutes.", firing=True)
+    run = status(stack)
+    assert run.code == 1
+    line = run.line("alarms", f"wallarm-mirror-{stack.stack}-*")
+    assert line.startswith("fail")
+    assert f"1 in ALARM: wallarm-mirror-{stack.stack}-unhealthy-nodes: A Wallarm node has failed" in line
+
+
+def test_without_the_stack_name_alarms_are_found_by_what_they_watch(
+    moto: MotoServer, status: StatusRunner, tmp_path: Path
+) -> None:
+    stack = healthy(moto, "nativeNode")
+    stack.alarm("cpu-high", "Wallarm Native Nodes average over 85% CPU.", firing=True)
+    run = status(stack, outputs_file=stack.write_outputs(tmp_path), name=None)
+    stack_free = [line for line in run.out.splitlines() if line.split()[1] == "alarms"]
+    assert run.code == 1 and len(stack_free) == 1
+    assert f"wallarm-mirror-{stack.stack}-cpu-high" in stack_free[0]
+
+
+def test_json_output(moto: MotoServer, status: StatusRunner) -> None:
+    stack = healthy(moto, "nativeNode")
+    run = status(stack, as_json=True)
+    document = json.loads(run.out)
+    assert run.code == document["exit_code"] == 0
+    assert document["analyser"] == "nativeNode" and document["region"] == "eu-west-1"
+    assert [c["check"] for c in document["checks"]] == ["asg", "target", "target", "boot", "boot", "traffic", "alarms"]
+    assert {c["status"] for c in document["checks"]} == {"ok"}
+
+
+def test_wait_polls_until_traffic_arrives(moto: MotoServer, status: StatusRunner) -> None:
+    stack = build_stack(moto)
+    stack.console({instance: DONE["nginxNode"] for instance in stack.instance_ids})
+    stack.alarm("cpu-high", "Wallarm nodes average over 85% CPU for 15 minutes.", firing=False)
+    rounds = []
+
+    def traffic_on_the_second_round(**_: object) -> None:
+        rounds.append(1)
+        if len(rounds) == 2:
+            stack.send_traffic()  # the web tier starts mirroring between two rounds
+
+    stack.hooks["before-call.cloudwatch.GetMetricData"] = traffic_on_the_second_round
+    run = status(stack, wait=30, interval=0.05)
+    assert run.code == 0 and len(rounds) == 2
+    assert re.match(r"status: waiting \(\d+ of 30 s\): traffic app/\S+: fail$", run.err)
+    assert len(run.err.splitlines()) == 1
+
+
+def test_wait_gives_up_when_the_time_is_up(moto: MotoServer, status: StatusRunner) -> None:
+    stack = build_stack(moto)  # no traffic, ever
+    started = time.monotonic()
+    run = status(stack, wait=2.0, interval=0.2)
+    assert run.code == 1 and time.monotonic() - started < 10
+    assert run.err.splitlines() and all(line.startswith("status: waiting (") for line in run.err.splitlines())
+    assert "status: degraded" in run.out.splitlines()[-1]
+
+
+# ---- bad input: exit 2, one sentence, no AWS call at all
+
+
+ELB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012"
+ALB, TG = f"{ELB}:loadbalancer/app/a/0123abcd", f"{ELB}:targetgroup/t/0123abcd"
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ("{not json", "is not JSON (Expecting property name enclosed in double quotes at line 1)"),
+        ([], "holds a JSON list, not the object of a stack's outputs"),
+        (
+            {"mirror_endpoint": "http://x"},
+            "has neither alb_arn (nginxNode) nor nlb_arn (nativeNode) (its keys: mirror_endpoint)",
+        ),
+        ({"alb_arn": ALB}, "(nginxNode outputs): target_group_arn is missing; asg_name is missing"),
+        (
+            {"nlb_arn": ALB, "target_group_arn": TG, "asg_name": "g"},
+            f"nlb_arn '{ALB}' is not the ARN of a network load balancer (…:loadbalancer/net/NAME/ID)",
+        ),
+        (
+            {"alb_arn": ALB, "target_group_arn": TG.replace("eu-west-1", "us-east-1"), "asg_name": "[secret]"},
+            'asg_name is "[secret]", not a name or an ARN; alb_arn and target_group_arn name different regions',
+        ),
+        (
+            {"alb_arn": ALB, "target_group_arn": ALB, "asg_name": "g", "traffic_mirror_session_ids": "tms-1"},
+            "target_group_arn '" + ALB + "' is not the ARN of a target group (…:targetgroup/NAME/ID); "
+            'traffic_mirror_session_ids is "tms-1", not a list of ids',
+        ),
+    ],
+)
+def test_a_broken_outputs_file_exits_2(status: StatusRunner, tmp_path: Path, document: object, expected: str) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    run = status(outputs_file=path)
+    assert run.code == 2 and run.out == ""
+    assert run.err.startswith(f"error: the outputs file {path}")
+    assert expected in run.err
+
+
+def test_a_missing_outputs_file_exits_2(status: StatusRunner, tmp_path: Path) -> None:
+    run = status(outputs_file=tmp_path / "nope.json")
+    assert (run.code, run.err) == (
+        2,
+        f"error: cannot read the outputs file {tmp_path / 'nope.json'}: No such file or directory\n",
+    )
+
+
+def test_stack_without_the_pulumi_cli_exits_2(status: StatusRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    run = status(name="dev")
+    assert run.code == 2
+    assert "--stack dev needs the Pulumi CLI, and `pulumi` is not on PATH" in run.err
+
+
+def test_stack_runs_the_pulumi_cli(
+    moto: MotoServer, status: StatusRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A stand-in `pulumi` on PATH prints the outputs: status asks it for exactly the named stack."""
+    stack = healthy(moto, "nginxNode")
+    saved = stack.write_outputs(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    pulumi = bin_dir / "pulumi"
+    pulumi.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\ncat {saved}\n')
+    pulumi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(status_aws, "new_session", stack.session)
+    run = status(name=f"acme/wallarm-mirror/{stack.stack}")
+    assert run.code == 0, run.out + run.err
+    assert (tmp_path / "args").read_text() == f"stack output --json --stack acme/wallarm-mirror/{stack.stack}\n"
+    assert f"wallarm-mirror-{stack.stack}-*" in run.out  # the short name, as in the alarms' names
+
+
+# ---- AWS refused: exit 3 naming the IAM action
+
+
+STATUS_ACTIONS = [
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeScalingActivities",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "ec2:GetConsoleOutput",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:DescribeAlarms",
+]
+
+
+def moto_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """moto checks CloudWatch calls against the endpoint's prefix (monitoring:GetMetricData) where IAM
+    uses cloudwatch:GetMetricData: each cloudwatch: action is granted under both names in moto."""
+    statements = [
+        {
+            **statement,
+            "Action": [
+                *statement["Action"],
+                *(a.replace("cloudwatch:", "monitoring:") for a in statement["Action"] if a.startswith("cloudwatch:")),
+            ],
+        }
+        for statement in policy["Statement"]
+    ]
+    return {**policy, "Statement": statements}
+
+
+@pytest.fixture(scope="module")
+def iam_moto(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[MotoServer, MotoStack, dict[str, dict[str, str]]]]:
+    """A second moto server that enforces IAM (process-wide in moto), with a stack and two identities:
+    `reader` holds the README's policy, `partial` all of it but cloudwatch:GetMetricData."""
+    with MotoServer(tmp_path_factory.mktemp("moto-iam") / "moto.log") as server:
+        stack = healthy(server, "nginxNode")
+        iam = server.client("iam")
+        partial = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": [a for a in STATUS_ACTIONS if a != "cloudwatch:GetMetricData"],
+                    "Resource": "*",
+                }
+            ],
+        }
+        keys = {}
+        for user, policy in (("reader", readme_policy()), ("partial", partial)):
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName="status", PolicyDocument=json.dumps(moto_policy(policy)))
+            keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
+        server.enforce_iam()
+        yield server, stack, keys
+
+
+def test_a_missing_iam_action_exits_3_naming_it(
+    iam_moto: tuple, status: StatusRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, stack, keys = iam_moto
+    aws_environment(monkeypatch, server.endpoint, keys["partial"]["AccessKeyId"], keys["partial"]["SecretAccessKey"])
+    run = status(stack)
+    assert run.code == 3, run.out
+    line = run.line("traffic", stack.load_balancer_dimension)
+    assert line.startswith("fail") and "AWS refused cloudwatch:GetMetricData (AccessDenied)" in line
+    assert "→ allow cloudwatch:GetMetricData (README: the IAM policy of status)" in line
+    assert run.out.splitlines()[-1].startswith("status: AWS refused cloudwatch:GetMetricData (6 ok, 0 warn, 1 fail)")
+    assert run.line("asg", stack.outputs["asg_name"]).startswith("ok")  # what was allowed still ran
+
+
+def test_the_readme_policy_is_enough(iam_moto: tuple, status: StatusRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The identity holding the README's policy gets a full report (exit 0)."""
+    server, stack, keys = iam_moto
+    aws_environment(monkeypatch, server.endpoint, keys["reader"]["AccessKeyId"], keys["reader"]["SecretAccessKey"])
+    run = status(stack)
+    assert run.code == 0, run.out
+
+
+def readme_policy() -> dict[str, object]:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("<!-- status-policy -->", 2)[1]
+    return json.loads(block.split("```json", 1)[1].split("```", 1)[0])
+
+
+def test_the_readme_policy_holds_exactly_the_actions_status_calls() -> None:
+    actions = sorted({a for s in readme_policy()["Statement"] for a in s["Action"]})  # type: ignore[index, union-attr]
+    assert actions == sorted(STATUS_ACTIONS)
+
+
+def test_no_credentials_exits_3(moto: MotoServer, status: StatusRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = healthy(moto, "nginxNode")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    run = status(stack)
+    assert run.code == 3
+    assert "no AWS credentials found" in run.out and "Traceback" not in run.out + run.err
+    assert run.out.splitlines()[-1].startswith("status: AWS refused credentials")
+
+
+def test_a_region_from_the_environment_wins_and_is_named(
+    moto: MotoServer, status: StatusRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = healthy(moto, "nginxNode")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    run = status(stack)
+    assert "warning: the AWS region from your environment or profile is us-east-1" in run.err
+    assert "set AWS_DEFAULT_REGION=eu-west-1" in run.err
+    assert run.code == 1 and f"no Auto Scaling group {stack.outputs['asg_name']} in us-east-1" in run.out

@@ -1,0 +1,169 @@
+"""The stack outputs `status` reads: from a file `pulumi stack output --json` wrote, or from the CLI.
+
+Only standard library here: a bad outputs file is reported (exit 2) before boto3 is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Analyser = Literal["nginxNode", "nativeNode"]
+
+# arn:aws:elasticloadbalancing:eu-west-1:111111111111:loadbalancer/app/wallarm-mirror-alb/0123456789abcdef
+_ELB_ARN = re.compile(
+    r"arn:aws[a-z-]*:elasticloadbalancing:(?P<region>[a-z0-9-]+):[0-9]{12}:"
+    r"(?P<resource>(?P<kind>loadbalancer/(?P<lb_type>app|net)|targetgroup)/[A-Za-z0-9-]+/[0-9a-f]+)"
+)
+# The keys each analyser's stack exports (components/stack.py, components/native_analyser.py).
+_LOAD_BALANCER_KEY: dict[Analyser, str] = {"nginxNode": "alb_arn", "nativeNode": "nlb_arn"}
+_LOAD_BALANCER_TYPE: dict[Analyser, str] = {"nginxNode": "app", "nativeNode": "net"}
+_KIND_NAMES = {
+    "loadbalancer/app": "an application load balancer",
+    "loadbalancer/net": "a network load balancer",
+    "targetgroup": "a target group",
+}
+_PULUMI_TIMEOUT = 120  # seconds: the CLI reads the state backend (a network call for the Pulumi Cloud)
+
+
+class OutputsError(Exception):
+    """The outputs cannot be read or are not a wallarm-mirror stack's: bad input, exit 2."""
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """What `status` needs of a stack's outputs, validated: which analyser, and where its parts are."""
+
+    analyser: Analyser
+    load_balancer_arn: str
+    target_group_arn: str
+    asg_name: str
+    region: str  # from the ARNs
+    stack: str | None = None  # known with --stack: the alarms' names carry it
+    session_ids: tuple[str, ...] = ()
+    enrolment_function: str | None = None
+    alarm_topic_arn: str | None = None
+
+    @property
+    def load_balancer_dimension(self) -> str:
+        """CloudWatch's LoadBalancer dimension: the ARN after `loadbalancer/` (app/NAME/ID)."""
+        return self.load_balancer_arn.split(":loadbalancer/", 1)[1]
+
+    @property
+    def target_group_dimension(self) -> str:
+        """CloudWatch's TargetGroup dimension: the ARN's resource part (targetgroup/NAME/ID)."""
+        return self.target_group_arn.rsplit(":", 1)[1]
+
+    @property
+    def alarm_prefix(self) -> str | None:
+        """Every alarm of the stack is named `wallarm-mirror-<stack>-<suffix>` (components/alarms.py)."""
+        return f"wallarm-mirror-{self.stack}-" if self.stack else None
+
+
+def stack_short_name(stack: str) -> str:
+    """`org/project/dev` -> `dev`: the name the program sees (pulumi.get_stack()) and puts in alarm names."""
+    return stack.rsplit("/", 1)[-1]
+
+
+def parse_outputs(text: str, source: str, stack: str | None = None) -> StackOutputs:
+    """Validate `pulumi stack output --json` text; every problem found is named in one OutputsError."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise OutputsError(
+            f"{source} is not JSON ({error.msg} at line {error.lineno}): write it with `pulumi stack output --json`"
+        ) from None
+    if not isinstance(document, dict):
+        raise OutputsError(f"{source} holds a JSON {type(document).__name__}, not the object of a stack's outputs")
+    if "alb_arn" in document:
+        analyser: Analyser = "nginxNode"
+    elif "nlb_arn" in document:
+        analyser = "nativeNode"
+    else:
+        keys = ", ".join(sorted(document)) or "none"
+        raise OutputsError(
+            f"{source} has neither alb_arn (nginxNode) nor nlb_arn (nativeNode) (its keys: {keys}): "
+            "is it the `pulumi stack output --json` of a wallarm-mirror stack, and did `pulumi up` finish?"
+        )
+    lb_key = _LOAD_BALANCER_KEY[analyser]
+    problems: list[str] = []
+
+    def text_value(key: str) -> str:
+        value = document.get(key)
+        if value is None:
+            problems.append(f"{key} is missing")
+        elif not isinstance(value, str) or not value or value == "[secret]":
+            problems.append(f"{key} is {json.dumps(value)}, not a name or an ARN")
+        else:
+            return value
+        return ""
+
+    lb_arn, tg_arn, asg = text_value(lb_key), text_value("target_group_arn"), text_value("asg_name")
+    regions = set()
+    for key, arn, kind in (
+        (lb_key, lb_arn, f"loadbalancer/{_LOAD_BALANCER_TYPE[analyser]}"),
+        ("target_group_arn", tg_arn, "targetgroup"),
+    ):
+        found = _ELB_ARN.fullmatch(arn) if arn else None
+        if arn and (found is None or found["kind"] != kind):
+            problems.append(f"{key} {arn!r} is not the ARN of {_KIND_NAMES[kind]} (…:{kind}/NAME/ID)")
+        elif found is not None:
+            regions.add(found["region"])
+    if len(regions) > 1:
+        problems.append(f"{lb_key} and target_group_arn name different regions ({', '.join(sorted(regions))})")
+    sessions = document.get("traffic_mirror_session_ids", [])
+    if not isinstance(sessions, list) or not all(isinstance(s, str) for s in sessions):
+        problems.append(f"traffic_mirror_session_ids is {json.dumps(sessions)}, not a list of ids")
+        sessions = []
+    if problems:
+        raise OutputsError(f"{source} ({analyser} outputs): " + "; ".join(problems))
+    function = document.get("enrolment_function_name")
+    topic = document.get("alarm_topic_arn")
+    return StackOutputs(
+        analyser=analyser,
+        load_balancer_arn=lb_arn,
+        target_group_arn=tg_arn,
+        asg_name=asg,
+        region=regions.pop(),
+        stack=stack_short_name(stack) if stack else None,
+        session_ids=tuple(sessions),
+        enrolment_function=function if isinstance(function, str) else None,
+        alarm_topic_arn=topic if isinstance(topic, str) else None,
+    )
+
+
+def read_outputs_file(path: Path, stack: str | None = None) -> StackOutputs:
+    """The outputs saved by `pulumi stack output --json > FILE`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise OutputsError(f"cannot read the outputs file {path}: {reason}") from None
+    return parse_outputs(text, f"the outputs file {path}", stack)
+
+
+def pulumi_stack_outputs(stack: str) -> StackOutputs:
+    """Run `pulumi stack output --json --stack NAME` (secrets stay hidden: status needs none)."""
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        raise OutputsError(
+            f"--stack {stack} needs the Pulumi CLI, and `pulumi` is not on PATH: install it "
+            "(https://www.pulumi.com/docs/install/) or pass --outputs FILE, written where the CLI runs by "
+            f"`pulumi stack output --json --stack {stack} > FILE`"
+        )
+    command = [pulumi, "stack", "output", "--json", "--stack", stack]
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=_PULUMI_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise OutputsError(f"`{' '.join(command[1:])}` did not answer in {_PULUMI_TIMEOUT} s") from None
+    except OSError as error:
+        raise OutputsError(f"cannot run {pulumi}: {error.strerror}") from None
+    if run.returncode != 0:
+        said = " ".join(run.stderr.split())[-400:] or f"exit status {run.returncode}"
+        raise OutputsError(f"`pulumi {' '.join(command[1:])}` failed: {said}")
+    return parse_outputs(run.stdout, f"the outputs of stack {stack}", stack)
