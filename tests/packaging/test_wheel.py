@@ -1,0 +1,143 @@
+"""The package as users install it: a wheel built by the declared backend, installed into a fresh venv.
+
+One build and one install for the module (8-16 s on the 2-core machine, busy or not; most of it pip
+putting setuptools into the isolated build environment). The fresh venv gets no pip and no
+dependencies of its own: a .pth file lends it this venv's site-packages, so nothing is downloaded
+but the build backend, and the wheel's own copy of wallarm_mirror is the one imported (the
+checkout is neither the working directory nor on PYTHONPATH there).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# What a git clone or a source checkout hands the build: the backend reads no other file.
+SOURCES = ("pyproject.toml", "requirements.txt", "README.md", "wallarm_mirror")
+
+
+@dataclass(frozen=True)
+class Installed:
+    wheel: Path
+    venv: Path
+    home: Path  # a working directory outside the checkout
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    @property
+    def script(self) -> Path:
+        return self.venv / "bin" / "wallarm-mirror"
+
+    def run(self, *argv: str | Path) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        return subprocess.run(
+            [str(a) for a in argv], cwd=self.home, env=env, capture_output=True, text=True, timeout=120
+        )
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    work = tmp_path_factory.mktemp("packaging")
+    source = work / "source"
+    source.mkdir()
+    for name in SOURCES:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(path, source / name)
+    dist = work / "dist"
+    # Build isolation on: the backend comes from pyproject's [build-system], as for any user.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(dist), str(source)],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = dist.glob("wallarm_mirror-*.whl")
+    venv = work / "venv"
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", "--no-index", wheel],
+        check=True,
+        timeout=300,
+    )
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    # Appended after the venv's own site-packages: the dependencies come from here, wallarm_mirror does not.
+    Path(site, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    home = work / "home"
+    home.mkdir()
+    return Installed(wheel, venv, home)
+
+
+def test_wheel_ships_the_typing_marker_and_the_lambda_source(installed):
+    names = set(zipfile.ZipFile(installed.wheel).namelist())
+    assert "wallarm_mirror/py.typed" in names
+    assert "wallarm_mirror/traffic_mirror/enrolment.py" in names
+    assert "wallarm_mirror/components/args.py" in names
+    assert not any(name.startswith(("tests/", "bench/", "policy/")) for name in names)
+
+
+def test_wheel_requires_what_requirements_txt_lists(installed):
+    metadata = zipfile.ZipFile(installed.wheel).read(
+        f"{installed.wheel.name.split('-')[0]}-{installed.wheel.name.split('-')[1]}.dist-info/METADATA"
+    )
+    requires = sorted(
+        line.removeprefix("Requires-Dist: ").replace(" ", "")
+        for line in metadata.decode().splitlines()
+        if line.startswith("Requires-Dist: ")
+    )
+    listed = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    from packaging.requirements import Requirement
+
+    assert requires == sorted(str(Requirement(line)).replace(" ", "") for line in listed if line)
+
+
+def test_the_installed_package_is_the_one_imported_with_its_public_api(installed):
+    probe = (
+        "import wallarm_mirror, pathlib\n"
+        "from wallarm_mirror import WallarmMirror, WallarmMirrorArgs\n"
+        "from wallarm_mirror.traffic_mirror import ENROLMENT_SOURCE\n"
+        "print(pathlib.Path(wallarm_mirror.__file__).parent)\n"
+        "print(WallarmMirror.__mro__[1].__name__, sorted(WallarmMirrorArgs.__required_keys__))\n"
+        "print(ENROLMENT_SOURCE.is_file(), (pathlib.Path(wallarm_mirror.__file__).parent / 'py.typed').is_file())\n"
+    )
+    result = installed.run(installed.python, "-c", probe)
+    assert result.returncode == 0, result.stderr
+    where, api, files = result.stdout.splitlines()
+    assert Path(where).is_relative_to(installed.venv)
+    assert api == "ComponentResource ['token', 'vpc_id']"
+    assert files == "True True"
+
+
+def test_console_script_runs_the_cli(installed):
+    help_text = installed.run(installed.script, "--help")
+    assert help_text.returncode == 0, help_text.stderr
+    assert "config-reference" in help_text.stdout and "plan" in help_text.stdout
+    reference = installed.run(installed.script, "config-reference")
+    assert reference.returncode == 0, reference.stderr
+    assert reference.stdout.startswith("| key | type | default | what it is |")
+    assert "`wallarm-mirror:vpcId`" in reference.stdout
+
+
+def test_console_script_exits_with_mains_return_code(installed):
+    # `diff` returns 2 (not SystemExit) for a plan file it cannot read: the script must pass it on.
+    result = installed.run(installed.script, "diff", "missing-before.json", "missing-after.json")
+    assert result.returncode == 2
+    assert "cannot read plan file" in result.stderr
