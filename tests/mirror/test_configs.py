@@ -419,7 +419,7 @@ def _istio(endpoint: MirrorEndpoint, options: MirrorOptions | None = None) -> di
 
 @pytest.mark.parametrize(
     ("endpoint", "kinds"),
-    [(HTTP, ["ServiceEntry", "VirtualService"]), (HTTPS, ["ServiceEntry", "DestinationRule", "VirtualService"])],
+    [(endpoint, ["ServiceEntry", "DestinationRule", "VirtualService"]) for endpoint in (HTTP, HTTPS)],
     ids=["http", "https"],
 )
 def test_istio_objects_and_service_entry(endpoint: MirrorEndpoint, kinds: list[str]) -> None:
@@ -470,6 +470,7 @@ def test_istio_destination_rule_originates_tls_with_explicit_sni() -> None:
     }
     unverified = _istio(HTTPS, MirrorOptions(tls_verify=False))["DestinationRule"]["spec"]["trafficPolicy"]["tls"]
     assert unverified == {"mode": "SIMPLE", "sni": ALB, "insecureSkipVerify": True}
+    assert "tls" not in _istio(HTTP)["DestinationRule"]["spec"]["trafficPolicy"], "plain HTTP stays plain"
 
 
 # ------------------------------------------------------------------------------------ Traefik

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .endpoint import MirrorEndpoint, is_dns_name
+from .envoy import ALB_IDLE_MARGIN_SECONDS
 from .options import DEFAULT_OPTIONS, K8S_MIRROR_NAME, MirrorOptions, go_duration, percent_text, summary, yaml_text
 
 __all__ = ["render_istio"]
@@ -36,6 +37,16 @@ def render_istio(endpoint: MirrorEndpoint, options: MirrorOptions = DEFAULT_OPTI
     documents: list[tuple[list[str], dict[str, Any]]] = [
         (["# The Wallarm ALB as a mesh-external service the sidecars may send to."], service_entry)
     ]
+    # Always a DestinationRule: the sidecar's pool to the ALB keeps idle connections for 1 hour by
+    # default (DestinationRule connectionPool.http.idleTimeout), past the ALB's 60 s idle timeout, so
+    # a copy could be written into a connection the ALB is closing. 50 s closes them first.
+    traffic_policy: dict[str, Any] = {
+        "connectionPool": {
+            "tcp": {"connectTimeout": go_duration(options.timeout_seconds)},
+            "http": {"idleTimeout": go_duration(ALB_IDLE_MARGIN_SECONDS)},
+        }
+    }
+    rule_comments = ["# Connections to the ALB: connect timeout, and idle ones closed before the ALB's 60 s."]
     if endpoint.is_tls:
         name = options.tls_name(endpoint)
         tls: dict[str, Any] = {"mode": "SIMPLE", "sni": name}
@@ -45,26 +56,22 @@ def render_istio(endpoint: MirrorEndpoint, options: MirrorOptions = DEFAULT_OPTI
                 tls["caCertificates"] = options.tls_ca_file
         else:
             tls["insecureSkipVerify"] = True
-        documents.append(
-            (
-                [
-                    "# Originate TLS to the ALB. The SNI is set explicitly: the mirrored Host is the user's,",
-                    "# which auto-SNI would send instead of the ALB name.",
-                ],
-                {
-                    "apiVersion": "networking.istio.io/v1",
-                    "kind": "DestinationRule",
-                    "metadata": {"name": K8S_MIRROR_NAME},
-                    "spec": {
-                        "host": endpoint.host,
-                        "trafficPolicy": {
-                            "connectionPool": {"tcp": {"connectTimeout": go_duration(options.timeout_seconds)}},
-                            "tls": tls,
-                        },
-                    },
-                },
-            )
+        traffic_policy["tls"] = tls
+        rule_comments += [
+            "# Originate TLS to the ALB. The SNI is set explicitly: the mirrored Host is the user's,",
+            "# which auto-SNI would send instead of the ALB name.",
+        ]
+    documents.append(
+        (
+            rule_comments,
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "DestinationRule",
+                "metadata": {"name": K8S_MIRROR_NAME},
+                "spec": {"host": endpoint.host, "trafficPolicy": traffic_policy},
+            },
         )
+    )
     destination = {"destination": {"host": primary}}
     http_routes: list[dict[str, Any]] = [
         {

@@ -7,13 +7,19 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .endpoint import MirrorEndpoint
+from .envoy import ALB_IDLE_MARGIN_SECONDS
 from .options import DEFAULT_OPTIONS, K8S_MIRROR_NAME, MirrorOptions, go_duration, percent_text, summary, yaml_text
 
-__all__ = ["TRAEFIK_MAX_BODY_BYTES", "render_traefik"]
+__all__ = ["TRAEFIK_MAX_BODY_BYTES", "TRAEFIK_MAX_IDLE_CONNS", "render_traefik"]
 
 # Matches the node's NGINX default client_max_body_size (1m): a larger copy would be refused with 413
 # and never analysed, so buffering it in Traefik's memory would only cost.
 TRAEFIK_MAX_BODY_BYTES = 1024 * 1024
+# Idle kept-alive connections to the ALB. A serversTransport of the file provider leaves
+# maxIdleConnsPerHost at 0, which Go's http.Transport reads as 2 (Traefik's serversTransport
+# reference): with more than two copies in flight, every extra one would open, then close, a
+# connection (and a TLS handshake), a new connection per copy under load.
+TRAEFIK_MAX_IDLE_CONNS = 100
 _TRAEFIK_SERVICE_RE = re.compile(r"^[A-Za-z0-9._-]+(?:@[A-Za-z0-9._-]+)?$")
 
 
@@ -45,10 +51,14 @@ def render_traefik(endpoint: MirrorEndpoint, options: MirrorOptions = DEFAULT_OP
         )
     percent = _traefik_percent(options.sample_percent)
     transport: dict[str, Any] = {
+        "maxIdleConnsPerHost": TRAEFIK_MAX_IDLE_CONNS,
         "forwardingTimeouts": {
             "dialTimeout": go_duration(options.timeout_seconds),
             "responseHeaderTimeout": go_duration(options.timeout_seconds),
-        }
+            # Traefik keeps idle connections 90 s by default, past the ALB's 60 s idle timeout: a
+            # copy could be written into a connection the ALB is closing. Close them first.
+            "idleConnTimeout": go_duration(ALB_IDLE_MARGIN_SECONDS),
+        },
     }
     if endpoint.is_tls:
         transport["serverName"] = options.tls_name(endpoint)
@@ -96,6 +106,8 @@ def render_traefik(endpoint: MirrorEndpoint, options: MirrorOptions = DEFAULT_OP
         "# (the hosts option) or a priority above your catch-all router. mirrorBody exists in newer",
         "# Traefik v3 releases only; older ones mirror bodies anyway, delete the line if yours rejects it.",
         "# Behind a load balancer, list it in the entryPoint's forwardedHeaders.trustedIPs so the client",
-        "# address in X-Forwarded-For survives.",
+        "# address in X-Forwarded-For survives. Only routers whose service is with-wallarm-mirror are",
+        "# mirrored. Copies reuse up to 100 idle connections, closed after 50 s idle (before the ALB's 60 s).",
+        "# Failed copies are logged at DEBUG, except certificate errors: one ERROR line per copy.",
     ]
     return "\n".join(head) + "\n" + yaml_text(config)
