@@ -1,7 +1,8 @@
 """Mirror snippets for NGINX, Envoy, Istio and Traefik: what makes them mirror, and what they refuse.
 
-NGINX runs for real in tests/mirror/test_nginx_runs.py. Envoy, Istio and Traefik are not installed here, so
-their output is parsed as YAML and the fields that make each one mirror are checked one by one.
+NGINX runs for real in tests/mirror/test_nginx_runs.py, Envoy in tests/mirror/test_envoy_traffic.py. Istio and
+Traefik are not installed here, so their output is parsed as YAML and the fields that make each one mirror
+are checked one by one (their connection settings in tests/mirror/test_connection_policies.py).
 """
 
 from __future__ import annotations
