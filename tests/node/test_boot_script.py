@@ -1,9 +1,11 @@
 """The first-boot script of a Wallarm node, run for real.
 
 Each test renders the user data, runs it with bash in a temporary directory and looks at what
-happened: `systemctl` and Wallarm's `cloud-init.py` are recording stand-ins, Secrets Manager and
-SSM are a moto server (with IAM enforcement and SigV4 checking on) and the instance metadata
-service is a fake that only speaks IMDSv2. Everything listens on 127.0.0.1 and stops by itself.
+happened: `systemctl` and Wallarm's `cloud-init.py` are recording stand-ins, `nginx` is a stand-in
+whose `-t`/`-T` the test controls, Secrets Manager and SSM are a moto server (with IAM enforcement
+and SigV4 checking on), the instance metadata service is a fake that only speaks IMDSv2, and the
+node's traffic and health ports are listeners the test opens or not. Everything listens on
+127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from typing import Any
 import pytest
 
 from tests.node.boot.fake_imds import CREDENTIALS_PATH, FakeImds
+from tests.node.boot.fake_node import HEALTH_PATH, FakeNode
 from tests.node.boot.moto_server import REGION, MotoServer
 from wallarm_mirror.node.boot_script import (
     USER_DATA_LIMIT_BYTES,
     BootScriptSpec,
+    ServingCheck,
     TokenFromSecretsManager,
     TokenFromSsmParameter,
     TokenInline,
@@ -42,6 +46,8 @@ from wallarm_mirror.node.boot_script import (
     encode_user_data,
     render_boot_script,
 )
+from wallarm_mirror.node.profiles import profile_for
+from wallarm_mirror.node.snippets import node_http_snippet, node_server_snippet
 
 BOOT_DIR = Path(__file__).parent / "boot"
 
@@ -159,6 +165,7 @@ class BootRun:
     events: list[str]
     record: dict[str, Any] | None  # what the cloud-init.py stand-in saw, None if it did not run
     tmpdir: Path
+    node: FakeNode
 
     @property
     def argv(self) -> list[str]:
@@ -180,6 +187,8 @@ def _system_python3() -> str:
 
 Runner = Callable[..., BootRun]
 RUN_TIMEOUT = 60
+# How long the self-check waits for the ports and the health endpoint in these tests.
+SELF_CHECK_TIMEOUT = 1
 
 
 def _closed_port_url() -> str:
@@ -196,8 +205,9 @@ def make_runner(tmp_path: Path) -> Runner:
     """A function that runs the boot script rendered from the given spec fields against the stand-ins."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    shutil.copy(BOOT_DIR / "systemctl", bin_dir / "systemctl")
-    (bin_dir / "systemctl").chmod(0o755)
+    for standin in ("systemctl", "nginx"):
+        shutil.copy(BOOT_DIR / standin, bin_dir / standin)
+        (bin_dir / standin).chmod(0o755)
     (bin_dir / "python3").symlink_to(_system_python3())
     cloud_init = tmp_path / "opt" / "wallarm" / "cloud-init.py"
     cloud_init.parent.mkdir(parents=True)
@@ -212,23 +222,70 @@ def make_runner(tmp_path: Path) -> Runner:
         shebang: str | None = sys.executable,
         cloud_init_exit: int = 0,
         systemctl_fails: str = "",
+        nginx_t_exit: int = 0,
+        nginx_t_output: str | None = None,
+        cloud_init_drops: str = "",
+        node: FakeNode | None = None,
         **fields: Any,
+    ) -> BootRun:
+        with node or FakeNode() as served:
+            return _run(
+                token=token,
+                imds_endpoint=imds_endpoint,
+                aws_endpoint=aws_endpoint,
+                shebang=shebang,
+                env={
+                    "BOOT_TEST_CLOUD_INIT_EXIT": str(cloud_init_exit),
+                    "BOOT_TEST_SYSTEMCTL_FAIL": systemctl_fails,
+                    "BOOT_TEST_NGINX_T_EXIT": str(nginx_t_exit),
+                    "BOOT_TEST_CLOUD_INIT_DROP": cloud_init_drops,
+                    **({} if nginx_t_output is None else {"BOOT_TEST_NGINX_T_OUTPUT": nginx_t_output}),
+                },
+                node=served,
+                fields=fields,
+            )
+
+    def _run(
+        *,
+        token: TokenSource,
+        imds_endpoint: str,
+        aws_endpoint: str,
+        shebang: str | None,
+        env: dict[str, str],
+        node: FakeNode,
+        fields: dict[str, Any],
     ) -> BootRun:
         standin = (BOOT_DIR / "cloud_init_standin.py").read_text()
         cloud_init.write_text((f"#!{shebang}\n" if shebang else "") + standin)
         cloud_init.chmod(0o755)
+        serving = ServingCheck(
+            node.node_port,
+            node.health_port,
+            HEALTH_PATH,
+            listen_timeout_seconds=SELF_CHECK_TIMEOUT,
+            health_timeout_seconds=SELF_CHECK_TIMEOUT,
+        )
         spec = _spec(
             # Short, so a broken fetch fails the test in seconds rather than after 300 s.
-            **{"token_fetch_timeout_seconds": 10, "cloud_init_path": str(cloud_init), "token": token, **fields}
+            **{
+                "token_fetch_timeout_seconds": 10,
+                "cloud_init_path": str(cloud_init),
+                "token": token,
+                "serving_check": serving,
+                **fields,
+            }
         )
         script = render_boot_script(spec)
         shellcheck_script(script)
         script_path = tmp_path / "part-001"
         script_path.write_text(script)
         events, record = tmp_path / "events", tmp_path / "record.json"
+        nginx_conf = tmp_path / "nginx-effective.conf"
         events.write_text("")
         record.unlink(missing_ok=True)
+        nginx_conf.unlink(missing_ok=True)
         env = {
+            **env,
             "PATH": f"{bin_dir}:/usr/bin:/bin",
             "HOME": str(tmp_path),
             "LANG": "C.UTF-8",
@@ -237,8 +294,7 @@ def make_runner(tmp_path: Path) -> Runner:
             "AWS_ENDPOINT_URL": aws_endpoint,
             "BOOT_TEST_EVENTS": str(events),
             "BOOT_TEST_RECORD": str(record),
-            "BOOT_TEST_CLOUD_INIT_EXIT": str(cloud_init_exit),
-            "BOOT_TEST_SYSTEMCTL_FAIL": systemctl_fails,
+            "BOOT_TEST_NGINX_CONF": str(nginx_conf),
         }
         started = time.monotonic()
         # Its own process group, so a hung run is stopped together with the fetcher it started.
@@ -271,6 +327,7 @@ def make_runner(tmp_path: Path) -> Runner:
             events=events.read_text().splitlines(),
             record=json.loads(record.read_text()) if record.exists() else None,
             tmpdir=script_tmp,
+            node=node,
         )
 
     return run
@@ -493,7 +550,8 @@ def waiting_runs(aws: Aws, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture(autouse=True)
 def _start_waiting_runs(request: pytest.FixtureRequest) -> None:
-    """The first test of this module that needs moto starts the waiting runs, too."""
+    """The first test of this module starts the self-check's waiting runs; the first that needs moto, its own."""
+    request.getfixturevalue("self_check_runs")
     if "aws" in request.fixturenames:
         request.getfixturevalue("waiting_runs")
 
@@ -576,6 +634,158 @@ def test_nginx_that_cannot_restart_fails_the_boot_before_the_post_script(boot: R
     assert "a command failed with exit status 5" in run.output
     assert run.events == ["systemctl stop nginx.service", "cloud-init.py", "systemctl restart nginx.service"]
     assert list(run.tmpdir.iterdir()) == []
+
+
+# --- the self-check once nginx is back ------------------------------------------------------------
+
+STOPPED_AFTER_CHECK = [
+    "systemctl stop nginx.service",
+    "cloud-init.py",
+    "systemctl restart nginx.service",
+    "systemctl stop nginx.service",
+]
+# bash, one python start-up and the last health request on top of the self-check's deadline
+SELF_CHECK_MARGIN = 3.0
+
+
+def our_snippets(node_port: int = 80, health_port: int = 9447) -> dict[str, str]:
+    """The server and http snippets a 6.x stack passes to cloud-init.py (custom preset), with our markers."""
+    profile = profile_for("6.13")
+    assert profile is not None
+    return {
+        "server_snippet": node_server_snippet(profile, node_port, ["10.0.0.0/16"], ""),
+        "http_snippet": node_http_snippet(profile, health_port, HEALTH_PATH, ""),
+    }
+
+
+def boot_lines(run: BootRun) -> list[str]:
+    return [line for line in run.output.splitlines() if line.startswith("wallarm-boot:")]
+
+
+def assert_self_check_failed(run: BootRun, reason: str) -> None:
+    """The boot failed at the self-check: nginx stopped again, the FAILED line last, nothing left behind."""
+    assert run.returncode == 1, run.output
+    last = boot_lines(run)[-1]
+    assert last.startswith(f"wallarm-boot: FAILED: {reason}"), run.output
+    assert last.endswith("; nginx is stopped, so the load balancer keeps this node out"), last
+    assert run.events == STOPPED_AFTER_CHECK
+    assert "wallarm-boot: self-check passed" not in run.output
+    assert "wallarm-boot: the Wallarm node is configured" not in boot_lines(run)
+    assert list(run.tmpdir.iterdir()) == []
+
+
+def test_passing_self_check_asks_the_health_endpoint_and_ends_with_success(boot: Runner) -> None:
+    run = boot(token=TokenInline(INLINE_TOKEN), preset="custom", **our_snippets())
+
+    assert run.returncode == 0, run.output
+    assert run.node.health_requests == [HEALTH_PATH]
+    assert f"ports {run.node.node_port} and {run.node.health_port} listen" in run.output
+    assert boot_lines(run)[-2:] == ["wallarm-boot: self-check passed", "wallarm-boot: the Wallarm node is configured"]
+    assert run.events == ["systemctl stop nginx.service", "cloud-init.py", "systemctl restart nginx.service"]
+
+
+def test_self_check_runs_before_the_post_script(boot: Runner) -> None:
+    run = boot(token=TokenInline(INLINE_TOKEN), nginx_t_exit=1, post_script="echo ran >&2\n")
+
+    assert_self_check_failed(run, "nginx -t rejects the configuration (exit status 1)")
+    assert "running the post script" not in run.output
+
+
+def test_nginx_t_failure_names_the_file_and_line_but_no_value(boot: Runner) -> None:
+    run = boot(
+        token=TokenInline(INLINE_TOKEN),
+        nginx_t_exit=1,
+        nginx_t_output=(
+            'nginx: [emerg] invalid parameter "s3cr3t-from-a-snippet" in /etc/nginx/sites-enabled/default:12\n'
+            "nginx: configuration file /etc/nginx/nginx.conf test failed"
+        ),
+    )
+
+    assert_self_check_failed(
+        run,
+        "nginx -t rejects the configuration (exit status 1, emerg at /etc/nginx/sites-enabled/default:12); "
+        "run sudo nginx -t on the node",
+    )
+    assert "s3cr3t-from-a-snippet" not in run.output
+    assert run.node.health_requests == [], "the ports are not checked after a failed nginx -t"
+
+
+@pytest.mark.parametrize(("flag", "marker"), [("--server-snippet", "server"), ("--http-snippet", "http")])
+def test_custom_preset_snippet_missing_from_nginx_T_fails(boot: Runner, flag: str, marker: str) -> None:
+    run = boot(token=TokenInline(INLINE_TOKEN), preset="custom", cloud_init_drops=flag, **our_snippets())
+
+    assert_self_check_failed(
+        run,
+        f"our {flag} is not in the configuration nginx runs (nginx -T lacks '# wallarm-mirror-snippet: {marker}'); "
+        "cloud-init.py did not apply it",
+    )
+
+
+def test_mirror_preset_does_not_look_for_markers(boot: Runner) -> None:
+    # Only the custom preset is documented as "use only the snippets you pass"; see the README.
+    run = boot(token=TokenInline(INLINE_TOKEN), cloud_init_drops="--server-snippet", **our_snippets())
+
+    assert run.returncode == 0, run.output
+    assert "nginx -T" not in run.script
+
+
+# Runs that wait out the self-check's deadline, side by side in the background (see waiting_runs).
+SELF_CHECK_WAITING: dict[str, FakeNode] = {
+    "node-port-closed": FakeNode(node_listens=False),
+    "health-port-closed": FakeNode(health_listens=False),
+    "health-503": FakeNode(health_status=503),
+    "health-silent": FakeNode(health_status=None),
+}
+
+
+@pytest.fixture(scope="module")
+def self_check_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WaitingRuns]:
+    with ThreadPoolExecutor(max_workers=len(SELF_CHECK_WAITING)) as pool:
+        yield {
+            name: pool.submit(make_runner(tmp_path_factory.mktemp(name)), token=TokenInline(INLINE_TOKEN), node=node)
+            for name, node in SELF_CHECK_WAITING.items()
+        }
+
+
+def assert_waited_out_the_deadline(run: BootRun) -> None:
+    assert SELF_CHECK_TIMEOUT - 0.2 <= run.elapsed < SELF_CHECK_TIMEOUT + SELF_CHECK_MARGIN, run.elapsed
+
+
+def test_node_port_not_listening_fails(self_check_runs: WaitingRuns) -> None:
+    run = self_check_runs["node-port-closed"].result()
+
+    assert_self_check_failed(
+        run,
+        f"nothing listens on TCP port {run.node.node_port} "
+        f"(the node port, where the load balancer sends mirrored traffic) after {SELF_CHECK_TIMEOUT}s",
+    )
+    assert_waited_out_the_deadline(run)
+
+
+def test_health_port_not_listening_fails(self_check_runs: WaitingRuns) -> None:
+    run = self_check_runs["health-port-closed"].result()
+
+    assert_self_check_failed(
+        run, f"nothing listens on TCP port {run.node.health_port} (the health check port) after {SELF_CHECK_TIMEOUT}s"
+    )
+    assert_waited_out_the_deadline(run)
+
+
+def test_health_endpoint_not_answering_200_fails(self_check_runs: WaitingRuns) -> None:
+    run = self_check_runs["health-503"].result()
+
+    url = f"http://127.0.0.1:{run.node.health_port}{HEALTH_PATH}"
+    assert_self_check_failed(run, f"the health check {url} gave HTTP 503, not HTTP 200, for {SELF_CHECK_TIMEOUT}s")
+    assert_waited_out_the_deadline(run)
+    assert len(run.node.health_requests) >= 2, "asked again until the deadline"
+
+
+def test_silent_health_endpoint_fails_within_the_bound(self_check_runs: WaitingRuns) -> None:
+    run = self_check_runs["health-silent"].result()
+
+    url = f"http://127.0.0.1:{run.node.health_port}{HEALTH_PATH}"
+    assert_self_check_failed(run, f"the health check {url} gave no answer (")
+    assert_waited_out_the_deadline(run)
 
 
 # --- how cloud-init.py is started ----------------------------------------------------------------
@@ -686,6 +896,19 @@ SHAPES: dict[str, dict[str, Any]] = {
     },
     "inline-with-post-script": {"token": TokenInline(INLINE_TOKEN), "post_script": TRICKY_TEXT, "mode": "off"},
     "inline-bare": {"token": TokenInline(INLINE_TOKEN)},
+    # What a 6.x stack renders: our snippets (markers), the serving check, the longest secret ARN.
+    "custom-self-check": {
+        "token": TokenFromSecretsManager("arn:aws-us-gov:secretsmanager:us-gov-west-1:1:secret:" + "x" * 200, REGION),
+        "preset": "custom",
+        "node_group": "g" * 64,
+        "serving_check": ServingCheck(80, 9447, HEALTH_PATH),
+        **our_snippets(),
+    },
+    "mirror-self-check": {
+        "token": TokenFromSsmParameter(PARAMETER_NAME, REGION),
+        "serving_check": ServingCheck(8445, 9445, HEALTH_PATH),
+        "server_snippet": our_snippets()["server_snippet"],
+    },
 }
 
 
@@ -725,16 +948,42 @@ def test_script_starts_strict_and_never_traces(shape: dict[str, Any]) -> None:
 # --- what the renderer refuses -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
+def test_script_stays_plain_text_under_the_user_data_limit(shape: dict[str, Any]) -> None:
+    # Over the limit it would still be sent gzipped, but plans and the console would show base64.
+    assert len(render_boot_script(_spec(**shape)).encode()) <= USER_DATA_LIMIT_BYTES
+
+
+def test_self_check_cites_its_source_and_checks_markers_on_custom_only() -> None:
+    custom = render_boot_script(_spec(**SHAPES["custom-self-check"]))
+    mirror = render_boot_script(_spec(**SHAPES["mirror-self-check"]))
+    assert "(ours: our target group and our health server (snippets.py))" in custom
+    assert "(documented: Wallarm's Terraform module, traffic 8445, HTTP 200 on :9445)" in mirror
+    assert "marker='# wallarm-mirror-snippet: server'" in custom and "marker='# wallarm-mirror-snippet: http'" in custom
+    assert "nginx -T" not in mirror
+    for script in (custom, mirror):
+        assert "timeout 60 nginx -t " in script
+    assert "WALLARM_BOOT_SERVING_PY" not in render_boot_script(_spec(serving_check=None))
+
+
+def test_only_our_marker_lines_are_looked_for() -> None:
+    script = render_boot_script(
+        _spec(preset="custom", server_snippet="# wallarm-mirror-snippet: $(reboot)\n# wallarm-mirror-snippet: ok-1\n")
+    )
+    assert "marker='# wallarm-mirror-snippet: ok-1'" in script
+    assert "reboot" not in script.split("nginx -T", 1)[1]
+
+
 def _heredoc(script: str, marker: str) -> str:
     start = script.index(f"<<'{marker}'")
     body = script[script.index("\n", start) + 1 :]
     return body[: body.index(f"\n{marker}\n")]
 
 
-@pytest.mark.parametrize("marker", ["WALLARM_BOOT_FETCHER_PY", "WALLARM_BOOT_LAUNCHER_PY"])
+@pytest.mark.parametrize("marker", ["WALLARM_BOOT_FETCHER_PY", "WALLARM_BOOT_LAUNCHER_PY", "WALLARM_BOOT_SERVING_PY"])
 def test_embedded_python_parses_as_python_3_7(marker: str) -> None:
     # 3.7 is Debian 10's python3, on the oldest (4.x) Wallarm images.
-    script = render_boot_script(_spec(token=TokenFromSsmParameter(PARAMETER_NAME, REGION)))
+    script = render_boot_script(_spec(**SHAPES["mirror-self-check"]))
     ast.parse(_heredoc(script, marker), feature_version=(3, 7))
 
 
@@ -753,6 +1002,14 @@ def test_embedded_python_parses_as_python_3_7(marker: str) -> None:
         ({"node_group": "eu\nx"}, "cannot be placed in WALLARM_LABELS"),
         ({"token_fetch_timeout_seconds": 0}, "token_fetch_timeout_seconds 0 must be a whole number"),
         ({"token_fetch_timeout_seconds": True}, "must be a whole number"),
+        ({"serving_check": ServingCheck(0, 9447, HEALTH_PATH)}, "serving_check.node_port 0 must be a TCP port"),
+        ({"serving_check": ServingCheck(80, 65536, HEALTH_PATH)}, "serving_check.health_check_port 65536 must be"),
+        ({"serving_check": ServingCheck(80, 9447, "-/healthcheck")}, "must start with / and contain no spaces"),
+        ({"serving_check": ServingCheck(80, 9447, "/a b")}, "serving_check.health_check_path '/a b' must start"),
+        (
+            {"serving_check": ServingCheck(80, 9447, HEALTH_PATH, health_timeout_seconds=0)},
+            "serving_check.health_timeout_seconds 0 must be a whole number",
+        ),
         ({"http_snippet": "bad \udc80 surrogate"}, "http_snippet is not valid Unicode text"),
         ({"token": TokenFromSecretsManager(SECRET_NAME, "eu-west-1; rm -rf /")}, "is not an AWS region code"),
         ({"token": TokenFromSecretsManager("", REGION)}, "secret_id '' must be non-empty"),

@@ -5,7 +5,16 @@ Pure text generation (standard library only, no Pulumi), so the script is tested
 What the rendered bash script does, in order: stop nginx so the load balancer health check cannot
 pass early; obtain the node token (from Secrets Manager or SSM with the instance role, or from the
 user data itself); run Wallarm's ``cloud-init.py`` with the token handed over inside Python rather
-than on a command line; restart nginx; run the optional post script, whose failure fails the boot.
+than on a command line; restart nginx; check its own set-up; run the optional post script, whose
+failure fails the boot.
+
+The self-check verifies only what Wallarm or NGINX document or what we wrote ourselves (each check
+cites its source in the script): ``nginx -t``; on the custom preset our snippet markers in
+``nginx -T``; with a `ServingCheck`, the node and health ports listening and the health endpoint
+answering HTTP 200, each wait bounded. A failed check stops nginx, which serves both the traffic
+port and the health check, so the load balancer keeps the node out, and logs
+``wallarm-boot: FAILED: <what>`` as the last line. An inferred check that was wrong would take a
+working node out of service; that is why nothing Wallarm-internal is checked.
 
 Token handling, and why:
 - The Wallarm AMI (Debian) runs user data through cloud-init, which is python3, so python3 and its
@@ -26,6 +35,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
+
+from .snippets import snippet_markers
 
 LOG_PREFIX = "wallarm-boot:"
 
@@ -72,6 +83,25 @@ TokenSource: TypeAlias = TokenFromSecretsManager | TokenFromSsmParameter | Token
 
 
 @dataclass(frozen=True)
+class ServingCheck:
+    """What the node must serve once nginx is back: exactly what our target group expects of it.
+
+    Pass the effective node port and health check (config.effective_*). On the custom preset the
+    health server is ours (snippets.py); on the 4.x mirror preset it is Wallarm's, and 8445 plus
+    HTTP :9445 /-/healthcheck answering 200 are what Wallarm's Terraform module's target group uses.
+    """
+
+    node_port: int  # the load balancer sends mirrored traffic here
+    health_check_port: int
+    health_check_path: str
+    # nginx binds its ports before `systemctl restart` returns; a minute is ample.
+    listen_timeout_seconds: int = 60
+    # The ASG's health check grace period (components/node_group.py): a node that is not healthy by
+    # then is replaced anyway, and a shorter wait could stop a 7.x node whose daemon is still starting.
+    health_timeout_seconds: int = 600
+
+
+@dataclass(frozen=True)
 class BootScriptSpec:
     """Everything the first-boot script of one node group needs."""
 
@@ -87,6 +117,7 @@ class BootScriptSpec:
     token: TokenSource
     node_group: str | None = None  # WALLARM_LABELS='group=<node_group>' for cloud-init.py
     token_fetch_timeout_seconds: int = 300
+    serving_check: ServingCheck | None = None  # None: ports and health endpoint are not checked
 
 
 def render_boot_script(spec: BootScriptSpec) -> str:
@@ -102,6 +133,7 @@ def render_boot_script(spec: BootScriptSpec) -> str:
         _write_files(spec),
         _token_section(spec),
         _cloud_init_section(spec),
+        _self_check_section(spec),
         _post_script_section(spec),
         'log "the Wallarm node is configured"\n',
     ]
@@ -178,15 +210,35 @@ def _check_spec(spec: BootScriptSpec) -> None:
                 f"node_group {group!r} cannot be placed in WALLARM_LABELS='group=<name>': use a non-empty "
                 "name without commas, control characters or surrounding spaces, or leave it unset."
             )
-    timeout = spec.token_fetch_timeout_seconds
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
-        raise ValueError(f"token_fetch_timeout_seconds {timeout!r} must be a whole number of seconds >= 1.")
+    _check_seconds("token_fetch_timeout_seconds", spec.token_fetch_timeout_seconds)
+    if spec.serving_check is not None:
+        _check_serving(spec.serving_check)
     for name in ("global_snippet", "http_snippet", "server_snippet", "post_script"):
         try:
             getattr(spec, name).encode("utf-8")
         except UnicodeEncodeError as error:
             raise ValueError(f"{name} is not valid Unicode text ({error.reason}); fix the text.") from None
     check_token_source(spec.token)
+
+
+def _check_seconds(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} {value!r} must be a whole number of seconds >= 1.")
+
+
+def _check_serving(check: ServingCheck) -> None:
+    for name in ("node_port", "health_check_port"):
+        port = getattr(check, name)
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ValueError(f"serving_check.{name} {port!r} must be a TCP port, 1-65535.")
+    path = check.health_check_path
+    if not path.startswith("/") or re.search(r"[\s\x00-\x1f\x7f]", path):
+        raise ValueError(
+            f"serving_check.health_check_path {path!r} must start with / and contain no spaces or control "
+            "characters, e.g. /-/healthcheck."
+        )
+    _check_seconds("serving_check.listen_timeout_seconds", check.listen_timeout_seconds)
+    _check_seconds("serving_check.health_timeout_seconds", check.health_timeout_seconds)
 
 
 def check_token_source(token: TokenSource) -> None:
@@ -220,6 +272,7 @@ def check_token_source(token: TokenSource) -> None:
 _B64_MARKER = "WALLARM_BOOT_B64"
 _FETCHER_MARKER = "WALLARM_BOOT_FETCHER_PY"
 _LAUNCHER_MARKER = "WALLARM_BOOT_LAUNCHER_PY"
+_SERVING_MARKER = "WALLARM_BOOT_SERVING_PY"
 
 _PROLOGUE = f"""#!/bin/bash
 # First boot of a Wallarm node, generated by wallarm_mirror.boot_script.
@@ -360,6 +413,87 @@ fi
 log "restarting nginx"
 systemctl restart nginx.service
 """
+
+
+def _self_check_section(spec: BootScriptSpec) -> str:
+    out = [
+        r"""
+# Self-check. nginx serves the traffic port and the health check: stopped, the load balancer
+# keeps this node out. The FAILED line comes last in the console output.
+self_check_failed() {
+  local stopped="nginx is stopped, so the load balancer keeps this node out"
+  systemctl stop nginx.service || stopped="and nginx.service could not be stopped (exit status $?)"
+  log "FAILED: $*; $stopped"
+  exit 1
+}
+
+# Documented by NGINX (nginx(8): "-t test configuration"); names the file and line of an error.
+status=0
+timeout 60 nginx -t > "$work_dir/nginx-t.log" 2>&1 || status=$?
+if (( status != 0 )); then
+  # Only the level and file:line: nginx's message may quote a value from a secret snippet.
+  where=""
+  while IFS= read -r line; do
+    if [[ "$line" =~ \[(emerg|alert|crit)\].*\ in\ (/[^[:space:]]+:[0-9]+)$ ]]; then
+      where=", ${BASH_REMATCH[1]} at ${BASH_REMATCH[2]}"
+      break
+    fi
+  done < "$work_dir/nginx-t.log"
+  self_check_failed "nginx -t rejects the configuration (exit status $status$where); run sudo nginx -t on the node"
+fi
+"""
+    ]
+    markers = [
+        (flag, marker)
+        for attribute, flag, _filename in _SNIPPETS
+        for marker in snippet_markers(getattr(spec, attribute))
+    ]
+    if spec.preset == "custom" and markers:
+        # Custom preset: "use only the NGINX snippets you pass" (cloud-init.py help), so without ours
+        # the node analyses nothing. The markers are ours (snippets.py); the flags are documented as
+        # "file added to the <block>", and nginx -T dumps every configuration file (nginx(8)).
+        out.append(
+            """
+timeout 60 nginx -T > "$work_dir/nginx-T.conf" 2>/dev/null || self_check_failed "nginx -T failed (exit status $?)"
+"""
+        )
+        for flag, marker in markers:
+            # Through a variable: the message must not be re-parsed by bash.
+            out.append(
+                f"marker={shlex.quote(marker)}\n"
+                f'grep -qF -- "$marker" "$work_dir/nginx-T.conf" || self_check_failed '
+                f"\"our {flag} is not in the configuration nginx runs (nginx -T lacks '$marker'); "
+                'cloud-init.py did not apply it"\n'
+            )
+    serving = spec.serving_check
+    if serving is not None:
+        if spec.preset == "custom":
+            source = "ours: our target group and our health server (snippets.py)"
+        else:
+            source = "documented: Wallarm's Terraform module, traffic 8445, HTTP 200 on :9445"
+        arguments = " ".join(
+            shlex.quote(str(a))
+            for a in (
+                serving.node_port,
+                serving.health_check_port,
+                serving.health_check_path,
+                serving.listen_timeout_seconds,
+                serving.health_timeout_seconds,
+            )
+        )
+        out.append(
+            f"""
+# Node and health ports listen, health check answers 200 ({source}).
+status=0
+python3 -I -S - {arguments} > "$work_dir/serving.txt" <<'{_SERVING_MARKER}' || status=$?
+{_SERVING_PY}{_SERVING_MARKER}
+if (( status != 0 )); then
+  self_check_failed "$(head -c 500 "$work_dir/serving.txt")"
+fi
+"""
+        )
+    out.append('log "self-check passed"\n')
+    return "".join(out)
 
 
 def _post_script_section(spec: BootScriptSpec) -> str:
@@ -555,4 +689,62 @@ descriptor = os.open(OUT, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 with os.fdopen(descriptor, "w") as out:
     out.write(token)
 log("got the Wallarm token after %d attempt(s)" % attempt)
+"""
+
+# Stdlib-only python3 (3.7+). Ports come from the kernel's socket tables, so a listener on any
+# address counts (the load balancer connects to the private address, not to loopback); the health
+# endpoint is asked where it listens (loopback for a wildcard). Prints what failed on stdout.
+_SERVING_PY = f"""\
+import http.client, socket, sys, time
+
+NODE, HEALTH, PATH = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+LISTEN_WAIT, HEALTH_WAIT = float(sys.argv[4]), float(sys.argv[5])
+
+
+def listening(port):
+    found = []
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        try:
+            rows = open("/proc/net/" + table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for fields in (row.split() for row in rows):
+            address, hex_port = fields[1].split(":")
+            if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)  # 32-bit words in host order: little-endian on EC2
+                found.append(socket.inet_ntop(family, b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))))
+    return found
+
+
+def wait_listening(port, what):
+    deadline = time.monotonic() + LISTEN_WAIT
+    while not listening(port):
+        if time.monotonic() >= deadline:
+            print("nothing listens on TCP port %d (%s) after %ds" % (port, what, LISTEN_WAIT))
+            sys.exit(1)
+        time.sleep(0.1)
+    return listening(port)[0]
+
+
+wait_listening(NODE, "the node port, where the load balancer sends mirrored traffic")
+host = wait_listening(HEALTH, "the health check port")
+host = {{"0.0.0.0": "127.0.0.1", "::": "::1"}}.get(host, host)
+url = "http://%s:%d%s" % ("[%s]" % host if ":" in host else host, HEALTH, PATH)
+sys.stderr.write("{LOG_PREFIX} waiting up to %ds for %s to answer HTTP 200\\n" % (HEALTH_WAIT, url))
+deadline = time.monotonic() + HEALTH_WAIT
+while True:
+    connection = http.client.HTTPConnection(host, HEALTH, timeout=max(0.5, min(5, deadline - time.monotonic())))
+    try:
+        connection.request("GET", PATH)
+        answer = "HTTP %d" % connection.getresponse().status
+    except (OSError, http.client.HTTPException) as error:
+        answer = "no answer (%s)" % type(error).__name__
+    connection.close()
+    if answer == "HTTP 200":
+        sys.stderr.write("{LOG_PREFIX} ports %d and %d listen; %s answers HTTP 200\\n" % (NODE, HEALTH, url))
+        sys.exit(0)
+    if time.monotonic() >= deadline:
+        print("the health check %s gave %s, not HTTP 200, for %ds" % (url, answer, HEALTH_WAIT))
+        sys.exit(1)
+    time.sleep(0.5)
 """

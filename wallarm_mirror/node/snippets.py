@@ -4,16 +4,37 @@ On every node family the node's NGINX takes the client address from X-Forwarded-
 from the right and trusting only the VPC's ranges (the ALB, the web tier) and the mirror sources.
 For the `custom` preset (5.x and later) we also add what Wallarm's `mirror` preset did on 4.x:
 analyse mirrored copies only, and answer the ALB health check from a server of our own.
+
+Each snippet we render starts with its own marker comment (`snippet_marker`). The boot script
+looks for these in `nginx -T` on the custom preset, to prove that cloud-init.py applied our text.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from .profiles import NodeProfile
 
 # The node listens for traffic on 80 by default; other node ports are added with `listen`.
 DEFAULT_NODE_LISTEN_PORT = 80
+
+# A comment, so NGINX ignores it; `nginx -T` prints every configuration file as it is, comments
+# included, so the boot script can find it there.
+SNIPPET_MARKER_PREFIX = "# wallarm-mirror-snippet:"
+
+
+def snippet_marker(name: str) -> str:
+    """The marker line that starts the snippet `name` (unique per snippet we render)."""
+    return f"{SNIPPET_MARKER_PREFIX} {name}"
+
+
+_MARKER_LINE = re.compile(re.escape(SNIPPET_MARKER_PREFIX) + r" [a-z0-9-]+")
+
+
+def snippet_markers(text: str) -> list[str]:
+    """The marker lines in a snippet's text, in order (our snippets have one, a user's none)."""
+    return [line.strip() for line in text.splitlines() if _MARKER_LINE.fullmatch(line.strip())]
 
 
 def trusted_proxy_cidrs(vpc_cidrs: list[str], mirror_source_cidrs: list[str]) -> list[str]:
@@ -30,6 +51,7 @@ def node_server_snippet(profile: NodeProfile, node_port: int, trusted_cidrs: lis
     """Text for cloud-init.py --server-snippet: ours first, then the user's."""
     real_ip = "\n".join(
         [
+            snippet_marker("server"),
             "# wallarm-mirror: the client address is the rightmost untrusted X-Forwarded-For entry",
             *(f"set_real_ip_from {cidr};" for cidr in trusted_cidrs),
             "real_ip_header X-Forwarded-For;",
@@ -68,6 +90,7 @@ def node_http_snippet(profile: NodeProfile, health_check_port: int, health_check
         # NGINX is started only after cloud-init.py succeeded, so answering at all means "set up".
         answer = '        default_type text/plain;\n        return 200 "ok\\n";'
     server = (
+        f"{snippet_marker('http')}\n"
         "# wallarm-mirror: ALB health check of this node\n"
         "server {\n"
         f"    listen {health_check_port};\n"

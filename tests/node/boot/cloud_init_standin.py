@@ -1,6 +1,9 @@
 # Stand-in for Wallarm's cloud-init.py. The tests prepend a shebang line when they install it.
 # It records how it was started (argv, WALLARM_LABELS, the snippet files, the process chain, its
 # environment and every file left in TMPDIR) to $BOOT_TEST_RECORD, then exits with $BOOT_TEST_CLOUD_INIT_EXIT.
+# Like the real script it puts the snippet files into the NGINX configuration: on success it writes
+# them, indented inside their blocks, to $BOOT_TEST_NGINX_CONF (what the nginx stand-in's -T prints),
+# leaving out the flag named by $BOOT_TEST_CLOUD_INIT_DROP, like a script that ignored that file.
 import base64
 import json
 import os
@@ -51,6 +54,18 @@ def files_under(root):
     return found
 
 
+def write_effective_config(snippets):
+    drop = os.environ.get("BOOT_TEST_CLOUD_INIT_DROP", "")
+    parts = ["# configuration file /etc/nginx/nginx.conf:", "http {"]
+    for flag in SNIPPET_FLAGS:
+        if flag in snippets and flag != drop:
+            text = base64.b64decode(snippets[flag]["content_b64"]).decode("utf-8", "replace")
+            parts += ["    " + line for line in text.splitlines()]
+    parts.append("}")
+    with open(os.environ["BOOT_TEST_NGINX_CONF"], "w") as handle:
+        handle.write("\n".join(parts) + "\n")
+
+
 def main():
     snippets = {}
     for flag, value in zip(sys.argv, sys.argv[1:], strict=False):
@@ -79,7 +94,10 @@ def main():
         json.dump(record, handle)
     with open(os.environ["BOOT_TEST_EVENTS"], "a") as handle:
         handle.write("cloud-init.py\n")
-    sys.exit(int(os.environ.get("BOOT_TEST_CLOUD_INIT_EXIT", "0")))
+    status = int(os.environ.get("BOOT_TEST_CLOUD_INIT_EXIT", "0"))
+    if status == 0 and os.environ.get("BOOT_TEST_NGINX_CONF"):
+        write_effective_config(snippets)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,92 @@
+"""What nginx would serve on a configured node, on 127.0.0.1: the traffic port and the health check.
+
+The boot script's self-check looks for listeners on the node port and the health port and asks the
+health endpoint for HTTP 200. The test decides which of those hold: the node port listening or not,
+the health port closed, silent (accepts and never answers) or answering with a given status.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+HEALTH_PATH = "/-/healthcheck"
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound once, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class FakeNode:
+    """Listeners standing in for the node's nginx; `health_status` None means a silent health port."""
+
+    node_listens: bool = True
+    health_listens: bool = True
+    health_status: int | None = 200
+    health_path: str = HEALTH_PATH
+    health_requests: list[str] = field(default_factory=list)
+    node_port: int = 0
+    health_port: int = 0
+    _sockets: list[socket.socket] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> FakeNode:
+        self.node_port = self._listener().getsockname()[1] if self.node_listens else closed_port()
+        if not self.health_listens:
+            self.health_port = closed_port()
+        elif self.health_status is None:
+            self.health_port = self._listener().getsockname()[1]  # accepts (backlog), never answers
+        else:
+            self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+            self._server.daemon_threads = True
+            self.health_port = self._server.server_address[1]
+            # A short poll interval keeps shutdown (and so each test's teardown) quick.
+            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for listener in self._sockets:
+            listener.close()
+
+    def _listener(self) -> socket.socket:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        self._sockets.append(listener)
+        return listener
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                node.health_requests.append(self.path)
+                status = node.health_status if self.path == node.health_path else 404
+                assert status is not None
+                body = b"ok\n" if status == 200 else b"not ready\n"
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
