@@ -1,7 +1,7 @@
 """The top-level component: one Wallarm mirror analyser, from args checked like a stack config."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the component package's schema analyzer reads the
+# annotations of __init__ (the args) and of the class (the outputs) as real types at run time.
 import pulumi
 import pulumi_aws as aws
 
@@ -69,6 +69,11 @@ class WallarmMirror(pulumi.ComponentResource):
     alarm_topic_arn: pulumi.Output[str | None]
     """The SNS topic of the alarms (None with alarmsEnabled false)."""
 
+    # The type this class registers. The component package (provider.py) hosts it under the package's
+    # `<package>:index:WallarmMirror` and then aliases TYPE_TOKEN, so a stack built by the program or
+    # the Python library keeps every resource when it moves to the package. Not annotated: no output.
+    _type_token = TYPE_TOKEN
+
     def __init__(self, name: str, args: WallarmMirrorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         try:
             resolved = resolve_args(args)
@@ -83,7 +88,13 @@ class WallarmMirror(pulumi.ComponentResource):
         self._build(name, resolved, pulumi.get_stack(), opts)
 
     def _build(self, name: str, resolved: ResolvedArgs, stack: str, opts: pulumi.ResourceOptions | None) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
+        type_token = type(self)._type_token
+        if type_token != TYPE_TOKEN:
+            # Only this alias is needed: each child's URN holds this type in its parent chain, and
+            # the engine gives a child the aliases its parent's aliases imply (alias specs).
+            aliases = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=TYPE_TOKEN)])
+            opts = pulumi.ResourceOptions.merge(opts, aliases)
+        super().__init__(type_token, name, None, opts)
         config = resolved.config
         tags = stack_tags(config.tags, stack)
         vpc_id = resolved.value("vpc_id")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
@@ -43,6 +44,16 @@ class OfflineFacts:
     vpc_cidrs: tuple[str, ...] = ("10.0.0.0/16",)
     vpc_ipv6_cidrs: tuple[str, ...] = ()
     alb_zone_id: str = "Z32O12XQLNTSW2"
+    # What a StackReference reads: outputs by stack name ('org/project/stack'). A stack not listed
+    # answers with `network_outputs`, a network stack of the common shape (vpcId, privateSubnetIds).
+    stack_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    network_outputs: Mapping[str, Any] = field(
+        default_factory=lambda: {
+            "vpcId": "vpc-0f1e2d3c4b5a69788",
+            "privateSubnetIds": ["subnet-0f1e2d3c4b5a69781", "subnet-0f1e2d3c4b5a69782"],
+            "publicSubnetIds": ["subnet-0f1e2d3c4b5a69783", "subnet-0f1e2d3c4b5a69784"],
+        }
+    )
 
     def ami_for(self, name_pattern: str) -> tuple[str, str]:
         """The stand-in image found for a name filter: `ami_id` for the default node version, and a
@@ -81,6 +92,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.states: dict[tuple[str, str], dict[str, Any]] = {}
         # Resource options by (type, name), noted by the monitor: new_resource sees the inputs only.
         self.options: dict[tuple[str, str], dict[str, Any]] = {}
+        # The aliases each resource asked for, by (type, name), as the engine received them.
+        self.aliases: dict[tuple[str, str], list[dict[str, Any]]] = {}
         # new_resource runs on worker threads.
         self._lock = threading.Lock()
 
@@ -143,6 +156,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["arn"] = self._arn("sns", args.name)
         elif typ == "aws:cloudwatch/dashboard:Dashboard":
             outputs["dashboardArn"] = self._arn("cloudwatch", f"dashboard/{args.inputs['dashboardName']}", region=False)
+        elif typ == "pulumi:pulumi:StackReference":
+            # The engine answers a StackReference with the other stack's outputs; its id is the stack's name.
+            resource_id = args.inputs["name"]
+            stack_outputs = self.facts.stack_outputs.get(resource_id, self.facts.network_outputs)
+            outputs["outputs"] = dict(stack_outputs)
+            outputs["secretOutputNames"] = []
         elif typ.startswith("aws:iam/"):
             outputs["arn"] = self._arn("iam", f"{typ.rsplit(':', 1)[-1].lower()}/{name}", region=False)
             outputs["name"] = name
@@ -259,6 +278,11 @@ class _ParentRecordingMonitor(pulumi_mocks.MockMonitor):
             "retainOnDelete": request.retainOnDelete,
             "replaceOnChanges": list(request.replaceOnChanges),
         }
+        # Alias specs ({"type": ..., "name": ..., "parentUrn": ...}, only the fields set) or URNs.
+        self._recording.aliases[(request.type, request.name)] = [
+            json_format.MessageToDict(alias.spec) if alias.HasField("spec") else {"urn": alias.urn}
+            for alias in request.aliases
+        ]
         try:
             return super().RegisterResource(request)
         finally:
