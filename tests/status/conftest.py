@@ -63,6 +63,7 @@ def status(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         *,
         outputs_file: Path | None = None,
         name: str | None = None,
+        anonymous: bool = False,
         as_json: bool = False,
         wait: float = 0.0,
         interval: float = 0.1,
@@ -70,7 +71,7 @@ def status(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         if stack is not None:
             monkeypatch.setattr(status_aws, "new_session", stack.session)
             outputs_file = outputs_file or stack.write_outputs(tmp_path)
-            name = name or stack.stack
+            name = None if anonymous else name or stack.stack
         out, err = io.StringIO(), io.StringIO()
         code = command.run(
             str(outputs_file) if outputs_file else None,

@@ -10,9 +10,23 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
+import botocore.exceptions
+import pytest
+
 from wallarm_mirror.native_node import boot_script as native_boot
 from wallarm_mirror.node import boot_script as nginx_boot
-from wallarm_mirror.status.aws import BOOT_LOG_PREFIX, Activity, GroupFacts, Instance, TargetFacts, last_boot_line
+from wallarm_mirror.status.aws import (
+    BOOT_LOG_PREFIX,
+    Activity,
+    Aws,
+    AwsError,
+    AwsRefused,
+    GroupFacts,
+    Instance,
+    TargetFacts,
+    last_boot_line,
+)
 from wallarm_mirror.status.checks import BOOT_DONE, check_boot, check_group, check_targets
 from wallarm_mirror.status.result import Status
 
@@ -89,6 +103,35 @@ def test_the_last_boot_line_is_read_from_the_base64_console() -> None:
     )
     assert last_boot_line(base64.b64encode(console.encode()).decode()) == "wallarm-boot: done"
     assert last_boot_line(base64.b64encode(b"no boot script here").decode()) is None
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        ({"Error": {"Code": "UnauthorizedOperation", "Message": "You are not authorized"}}, True),
+        # A proxy's or a mismatched protocol's 403 page: botocore leaves the status as the code.
+        (
+            {
+                "Error": {"Code": "403", "Message": "<html>Forbidden</html>"},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            },
+            True,
+        ),
+        (
+            {"Error": {"Code": "TargetGroupNotFound", "Message": "gone"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+            False,
+        ),
+    ],
+)
+def test_which_aws_errors_are_refusals(error: dict, refused: bool) -> None:
+    def call() -> None:
+        raise botocore.exceptions.ClientError(error, "DescribeTargetHealth")
+
+    aws = Aws(boto3.session.Session(), "eu-west-1")
+    with pytest.raises(AwsRefused if refused else AwsError) as raised:
+        aws._call("elbv2", "DescribeTargetHealth", call)
+    assert "elasticloadbalancing:DescribeTargetHealth" in str(raised.value)
+    assert isinstance(raised.value, AwsRefused) is refused
 
 
 def test_status_reads_the_lines_the_boot_scripts_write() -> None:
