@@ -358,7 +358,9 @@ def test_a_missing_iam_action_exits_3_naming_it(
 
 
 def test_the_readme_policy_is_enough(iam_moto: tuple, status: StatusRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The identity holding the README's policy gets a full report (exit 0)."""
+    """The identity holding the README's policy gets a full report (exit 0). GetConsoleOutput is
+    answered by the stack's hook before IAM is asked: moto refuses the README's instance-ARN-and-tag
+    statement even for an instance that carries the tag, so it cannot judge that one."""
     server, stack, keys = iam_moto
     aws_environment(monkeypatch, server.endpoint, keys["reader"]["AccessKeyId"], keys["reader"]["SecretAccessKey"])
     run = status(stack)
