@@ -959,7 +959,8 @@ def test_self_check_cites_its_source_and_checks_markers_on_custom_only() -> None
     mirror = render_boot_script(_spec(**SHAPES["mirror-self-check"]))
     assert "(ours: our target group and our health server (snippets.py))" in custom
     assert "(documented: Wallarm's Terraform module, traffic 8445, HTTP 200 on :9445)" in mirror
-    assert "marker='# wallarm-mirror-snippet: server'" in custom and "marker='# wallarm-mirror-snippet: http'" in custom
+    assert "in_config --server-snippet '# wallarm-mirror-snippet: server'" in custom
+    assert "in_config --http-snippet '# wallarm-mirror-snippet: http'" in custom
     assert "nginx -T" not in mirror
     for script in (custom, mirror):
         assert "timeout 60 nginx -t " in script
@@ -970,7 +971,7 @@ def test_only_our_marker_lines_are_looked_for() -> None:
     script = render_boot_script(
         _spec(preset="custom", server_snippet="# wallarm-mirror-snippet: $(reboot)\n# wallarm-mirror-snippet: ok-1\n")
     )
-    assert "marker='# wallarm-mirror-snippet: ok-1'" in script
+    assert "in_config --server-snippet '# wallarm-mirror-snippet: ok-1'" in script
     assert "reboot" not in script.split("nginx -T", 1)[1]
 
 

@@ -418,8 +418,8 @@ systemctl restart nginx.service
 def _self_check_section(spec: BootScriptSpec) -> str:
     out = [
         r"""
-# Self-check. nginx serves the traffic port and the health check: stopped, the load balancer
-# keeps this node out. The FAILED line comes last in the console output.
+# Self-check. A failure stops nginx (traffic port and health check), so the load balancer keeps
+# this node out; the FAILED line is the last one logged.
 self_check_failed() {
   local stopped="nginx is stopped, so the load balancer keeps this node out"
   systemctl stop nginx.service || stopped="and nginx.service could not be stopped (exit status $?)"
@@ -427,11 +427,11 @@ self_check_failed() {
   exit 1
 }
 
-# Documented by NGINX (nginx(8): "-t test configuration"); names the file and line of an error.
+# nginx -t is NGINX's documented test (nginx(8)). Only level and file:line are logged: the
+# message may quote a value from a secret snippet.
 status=0
 timeout 60 nginx -t > "$work_dir/nginx-t.log" 2>&1 || status=$?
 if (( status != 0 )); then
-  # Only the level and file:line: nginx's message may quote a value from a secret snippet.
   where=""
   while IFS= read -r line; do
     if [[ "$line" =~ \[(emerg|alert|crit)\].*\ in\ (/[^[:space:]]+:[0-9]+)$ ]]; then
@@ -444,27 +444,26 @@ fi
 """
     ]
     markers = [
-        (flag, marker)
+        f"in_config {flag} {shlex.quote(marker)}\n"
         for attribute, flag, _filename in _SNIPPETS
         for marker in snippet_markers(getattr(spec, attribute))
     ]
     if spec.preset == "custom" and markers:
-        # Custom preset: "use only the NGINX snippets you pass" (cloud-init.py help), so without ours
-        # the node analyses nothing. The markers are ours (snippets.py); the flags are documented as
-        # "file added to the <block>", and nginx -T dumps every configuration file (nginx(8)).
+        # The markers are ours (snippets.py). The custom preset is documented as "use only the NGINX
+        # snippets you pass", each --*-snippet as a "file added to the <block>", and nginx -T dumps
+        # every configuration file (nginx(8)). The marker reaches the message as an argument, so bash
+        # does not parse it again.
         out.append(
             """
+# Our snippets (marked in snippets.py) must be in what nginx runs: the custom preset uses only them.
 timeout 60 nginx -T > "$work_dir/nginx-T.conf" 2>/dev/null || self_check_failed "nginx -T failed (exit status $?)"
+in_config() {
+  grep -qF -- "$2" "$work_dir/nginx-T.conf" || self_check_failed \\
+    "our $1 is not in the configuration nginx runs (nginx -T lacks '$2'); cloud-init.py did not apply it"
+}
 """
+            + "".join(markers)
         )
-        for flag, marker in markers:
-            # Through a variable: the message must not be re-parsed by bash.
-            out.append(
-                f"marker={shlex.quote(marker)}\n"
-                f'grep -qF -- "$marker" "$work_dir/nginx-T.conf" || self_check_failed '
-                f"\"our {flag} is not in the configuration nginx runs (nginx -T lacks '$marker'); "
-                'cloud-init.py did not apply it"\n'
-            )
     serving = spec.serving_check
     if serving is not None:
         if spec.preset == "custom":
@@ -697,8 +696,13 @@ log("got the Wallarm token after %d attempt(s)" % attempt)
 _SERVING_PY = f"""\
 import http.client, socket, sys, time
 
-NODE, HEALTH, PATH = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-LISTEN_WAIT, HEALTH_WAIT = float(sys.argv[4]), float(sys.argv[5])
+NODE, HEALTH, PATH, LISTEN_WAIT, HEALTH_WAIT = sys.argv[1:6]
+NODE, HEALTH, LISTEN_WAIT, HEALTH_WAIT = int(NODE), int(HEALTH), int(LISTEN_WAIT), int(HEALTH_WAIT)
+
+
+def fail(reason):
+    print(reason)
+    sys.exit(1)
 
 
 def listening(port):
@@ -711,23 +715,19 @@ def listening(port):
         for fields in (row.split() for row in rows):
             address, hex_port = fields[1].split(":")
             if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
-                raw = bytes.fromhex(address)  # 32-bit words in host order: little-endian on EC2
+                raw = bytes.fromhex(address)  # 32-bit words, little-endian on EC2
                 found.append(socket.inet_ntop(family, b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))))
     return found
 
 
-def wait_listening(port, what):
-    deadline = time.monotonic() + LISTEN_WAIT
+deadline = time.monotonic() + LISTEN_WAIT
+for port, what in ((NODE, "the node port, where the load balancer sends mirrored traffic"),
+                   (HEALTH, "the health check port")):
     while not listening(port):
         if time.monotonic() >= deadline:
-            print("nothing listens on TCP port %d (%s) after %ds" % (port, what, LISTEN_WAIT))
-            sys.exit(1)
+            fail("nothing listens on TCP port %d (%s) after %ds" % (port, what, LISTEN_WAIT))
         time.sleep(0.1)
-    return listening(port)[0]
-
-
-wait_listening(NODE, "the node port, where the load balancer sends mirrored traffic")
-host = wait_listening(HEALTH, "the health check port")
+host = listening(HEALTH)[0]
 host = {{"0.0.0.0": "127.0.0.1", "::": "::1"}}.get(host, host)
 url = "http://%s:%d%s" % ("[%s]" % host if ":" in host else host, HEALTH, PATH)
 sys.stderr.write("{LOG_PREFIX} waiting up to %ds for %s to answer HTTP 200\\n" % (HEALTH_WAIT, url))
@@ -744,7 +744,6 @@ while True:
         sys.stderr.write("{LOG_PREFIX} ports %d and %d listen; %s answers HTTP 200\\n" % (NODE, HEALTH, url))
         sys.exit(0)
     if time.monotonic() >= deadline:
-        print("the health check %s gave %s, not HTTP 200, for %ds" % (url, answer, HEALTH_WAIT))
-        sys.exit(1)
+        fail("the health check %s gave %s, not HTTP 200, for %ds" % (url, answer, HEALTH_WAIT))
     time.sleep(0.5)
 """
