@@ -633,3 +633,13 @@ def test_the_test_lock_runs_the_runtime_locks_versions(runtime: str, tests: str)
     runtime_pins = lock_pins((ROOT / f"{runtime}.lock.txt").read_text())
     test_pins = lock_pins((ROOT / f"{tests}.lock.txt").read_text())
     assert {name: test_pins.get(name) for name in runtime_pins} == runtime_pins
+
+
+def test_up_checks_after_deploying_that_mirrored_traffic_is_analysed():
+    up = PREVIEW["jobs"]["up"]
+    names = [step.get("name") for step in up["steps"]]
+    status = named_step(up, "status (is mirrored traffic analysed?)")
+    assert names.index("status (is mirrored traffic analysed?)") == names.index("pulumi up") + 1
+    assert status["run"] == '.venv/bin/python -m wallarm_mirror status --stack "$STACK" --wait 600'
+    assert status["env"]["STACK"] == step_using(up, "pulumi/actions")["with"]["stack-name"]
+    assert status["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
