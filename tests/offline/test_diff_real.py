@@ -113,7 +113,7 @@ def test_new_mirror_source_cidr_adds_one_rule_and_trusts_it_in_the_boot_script(d
     assert sections(markdown) == {
         "Changed in place": [
             LAUNCH_TEMPLATE,
-            "  - `userData` (base64-decoded): text changes at line 46: adds `set_real_ip_from 10.1.0.0/16;` "
+            "  - `userData` (base64-decoded): text changes at line 48: adds `set_real_ip_from 10.1.0.0/16;` "
             "(1 line added, 0 removed, embedded base64 decoded)",
             NEW_VERSION,
         ],
@@ -167,7 +167,7 @@ def test_node_version_bump_shows_the_boot_script_change_and_rolls_the_instances(
         "Changed in place": [
             LAUNCH_TEMPLATE,
             "  - `imageId`: `ami-0a1b2c3d4e5f60718` → `ami-0a17591afe0a0a887`",
-            "  - `userData` (base64-decoded): text changes at line 34: `default_type text/plain;` → "
+            "  - `userData` (base64-decoded): text changes at line 35: `default_type text/plain;` → "
             "`proxy_pass http://127.0.0.1:9446/ready;` (3 lines added, 2 removed, embedded base64 decoded)",
             NEW_VERSION,
         ],
