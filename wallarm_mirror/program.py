@@ -7,7 +7,8 @@ from typing import Any
 import pulumi
 
 from .components.node_boot import boot_script_problems
-from .config import SECRET_CAPABLE_KEYS, TOKEN_KEY, ConfigError, StackConfig, load_stack_config
+from .config import NAMESPACE, SECRET_CAPABLE_KEYS, TOKEN_KEY, ConfigError, StackConfig, load_stack_config
+from .config.reference import PROGRAM_ONLY_KEYS
 
 COMPONENT_NAME = "wallarm-mirror"
 
@@ -19,8 +20,8 @@ def args_from_config(config: StackConfig) -> dict[str, Any]:
     component keeps the boot script that holds it secret, as it did for the stack file.
     """
     secret = config.secret_keys
-    args: dict[str, Any] = {}
-    for name in config.model_fields_set:
+    args: dict[str, Any] = network_args(config)
+    for name in config.model_fields_set - PROGRAM_ONLY_KEYS:
         alias = type(config).model_fields[name].alias or name
         value = getattr(config, name)
         if alias == TOKEN_KEY:
@@ -29,6 +30,38 @@ def args_from_config(config: StackConfig) -> dict[str, Any]:
             value = pulumi.Output.secret(value)
         args[name] = value
     return args
+
+
+def network_args(config: StackConfig) -> dict[str, Any]:
+    """The ids the stack file leaves to networkStack, as that stack's outputs (checked when they resolve).
+
+    A missing output fails the deployment with Pulumi's sentence naming the output and the stack.
+    """
+    names = config.network_output_names
+    if not names:
+        return {}
+    stack = str(config.network_stack)
+    reference = pulumi.StackReference(stack)
+    available = pulumi.Output.unsecret(reference.outputs.apply(sorted))  # the names only: never secret
+    fields = type(config).model_fields
+
+    def output(field: str, name: str) -> pulumi.Output[Any]:
+        key = fields[field].alias or field
+
+        def pick(values: list[Any]) -> Any:
+            value, names = values
+            if name not in names:
+                raise pulumi.RunError(
+                    f"{NAMESPACE}:networkStack: stack {stack} has no output {name!r} for {key} (it has "
+                    f"{', '.join(names) or 'none'}). Fix: pulumi config set --path "
+                    f"'{NAMESPACE}:networkOutputs.{key}' <its output name>, or set {NAMESPACE}:{key} itself"
+                )
+            return value
+
+        # get_output keeps the output's secret flag.
+        return pulumi.Output.all(reference.get_output(name), available).apply(pick)
+
+    return {field: output(field, name) for field, name in names.items()}
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import pulumi
 
 from ..config import ConfigError, StackConfig, parse_stack_config
-from ..config.reference import OUTPUT_LISTS, OUTPUT_SCALARS
+from ..config.reference import OUTPUT_LISTS, OUTPUT_SCALARS, PROGRAM_ONLY_KEYS
 
 ARGS_NAME = "WallarmMirrorArgs"
 
@@ -127,6 +127,15 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
     """
     if not isinstance(args, Mapping):
         raise ConfigError([f"{ARGS_NAME}: expected a mapping of fields (WallarmMirrorArgs(...)), got {args!r}"])
+    program_only = sorted(PROGRAM_ONLY_KEYS & set(args))
+    if program_only:
+        raise ConfigError(
+            [
+                f"{ARGS_NAME}.{key}: is a key of the program's stack config, not of the args; pass the network "
+                "stack's outputs (pulumi.StackReference(...).require_output(...)) as vpc_id and the subnet ids"
+                for key in program_only
+            ]
+        )
     placeholders: dict[str, Any] = {}
     outputs: dict[str, pulumi.Output[Any]] = {}
     for key in OUTPUT_SCALARS & set(args):

@@ -24,7 +24,9 @@ def advice(config: StackConfig, stack: str) -> list[str]:
                 f"{where} {NAMESPACE}:minSize is {config.min_size}: one node failing leaves the "
                 "analyser blind. Use 2 or more."
             )
-        if len(config.nodes_subnets) < 2:
+        # Subnets a network stack supplies are counted only when they resolve (the component's check).
+        subnets_known = config.node_subnet_ids is not None or config.alb_subnet_ids is not None
+        if subnets_known and len(config.nodes_subnets) < 2:
             notes.append(
                 f"{where} the nodes have one subnet (one availability zone). List two or more "
                 f"in {NAMESPACE}:nodeSubnetIds."

@@ -89,7 +89,53 @@ def mirror_source_options(values: Mapping[str, Any], check: bool = True) -> Mirr
 # --- network ---------------------------------------------------------------------------------
 
 
-def vpc_id(v: str) -> str:
+# networkStack: org/project/stack, each part as the Pulumi service names them.
+_STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+NETWORK_KEYS = ("vpcId", "albSubnetIds", "nodeSubnetIds")
+
+
+def default_network_outputs(analyzer: str) -> dict[str, str]:
+    """Our key -> the network stack's output, for the common VPC stack shape (vpcId, privateSubnetIds).
+
+    nativeNode takes only the VPC from it: its node subnets are listed in the stack file, because
+    each one gets a health-check rule of its own when the plan is made.
+    """
+    if analyzer == "nativeNode":
+        return {"vpcId": "vpcId"}
+    return {"vpcId": "vpcId", "albSubnetIds": "privateSubnetIds"}
+
+
+def network_stack(v: str | None) -> str | None:
+    if v is not None and not _STACK_NAME.fullmatch(v):
+        raise ValueError(f"{v!r} is not a stack reference; write org/project/stack, e.g. acme/network/prod")
+    return v
+
+
+def network_outputs(v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+    if not v:
+        return v
+    if info.data.get("network_stack") is None:
+        raise ValueError("is set but networkStack is not; set networkStack to the stack these outputs belong to")
+    unknown = [key for key in v if key not in NETWORK_KEYS]
+    if unknown:
+        raise ValueError(f"maps {', '.join(unknown)}; it can map {', '.join(NETWORK_KEYS)}")
+    empty = [key for key, output in v.items() if not output.strip()]
+    if empty:
+        raise ValueError(f"gives {', '.join(empty)} an empty output name")
+    if info.data.get("analyzer") == "nativeNode" and "nodeSubnetIds" in v:
+        raise ValueError(
+            "maps nodeSubnetIds, but with analyzer nativeNode list them in nodeSubnetIds: each subnet gets a "
+            "health-check rule of its own, so their number must be known when the plan is made"
+        )
+    return v
+
+
+def vpc_id(v: str | None, info: ValidationInfo) -> str | None:
+    if v is None:
+        # Unset is fine when networkStack supplies it (a refused networkStack has its own sentence).
+        if info.data.get("network_stack", "") is None:
+            raise PydanticCustomError("missing", "Field required")  # the 'required but not set' sentence
+        return v
     if not _VPC_ID.fullmatch(v):
         raise ValueError(f"{v!r} is not a VPC id (vpc- and 8 or 17 hex digits)")
     return v
@@ -97,7 +143,7 @@ def vpc_id(v: str) -> str:
 
 def alb_subnets(v: list[str] | None, info: ValidationInfo) -> list[str] | None:
     if v is None:
-        if info.data.get("analyzer") == "nginxNode":
+        if info.data.get("analyzer") == "nginxNode" and info.data.get("network_stack", "") is None:
             raise PydanticCustomError("missing", "Field required")  # the 'required but not set' sentence
         return v
     ids(v, _SUBNET_ID, "subnet id", "subnet-0123456789abcdef0")

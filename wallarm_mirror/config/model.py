@@ -54,8 +54,20 @@ class StackConfig(BaseModel):
         "or nativeNode (AWS VPC Traffic Mirroring copies packets to an NLB of Wallarm Native Nodes).",
     )
 
-    # Network.
-    vpc_id: Annotated[str, AfterValidator(checks.vpc_id)] = Field(description="VPC that holds the ALB and the nodes.")
+    # Network. The network stack's keys come first: the id checks read them (a key it supplies may be unset).
+    network_stack: Annotated[str | None, AfterValidator(checks.network_stack)] = Field(
+        default=None,
+        description="Stack whose outputs give the network ids left unset here: org/project/stack "
+        "(program only; the component takes Outputs).",
+    )
+    network_outputs: Annotated[dict[str, str], AfterValidator(checks.network_outputs)] = Field(
+        default_factory=dict,
+        description="Which output of networkStack gives each of our keys (vpcId, albSubnetIds, nodeSubnetIds); "
+        "defaults: vpcId from vpcId, albSubnetIds from privateSubnetIds (nginxNode).",
+    )
+    vpc_id: Annotated[str | None, AfterValidator(checks.vpc_id)] = Field(
+        default=None, description="VPC that holds the ALB and the nodes."
+    )
     alb_subnet_ids: Annotated[list[str] | None, AfterValidator(checks.alb_subnets)] = Field(
         default=None,
         description="Subnets of the internal ALB: two or more, in different availability zones "
@@ -237,6 +249,15 @@ class StackConfig(BaseModel):
     @property
     def native(self) -> bool:
         return self.analyzer == "nativeNode"
+
+    @property
+    def network_output_names(self) -> dict[str, str]:
+        """The keys networkStack supplies (field name -> that stack's output name): those left unset here."""
+        if self.network_stack is None:
+            return {}
+        wanted = {**checks.default_network_outputs(self.analyzer), **self.network_outputs}
+        by_alias = {(info.alias or name): name for name, info in type(self).model_fields.items()}
+        return {by_alias[key]: output for key, output in wanted.items() if getattr(self, by_alias[key]) is None}
 
     @property
     def nodes_subnets(self) -> list[str]:

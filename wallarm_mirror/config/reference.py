@@ -27,10 +27,19 @@ def _type_name(annotation: Any) -> str:
     return f"{origin.__name__}[{', '.join(_type_name(a) for a in args)}]"
 
 
+# Program-level keys: the program reads the network stack and hands the component its Outputs, so
+# the component's args have no such fields (a library caller passes StackReference outputs itself).
+PROGRAM_ONLY_KEYS = frozenset({"network_stack", "network_outputs"})
+# Keys the stack file may leave to networkStack: optional in the model, required in the args.
+NETWORK_STACK_KEYS = frozenset({"vpc_id"})
+
+
 def _default(name: str) -> str:
     info = StackConfig.model_fields[name]
     if info.is_required():
         return "**required**"
+    if name in NETWORK_STACK_KEYS:
+        return "**required** unless networkStack gives it"
     value = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
     if value is None or value is PydanticUndefined:
         return "—"
@@ -202,15 +211,18 @@ def args_module_source() -> str:
         "",
     ]
     for name, info in StackConfig.model_fields.items():
-        wrapper = "Required" if info.is_required() else "NotRequired"
+        if name in PROGRAM_ONLY_KEYS:
+            continue
+        required = info.is_required() or name in NETWORK_STACK_KEYS
+        wrapper = "Required" if required else "NotRequired"
         lines.append(f"    {name}: {wrapper}[{_args_type(name, info.annotation)}]")
-        default = _default(name).strip("`")
+        default = "—" if required else _default(name).strip("`")
         text = (info.description or "").replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
         annotation = info.annotation
         if typing.get_origin(annotation) is typing.Literal:
             text += f" One of: {', '.join(typing.get_args(annotation))}."
         extra = f" Config key: {NAMESPACE}:{info.alias or name}"
-        extra += "." if info.is_required() or default == "—" else f"; default {default}."
+        extra += "." if default == "—" else f"; default {default}."
         lines.append(f'    """{text}{extra}"""')
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
