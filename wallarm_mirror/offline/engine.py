@@ -224,6 +224,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "vpcId": "vpc-offline",
                 "arn": self._arn("ec2", f"subnet/{subnet_id}"),
             }
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            # A program that builds its own subnets (examples/new-vpc-python) spreads them over these.
+            names = [f"{facts.region}{letter}" for letter in "abc"]
+            return {"id": facts.region, "names": names, "zoneIds": [f"euw1-az{i}" for i in (1, 2, 3)]}
         # An invoke without a stand-in must fail loudly, not answer with nothing.
         raise NotImplementedError(f"no offline answer for invoke {args.token}")
 
