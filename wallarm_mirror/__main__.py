@@ -219,6 +219,10 @@ def cmd_config_reference(args: argparse.Namespace) -> int:
         from .config.reference import args_module_source
 
         print(args_module_source(), end="")
+    elif args.args_table:
+        from .config.reference import args_table
+
+        print(args_table(), end="")
     elif args.bad_inputs or args.native_bad_inputs:
         print(bad_input_table(native=args.native_bad_inputs), end="")
     else:
@@ -298,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     reference.add_argument(
         "--args-module", action="store_true", help="the source of the component's args (components/args.py)"
+    )
+    reference.add_argument(
+        "--args-table", action="store_true", help="the component's args as a Markdown table (README)"
     )
     reference.set_defaults(func=cmd_config_reference)
 

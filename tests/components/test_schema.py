@@ -316,3 +316,15 @@ def test_outside_the_package_the_component_keeps_its_type_and_sends_no_alias():
     run = library_run()
     assert run.mocks.aliases[(TYPE_TOKEN, "waf")] == []
     assert not run.all(PACKAGE_TYPE_TOKEN)
+
+
+def test_readme_args_table_is_the_one_the_cli_generates_and_names_every_schema_input(capsys, resource):
+    from wallarm_mirror.__main__ import main
+
+    assert main(["config-reference", "--args-table"]) == 0
+    table = capsys.readouterr().out
+    assert table in (ROOT / "README.md").read_text(), (
+        "README args table is stale: paste python -m wallarm_mirror config-reference --args-table"
+    )
+    properties = [row.split("|")[2].strip(" `") for row in table.splitlines()[2:]]
+    assert properties == list(resource["inputProperties"])

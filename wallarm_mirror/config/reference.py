@@ -188,6 +188,25 @@ def _args_type(name: str, annotation: Any) -> str:
     raise TypeError(f"no args type for {name}: {annotation!r}")
 
 
+ARGS_TABLE_HEADER = "| field (Python) | property (YAML, TypeScript, Go, C#) | type | default | what it is |"
+
+
+def args_table() -> str:
+    """The component's args as a Markdown table: the same fields, names, types and text as args.py
+    and the package schema (the property is the config key: the schema camel-cases the field)."""
+    rows = [ARGS_TABLE_HEADER, "|---|---|---|---|---|"]
+    for name, info in StackConfig.model_fields.items():
+        if name in PROGRAM_ONLY_KEYS:
+            continue
+        default = "**required**" if info.is_required() or name in NETWORK_STACK_KEYS else _default(name)
+        text = info.description or ""
+        if typing.get_origin(info.annotation) is typing.Literal:
+            text += f" One of: {', '.join(typing.get_args(info.annotation))}."
+        kind = _args_type(name, info.annotation).replace("pulumi.", "")
+        rows.append(f"| `{name}` | `{info.alias or name}` | `{kind}` | {default} | {text} |")
+    return "\n".join(rows) + "\n"
+
+
 def args_module_source() -> str:
     """Source of wallarm_mirror/components/args.py: one documented field per config key."""
     lines = [
