@@ -405,3 +405,20 @@ def test_snippets_too_large_for_user_data_stop_before_any_resource(run_stack):
         run_stack(DEV, postScript=f"echo {noise}")
     message = str(caught.value)
     assert "wallarm-mirror:postScript" in message and "over EC2's 16384-byte user data limit" in message
+
+
+@pytest.mark.parametrize(
+    ("version", "ports"), [("4.8", "8445 9445 /-/healthcheck"), ("6.13", "80 9447 /-/healthcheck")]
+)
+def test_boot_script_checks_it_serves_what_the_target_group_expects(run_stack, version, ports):
+    run = run_stack(DEV, nodeVersion=version)
+    script = boot_script(run)
+    group = run.only("TargetGroup").inputs
+    node_port, health_port, health_path = ports.split()
+    assert (str(int(group["port"])), group["healthCheck"]["port"], group["healthCheck"]["path"]) == (
+        node_port,
+        health_port,
+        health_path,
+    )
+    assert f"python3 -I -S - {ports} 60 600 " in script
+    assert script.index('log "self-check passed"') < script.index('log "the Wallarm node is configured"')

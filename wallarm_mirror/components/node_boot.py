@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ..config import NAMESPACE, StackConfig
 from ..node.boot_script import (
     BootScriptSpec,
+    ServingCheck,
     TokenFromSecretsManager,
     TokenFromSsmParameter,
     TokenInline,
@@ -52,6 +53,10 @@ def boot_spec(config: StackConfig, trusted_cidrs: list[str], token: TokenSource)
         post_script=config.post_script,
         token=token,
         node_group=config.node_group,
+        # After configuring, the node checks it serves what our target group expects, or stops nginx.
+        serving_check=ServingCheck(
+            config.effective_node_port, config.effective_health_check_port, config.effective_health_check_path
+        ),
     )
 
 
