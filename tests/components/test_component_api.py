@@ -224,3 +224,16 @@ def test_resolve_args_makes_the_token_secret_whatever_the_caller_passes(token):
 
     run_offline(CONFIG, stack="lib", program=program)
     assert seen == {"value": TOKEN, "secret": True}
+
+
+def test_every_output_the_program_exports_is_a_typed_attribute(run_stack):
+    import inspect
+
+    from tests.components.test_native_stack import STATIC, TAGGED
+    from tests.conftest import DEV, PROD
+
+    attributes = set(inspect.get_annotations(WallarmMirror))
+    for config in (DEV, PROD, STATIC, TAGGED):
+        assert set(run_stack(config).outputs) <= attributes
+    prod = run_stack(PROD, dashboardEnabled=True, createAccessLogsBucket=True)
+    assert set(prod.outputs) <= attributes and {"dashboard_name", "access_logs_bucket"} <= set(prod.outputs)

@@ -68,6 +68,22 @@ class WallarmMirror(pulumi.ComponentResource):
     """The Secrets Manager secret or SSM parameter holding the token (None with tokenDelivery userData)."""
     alarm_topic_arn: pulumi.Output[str | None]
     """The SNS topic of the alarms (None with alarmsEnabled false)."""
+    mirror_configs: pulumi.Output[dict[str, str] | None]
+    """nginxNode: ready-to-paste mirror configs for the web tier, by server (nginx, envoy, istio, traefik)."""
+    alb_zone_id: pulumi.Output[str | None]
+    """nginxNode: hosted zone id of the ALB (for a Route 53 alias to endpointHostname)."""
+    alb_security_group_id: pulumi.Output[str | None]
+    """nginxNode: the ALB's security group."""
+    access_logs_bucket: pulumi.Output[str | None]
+    """nginxNode: the bucket of the ALB's access logs (None without access logs)."""
+    dashboard_name: pulumi.Output[str | None]
+    """nginxNode: the CloudWatch dashboard (None unless dashboardEnabled)."""
+    launch_template_version: pulumi.Output[int]
+    """The launch template version the nodes run."""
+    traffic_mirror_session_ids: pulumi.Output[list[str] | None]
+    """nativeNode: the sessions of trafficMirrorSourceEniIds (the enrolment function's are not Pulumi's)."""
+    enrolment_function_name: pulumi.Output[str | None]
+    """nativeNode: the enrolment Lambda (None without trafficMirrorSourceTags)."""
 
     # The type this class registers. The component package (provider.py) hosts it under the package's
     # `<package>:index:WallarmMirror` and then aliases TYPE_TOKEN, so a stack built by the program or
