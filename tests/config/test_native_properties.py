@@ -2,7 +2,9 @@
 the config by key before any resource exists, without showing the token.
 
 Each example sets every nativeNode key to a valid value, a broken one, or nothing, on top of a valid
-native stack; the real program runs under the mock engine. 150 examples per run (CONFIG_NATIVE_EXAMPLES).
+native stack; the real program runs under the mock engine. 60 examples a run, in 2 shards that
+pytest-xdist spreads over the cores (CONFIG_NATIVE_EXAMPLES=1000 for a deep run); derandomized, so a
+failure replays as it is.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import re
 from typing import Any
 
 import pulumi
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TOKEN, as_pulumi_config
 from wallarm_mirror.config import NAMESPACE, StackConfig
 from wallarm_mirror.offline.engine import OfflineRun, run_offline, unwrap
 
-EXAMPLES = int(os.environ.get("CONFIG_NATIVE_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("CONFIG_NATIVE_EXAMPLES", "60"))
+SHARDS = 2
 KEYS = {info.alias for info in StackConfig.model_fields.values()}
 BASE: dict[str, Any] = {
     "analyzer": "nativeNode",
@@ -87,9 +91,18 @@ def plan(values: dict[str, Any]) -> OfflineRun | str:
         return str(error)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(native_stacks())
-def test_every_native_config_plans_safely_or_is_refused_by_key(values):
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_native_config_plans_safely_or_is_refused_by_key(shard: int) -> None:
+    @seed(shard)
+    @settings(max_examples=EXAMPLES // SHARDS, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(native_stacks())
+    def check(values: dict[str, Any]) -> None:
+        one_native_config(values)
+
+    check()
+
+
+def one_native_config(values: dict[str, Any]) -> None:
     result = plan(values)
     if "certificateArn" in values:  # a key of the other analyser is never silently ignored
         assert (
