@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -126,30 +127,15 @@ NLB_NAMESPACE = "AWS/NetworkELB"
 # The Native Node analyser: the same questions (is any node healthy, is one failing, are they
 # saturated), asked of the NLB's UDP target group, plus the enrolment function's failures.
 NATIVE_ALARMS: tuple[AlarmSpec, ...] = (
-    AlarmSpec(
-        "no-healthy-nodes",
-        "No healthy Wallarm Native Node behind the NLB: mirrored traffic is not analysed.",
-        NLB_NAMESPACE,
-        "HealthyHostCount",
-        "Minimum",
-        "LessThanThreshold",
-        1,
-        60,
-        3,
-        "target_group",
-        missing_data="breaching",
+    dataclasses.replace(
+        ALARMS[0],
+        description="No healthy Wallarm Native Node behind the NLB: mirrored traffic is not analysed.",
+        namespace=NLB_NAMESPACE,
     ),
-    AlarmSpec(
-        "unhealthy-nodes",
-        "A Wallarm Native Node has failed its health check (:8080 /ready) for 10 minutes.",
-        NLB_NAMESPACE,
-        "UnHealthyHostCount",
-        "Maximum",
-        "GreaterThanThreshold",
-        0,
-        60,
-        10,
-        "target_group",
+    dataclasses.replace(
+        ALARMS[1],
+        description="A Wallarm Native Node has failed its health check (:8080 /ready) for 10 minutes.",
+        namespace=NLB_NAMESPACE,
     ),
     ALARMS[2],  # cpu-high
 )
@@ -179,6 +165,7 @@ ENROLMENT_ALARMS: tuple[AlarmSpec, ...] = (
         "queue",
     ),
 )
+
 
 def dashboard_body(alb: str, target_group: str, asg: str, region: str) -> str:
     """Request count, healthy hosts, node CPU and target response time on one page."""

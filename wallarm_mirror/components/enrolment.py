@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from ..traffic_mirror import ENROLMENT_SOURCE
 from ..traffic_mirror import enrolment as code
 from ..traffic_mirror.policy import enrolment_policy
+from .tags import assume_role_policy
 
 # Instances launched between two events are caught by the next reconcile at the latest.
 RECONCILE_SCHEDULE = "rate(5 minutes)"
@@ -64,18 +65,7 @@ class TrafficMirrorEnrolment(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-enrolment-role",
             description="Wallarm mirror enrolment function: traffic mirror sessions of tagged instances",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
             tags=args.tags,
             opts=child,
         )

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..config import TokenDelivery
-from .tags import name_fragment
+from .tags import assume_role_policy, name_fragment
 
 TOKEN_RECOVERY_WINDOW_DAYS = 7
 
@@ -61,18 +61,7 @@ class NodeIdentity(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-node-role",
             description="Wallarm mirror nodes",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "ec2.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
             tags=args.tags,
             opts=child,
         )

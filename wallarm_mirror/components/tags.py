@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 APP = "wallarm-mirror"
@@ -27,3 +28,9 @@ def name_fragment(text: str, *, shown: str | None = None) -> str:
     if shown is None and re.fullmatch(r"[0-9]+(\.[0-9]+){3}/[0-9]+|sg-[0-9a-f]+", text):
         return readable
     return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def assume_role_policy(service: str) -> str:
+    """The trust policy of a role that only `service` (ec2.amazonaws.com, lambda.amazonaws.com) assumes."""
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
