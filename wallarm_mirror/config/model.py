@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from ..mirror import MirrorOptions
 from ..node.profiles import DEFAULT_NODE_VERSION, NodeProfile, profile_for
-from . import checks
+from . import checks, native_checks
 from .checks import DEFAULT_SSL_POLICY
 
 NAMESPACE = "wallarm-mirror"
@@ -134,22 +134,22 @@ class StackConfig(BaseModel):
     )
 
     # Wallarm Native Node and AWS VPC Traffic Mirroring (analyzer: nativeNode).
-    native_node_version: Annotated[str, AfterValidator(checks.native_node_version)] = Field(
+    native_node_version: Annotated[str, AfterValidator(native_checks.native_node_version)] = Field(
         default=DEFAULT_NATIVE_NODE_VERSION,
         description="Version of Wallarm's all-in-one Native Node installer (x.y.z, 0.24.0 or newer: VXLAN input).",
     )
-    native_node_installer_sha256: Annotated[str | None, AfterValidator(checks.sha256)] = Field(
+    native_node_installer_sha256: Annotated[str | None, AfterValidator(native_checks.sha256)] = Field(
         default=None, description="SHA-256 of the installer for that version and architecture; the boot checks it."
     )
-    traffic_mirror_source_eni_ids: Annotated[list[str], AfterValidator(checks.eni_ids)] = Field(
+    traffic_mirror_source_eni_ids: Annotated[list[str], AfterValidator(native_checks.eni_ids)] = Field(
         default_factory=list, description="Network interfaces whose traffic is mirrored (one session each)."
     )
-    traffic_mirror_source_tags: Annotated[dict[str, str], AfterValidator(checks.source_tags)] = Field(
+    traffic_mirror_source_tags: Annotated[dict[str, str], AfterValidator(native_checks.source_tags)] = Field(
         default_factory=dict,
         description="Instances carrying all these tags get their primary network interface mirrored, "
         "also those launched later (an enrolment Lambda).",
     )
-    traffic_mirror_ports: Annotated[list[int], AfterValidator(checks.mirror_ports)] = Field(
+    traffic_mirror_ports: Annotated[list[int], AfterValidator(native_checks.mirror_ports)] = Field(
         default_factory=lambda: [80],
         description="TCP ports of the application: mirrored in both directions, nothing else (at most 5).",
     )

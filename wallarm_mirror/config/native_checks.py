@@ -1,0 +1,62 @@
+"""The rules of the nativeNode keys (Wallarm Native Node, AWS VPC Traffic Mirroring); see checks.py."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import ValidationInfo
+
+from .checks import ids
+
+# VXLAN input (tcp_stream.from_vxlan) arrived in Native Node 0.24.0 (facts, section 9).
+MIN_NATIVE_NODE_VERSION = (0, 24, 0)
+_ENI_ID = re.compile(r"^eni-([0-9a-f]{8}|[0-9a-f]{17})$")
+# AWS allows 10 rules per traffic mirror filter; each port takes two (ingress and egress).
+MAX_MIRROR_PORTS = 5
+
+
+def native_node_version(v: str) -> str:
+    if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", v):
+        raise ValueError(f"{v!r} is not a version like 0.25.5 (major.minor.patch)")
+    if tuple(int(part) for part in v.split(".")) < MIN_NATIVE_NODE_VERSION:
+        raise ValueError(f"{v} is older than 0.24.0, the first Native Node that reads VXLAN (traffic mirroring)")
+    return v
+
+
+def sha256(v: str | None) -> str | None:
+    if v is not None and not re.fullmatch(r"[0-9a-f]{64}", v):
+        raise ValueError(f"{v!r} is not a SHA-256 (64 lowercase hex digits, as sha256sum prints)")
+    return v
+
+
+def eni_ids(v: list[str]) -> list[str]:
+    return ids(v, _ENI_ID, "network interface id", "eni-0123456789abcdef0")
+
+
+def source_tags(v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+    for key, value in v.items():
+        if key.lower().startswith("aws:") or not 1 <= len(key) <= 128 or len(value) > 256:
+            raise ValueError(
+                f"{key!r}: AWS tag keys are 1-128 characters, not starting with 'aws:', values at most 256"
+            )
+    if not v and info.data.get("analyzer") == "nativeNode" and info.data.get("traffic_mirror_source_eni_ids") == []:
+        raise ValueError(
+            "no traffic to mirror: set trafficMirrorSourceEniIds (fixed interfaces) or trafficMirrorSourceTags "
+            "(instances carrying these tags, also those launched later)"
+        )
+    return v
+
+
+def mirror_ports(v: list[int]) -> list[int]:
+    if not v:
+        raise ValueError("is empty; list the TCP ports the application serves HTTP on, e.g. [80]")
+    bad = [port for port in v if not 1 <= port <= 65535]
+    if bad:
+        raise ValueError(f"{', '.join(map(str, bad))} is not a TCP port (1-65535)")
+    if len(set(v)) != len(v):
+        raise ValueError("lists a port more than once; list each once")
+    if len(v) > MAX_MIRROR_PORTS:
+        raise ValueError(
+            f"lists {len(v)} ports; a traffic mirror filter holds 10 rules, two per port, so at most {MAX_MIRROR_PORTS}"
+        )
+    return v
