@@ -8,11 +8,12 @@ import gc
 import importlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from tests.node.boot.moto_server import MotoServer
 from wallarm_mirror.offline.engine import OfflineFacts, OfflineRun, full_config, run_offline
 
 TOKEN = "wlrm-test-token-5f0c2a9d7e3b41c8"
@@ -86,6 +87,20 @@ def _static_heap_frozen() -> None:
         getattr(importlib.import_module(f"pulumi_aws.{module}"), "__all__", None)
     gc.collect()
     gc.freeze()
+
+
+@pytest.fixture(scope="session")
+def shared_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One moto server per test process (started on first use) for every module that leaves IAM alone.
+
+    Each start costs ~2 s of CPU (moto's imports, then each service's backend on its first call), and
+    module-scoped servers started up to once per module per xdist worker. The modules share it without
+    a reset because each one names or tags what it creates: the Native Node boot tests their secret
+    and parameter, the enrolment tests their sources and sessions (a tag value per test), the status
+    tests their stacks (a name per stack). What enforces IAM (process-wide in moto) keeps its own server.
+    """
+    with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
 
 
 _RUNS: dict[str, OfflineRun] = {}

@@ -240,7 +240,7 @@ Runs = dict[str, "Future[BootRun]"]
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+def runs(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Runs]:
     if MACHINE not in ARCHES:
         pytest.skip(f"the installer exists for {', '.join(ARCHES)} only, this machine is {MACHINE}")
     cert, key = make_certificate(tmp_path_factory.mktemp("tls"))
@@ -256,14 +256,19 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         nothing = World(host, cert, NOTHING_LISTENS, NOTHING_LISTENS)
         futures = {name: pool.submit(run_boot, nothing, tmp_path_factory.mktemp(name), **f) for name, f in RUNS.items()}
         try:
-            with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as moto:
-                moto.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=SM_TOKEN)
-                moto.client("ssm").put_parameter(Name=PARAMETER_NAME, Value=SSM_TOKEN, Type="SecureString")
-                world = World(host, cert, imds.endpoint, moto.endpoint)
-                for name, fields in AWS_RUNS.items():
-                    futures[name] = pool.submit(run_boot, world, tmp_path_factory.mktemp(name), **fields)
-                yield futures
-                wait(futures.values())  # before the stand-ins they talk to go away
+            # The process's shared server (tests/conftest.py), asked for only now: if this module is
+            # the first to use it, it starts while the runs above already run.
+            moto: MotoServer = request.getfixturevalue("shared_moto")
+            secrets_manager = moto.client("secretsmanager")
+            # The module's fixture runs again if xdist hands this process its tests in two batches.
+            with contextlib.suppress(secrets_manager.exceptions.ResourceExistsException):
+                secrets_manager.create_secret(Name=SECRET_NAME, SecretString=SM_TOKEN)
+            moto.client("ssm").put_parameter(Name=PARAMETER_NAME, Value=SSM_TOKEN, Type="SecureString", Overwrite=True)
+            world = World(host, cert, imds.endpoint, moto.endpoint)
+            for name, fields in AWS_RUNS.items():
+                futures[name] = pool.submit(run_boot, world, tmp_path_factory.mktemp(name), **fields)
+            yield futures
+            wait(futures.values())  # before the stand-ins they talk to go away
         finally:
             wait(futures.values())
 

@@ -1,10 +1,10 @@
-"""One moto server (127.0.0.1) per test process for the status tests, and `status` run in-process
-against it with a stack's hooks."""
+"""The test process's shared moto server (127.0.0.1, tests/conftest.py) for the status tests, and
+`status` run in-process against it with a stack's hooks."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +17,8 @@ from wallarm_mirror.status import command
 
 
 @pytest.fixture(scope="session")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as server:
-        yield server
+def moto(shared_moto: MotoServer) -> MotoServer:
+    return shared_moto
 
 
 def aws_environment(

@@ -1,14 +1,15 @@
-"""One moto server (127.0.0.1) for the enrolment tests, and a fresh little estate per test.
+"""The test process's shared moto server (127.0.0.1, tests/conftest.py) for the enrolment tests, and
+a fresh little estate per test.
 
-The server is shared and never reset (a reset costs ~0.5 s): each test gets its own source tag value
-and managed-by tag value, so another test's instances are not sources here and another test's
-sessions are, to the function under test, sessions of some other stack.
+The server is shared and never reset (a reset costs ~0.5 s, and other modules use it): each test
+gets its own source tag value and managed-by tag value, so another test's instances are not sources
+here and another test's sessions are, to the function under test, sessions of some other stack.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +23,8 @@ NLB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/
 
 
 @pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as server:
-        yield server
+def moto_server(shared_moto: MotoServer) -> MotoServer:
+    return shared_moto
 
 
 @dataclass
