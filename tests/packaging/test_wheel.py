@@ -1,7 +1,9 @@
 """The package as users install it: a wheel built by the declared backend, installed into a fresh venv.
 
-One build and one install for the module (8-16 s on the 2-core machine, busy or not; most of it pip
-putting setuptools into the isolated build environment). The fresh venv gets no pip and no
+One build and one install for the module (~3 s). The build runs the backend pyproject.toml declares,
+from the test lock (requirements-dev.txt pins a setuptools within [build-system] requires; a test
+checks it stays within): pip's isolated build environment would install setuptools into a fresh
+venv on every run, most of the 8-16 s this module took with it. The fresh venv gets no pip and no
 dependencies of its own: a .pth file lends it this venv's site-packages, so nothing is downloaded
 but the build backend, and the wheel's own copy of wallarm_mirror is the one imported (the
 checkout is neither the working directory nor on PYTHONPATH there).
@@ -58,9 +60,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         else:
             shutil.copy2(path, source / name)
     dist = work / "dist"
-    # Build isolation on: the backend comes from pyproject's [build-system], as for any user.
+    # The backend named in pyproject's [build-system], the version from the test lock (see
+    # test_the_build_backend_is_one_pyproject_allows).
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(dist), str(source)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(dist), source],
         check=True,
         timeout=300,
     )
@@ -84,6 +87,23 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     home = work / "home"
     home.mkdir()
     return Installed(wheel, venv, home)
+
+
+def test_the_build_backend_is_one_pyproject_allows():
+    """The wheel is built without build isolation: the installed backend must be one a user's pip
+    would put into its isolated build environment."""
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    build_system = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
+    assert build_system["build-backend"] == "setuptools.build_meta"
+    (requirement,) = (Requirement(line) for line in build_system["requires"])
+    assert requirement.name == "setuptools"
+    assert requirement.specifier.contains(version("setuptools")), (
+        f"setuptools {version('setuptools')} is installed, pyproject.toml requires {requirement}: ./dev lock"
+    )
 
 
 def test_wheel_ships_the_typing_marker_and_the_lambda_source(installed):
