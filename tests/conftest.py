@@ -103,6 +103,17 @@ def shared_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
         yield server
 
 
+@pytest.fixture(scope="session")
+def shared_iam_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One moto server per test process that enforces IAM from the start, for the node boot tests and
+    the status IAM tests. Its client() is an identity allowed everything, so each module sets up its
+    resources and identities whenever it comes; they share no names (secrets and a role there,
+    users and stacks here)."""
+    with MotoServer(tmp_path_factory.mktemp("moto-iam") / "moto.log") as server:
+        server.enforce_iam_with_admin()
+        yield server
+
+
 _RUNS: dict[str, OfflineRun] = {}
 
 

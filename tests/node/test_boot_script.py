@@ -84,66 +84,71 @@ class Aws:
     wrong_secret_reader: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
-    with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as server:
-        secrets_manager, ssm = server.client("secretsmanager"), server.client("ssm")
-        iam, sts = server.client("iam"), server.client("sts")
-        secrets_manager.create_secret(Name=SECRET_NAME, SecretString=SM_TOKEN)
-        secrets_manager.create_secret(Name="wallarm/pasted-with-newline", SecretString=f"{SM_TOKEN}\n")
-        secrets_manager.create_secret(Name="wallarm/not-a-token", SecretString="two words")
-        other_secret = secrets_manager.create_secret(Name="other/app-secret", SecretString="not the token")
-        ssm.put_parameter(Name=PARAMETER_NAME, Value=SSM_TOKEN, Type="SecureString")
-        ssm.put_parameter(Name="/other/parameter", Value="not the token", Type="SecureString")
+# Session scope: the process's IAM-enforcing server is shared (tests/conftest.py), and what this
+# creates there must not be created twice if xdist hands this process the module in two batches.
+@pytest.fixture(scope="session")
+def aws(shared_iam_moto: MotoServer) -> Aws:
+    server = shared_iam_moto
+    secrets_manager, ssm = server.client("secretsmanager"), server.client("ssm")
+    iam, sts = server.client("iam"), server.client("sts")
+    secrets_manager.create_secret(Name=SECRET_NAME, SecretString=SM_TOKEN)
+    secrets_manager.create_secret(Name="wallarm/pasted-with-newline", SecretString=f"{SM_TOKEN}\n")
+    secrets_manager.create_secret(Name="wallarm/not-a-token", SecretString="two words")
+    other_secret = secrets_manager.create_secret(Name="other/app-secret", SecretString="not the token")
+    ssm.put_parameter(Name=PARAMETER_NAME, Value=SSM_TOKEN, Type="SecureString")
+    ssm.put_parameter(Name="/other/parameter", Value="not the token", Type="SecureString")
 
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
-        iam.create_role(RoleName="wallarm-node", AssumeRolePolicyDocument=json.dumps(trust))
-        # Resource "*": moto 5 checks Secrets Manager and SSM calls against the resource "*" only,
-        # so a policy naming the secret's ARN would be denied there (it is allowed on AWS).
-        role_policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameter"], "Resource": "*"}
-            ],
-        }
-        iam.put_role_policy(RoleName="wallarm-node", PolicyName="read-token", PolicyDocument=json.dumps(role_policy))
-        # Instance role credentials are STS session credentials: key, secret and session token.
-        session = sts.assume_role(
-            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/wallarm-node", RoleSessionName="i-0123456789abcdef0"
-        )["Credentials"]
+    trust = {
+        "Version": "2012-10-17",
+        # The admin too, whose AssumeRole below hands out the instance role's session: on an
+        # enforcing server moto 5 checks the trust policy, and fails on a Service-only principal.
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com", "AWS": server.admin_arn},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName="wallarm-node", AssumeRolePolicyDocument=json.dumps(trust))
+    # Resource "*": moto 5 checks Secrets Manager and SSM calls against the resource "*" only,
+    # so a policy naming the secret's ARN would be denied there (it is allowed on AWS).
+    role_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameter"], "Resource": "*"}
+        ],
+    }
+    iam.put_role_policy(RoleName="wallarm-node", PolicyName="read-token", PolicyDocument=json.dumps(role_policy))
+    # Instance role credentials are STS session credentials: key, secret and session token.
+    session = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/wallarm-node", RoleSessionName="i-0123456789abcdef0"
+    )["Credentials"]
 
-        iam.create_user(UserName="reads-another-secret")
-        other_only = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": other_secret["ARN"]},
-                {
-                    "Effect": "Allow",
-                    "Action": "ssm:GetParameter",
-                    "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/other/parameter",
-                },
-            ],
-        }
-        iam.put_user_policy(
-            UserName="reads-another-secret", PolicyName="other-only", PolicyDocument=json.dumps(other_only)
-        )
-        key = iam.create_access_key(UserName="reads-another-secret")["AccessKey"]
-
-        server.enforce_iam()
-        yield Aws(
-            endpoint=server.endpoint,
-            role_credentials={
-                "AccessKeyId": session["AccessKeyId"],
-                "SecretAccessKey": session["SecretAccessKey"],
-                "Token": session["SessionToken"],
+    iam.create_user(UserName="reads-another-secret")
+    other_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": other_secret["ARN"]},
+            {
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/other/parameter",
             },
-            wrong_secret_reader={"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]},
-        )
+        ],
+    }
+    iam.put_user_policy(UserName="reads-another-secret", PolicyName="other-only", PolicyDocument=json.dumps(other_only))
+    key = iam.create_access_key(UserName="reads-another-secret")["AccessKey"]
+
+    return Aws(
+        endpoint=server.endpoint,
+        role_credentials={
+            "AccessKeyId": session["AccessKeyId"],
+            "SecretAccessKey": session["SecretAccessKey"],
+            "Token": session["SessionToken"],
+        },
+        wrong_secret_reader={"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]},
+    )
 
 
 @pytest.fixture

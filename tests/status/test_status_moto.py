@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -315,32 +314,32 @@ def moto_policy(policy: dict[str, Any]) -> dict[str, Any]:
     return {**policy, "Statement": statements}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # created once per process on a shared server: see `aws` in tests/node
 def iam_moto(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[MotoServer, MotoStack, dict[str, dict[str, str]]]]:
-    """A second moto server that enforces IAM (process-wide in moto), with a stack and two identities:
-    `reader` holds the README's policy, `partial` all of it but cloudwatch:GetMetricData."""
-    with MotoServer(tmp_path_factory.mktemp("moto-iam") / "moto.log") as server:
-        stack = healthy(server, "nginxNode")
-        iam = server.client("iam")
-        partial = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": [a for a in STATUS_ACTIONS if a != "cloudwatch:GetMetricData"],
-                    "Resource": "*",
-                }
-            ],
-        }
-        keys = {}
-        for user, policy in (("reader", readme_policy()), ("partial", partial)):
-            iam.create_user(UserName=user)
-            iam.put_user_policy(UserName=user, PolicyName="status", PolicyDocument=json.dumps(moto_policy(policy)))
-            keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
-        server.enforce_iam()
-        yield server, stack, keys
+    shared_iam_moto: MotoServer,
+) -> tuple[MotoServer, MotoStack, dict[str, dict[str, str]]]:
+    """The process's moto server that enforces IAM (process-wide in moto; tests/conftest.py), with a
+    stack and two identities: `reader` holds the README's policy, `partial` all of it but
+    cloudwatch:GetMetricData."""
+    server = shared_iam_moto
+    stack = healthy(server, "nginxNode")
+    iam = server.client("iam")
+    partial = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [a for a in STATUS_ACTIONS if a != "cloudwatch:GetMetricData"],
+                "Resource": "*",
+            }
+        ],
+    }
+    keys = {}
+    for user, policy in (("reader", readme_policy()), ("partial", partial)):
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="status", PolicyDocument=json.dumps(moto_policy(policy)))
+        keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
+    return server, stack, keys
 
 
 def test_a_missing_iam_action_exits_3_naming_it(

@@ -7,6 +7,7 @@ cannot leak into tests that use moto in-process.
 from __future__ import annotations
 
 import ctypes
+import json
 import signal
 import socket
 import subprocess
@@ -42,6 +43,8 @@ class MotoServer:
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self.endpoint = ""
+        self._keys = ("testing", "testing")
+        self.admin_arn = ""
 
     def __enter__(self) -> MotoServer:
         # The port is picked before moto binds it, so another process can win the race: try again.
@@ -86,14 +89,26 @@ class MotoServer:
         self._process = None
 
     def client(self, service: str) -> Any:
-        """A boto3 client for `service` with throw-away credentials (before IAM enforcement)."""
+        """A boto3 client for `service`: throw-away credentials, or the admin's once there is one."""
         return boto3.client(
             service,
             region_name=REGION,
             endpoint_url=self.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=self._keys[0],
+            aws_secret_access_key=self._keys[1],
         )
+
+    def enforce_iam_with_admin(self) -> None:
+        """enforce_iam(), after creating an identity allowed everything that client() uses from then on:
+        several modules can set up their resources and identities on one enforcing server, in any order."""
+        iam = self.client("iam")
+        iam.create_user(UserName="test-admin")
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="test-admin", PolicyName="everything", PolicyDocument=json.dumps(policy))
+        self.admin_arn = iam.get_user(UserName="test-admin")["User"]["Arn"]
+        key = iam.create_access_key(UserName="test-admin")["AccessKey"]
+        self.enforce_iam()
+        self._keys = (key["AccessKeyId"], key["SecretAccessKey"])
 
     def enforce_iam(self) -> None:
         """From now on every request needs credentials of an IAM identity whose policy allows it."""
