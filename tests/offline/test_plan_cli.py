@@ -160,3 +160,9 @@ def test_readme_config_table_is_the_models(capsys):
     table = capsys.readouterr().out
     assert table.startswith("| key | type | default | what it is |")
     assert table in (ROOT / "README.md").read_text(), "README config table is stale: paste config-reference output"
+
+
+def test_native_stack_plan_asks_for_an_api_token(capsys):
+    assert main(["plan", "--stack", "native"]) == 0
+    out = capsys.readouterr().out
+    assert "pulumi config set --secret wallarm-mirror:token <API token> --stack native" in out

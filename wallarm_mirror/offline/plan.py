@@ -79,9 +79,11 @@ def read_stack_file(path: Path, project: str, stack: str | None = None) -> Stack
     if token_key not in config:
         config[token_key] = PLACEHOLDER_SECRET
         secret_keys.append(token_key)
+        # The Native Node's installer registers with an API token (usage type Node deployment).
+        kind = "API token" if config.get(f"{NAMESPACE}:analyzer") == "nativeNode" else "node token"
         notes.append(
             f"{token_key} is not set in {path.name}; the plan uses a redacted placeholder. Before "
-            f"`pulumi up`, set it: pulumi config set --secret {token_key} <node token> --stack {stack}"
+            f"`pulumi up`, set it: pulumi config set --secret {token_key} <{kind}> --stack {stack}"
         )
     return StackFile(stack=stack, project=project, config=config, secret_keys=secret_keys, notes=notes)
 
