@@ -192,3 +192,26 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"{total['refused']} refused, {total['failed']} failed), {sum(s['seconds'] for s in shards):.1f} s in all; "
         f"seed {seed} (replay: HYPOTHESIS_SEED={seed})"
     )
+
+
+# The modules that take longest, longest first: pytest-xdist hands tests out in collection order, so
+# starting these first lets the short ones fill the gaps and both workers finish together.
+SLOW_FIRST = (
+    "tests/config/test_properties.py",
+    "tests/status/test_status_moto.py",
+    "tests/node/test_boot_script.py",
+    "tests/mirror/test_envoy_traffic.py",
+    "tests/config/test_native_properties.py",
+    "tests/test_imports.py",
+    "tests/mirror/test_nginx_traffic.py",
+    "tests/packaging/test_wheel.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: index for index, path in enumerate(SLOW_FIRST)}
+
+    def order(item: pytest.Item) -> int:
+        return rank.get(item.nodeid.split("::", 1)[0], len(SLOW_FIRST))
+
+    items.sort(key=order)  # stable: the order inside a module and among the rest stays as collected
