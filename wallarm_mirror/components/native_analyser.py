@@ -8,12 +8,12 @@ import pulumi_aws as aws
 from ..config import StackConfig
 from ..config.checks import GRAVITON_FAMILY
 from ..native_node.boot_script import NativeBootSpec, render_native_boot_script
-from ..node.boot_script import TokenInline, TokenSource, encode_user_data
+from ..node.boot_script import TokenSource, encode_user_data
 from .alarms import ENROLMENT_ALARMS, NATIVE_ALARMS, AlarmsArgs, MirrorAlarms
 from .enrolment import EnrolmentArgs, TrafficMirrorEnrolment
 from .native_security_group import NativeSecurityGroup, NativeSecurityGroupArgs
 from .network_load_balancer import MirrorNetworkLoadBalancer, NetworkLoadBalancerArgs
-from .node_boot import stored_token_source, vpc_cidrs
+from .node_boot import token_source, vpc_cidrs
 from .node_group import AmiQuery, NodeGroup, NodeGroupArgs
 from .node_identity import NodeIdentity
 from .resolve import ResolvedArgs
@@ -126,16 +126,10 @@ def build_native_analyser(
     # X-Forwarded-For is trusted from the VPC's own ranges only (load balancers in front of the
     # mirrored instances add it there).
     trusted = vpc.apply(vpc_cidrs)
-    if identity.token_store_arn is None:
-        script = pulumi.Output.all(trusted, token).apply(
-            lambda v: render_native_boot_script(native_boot_spec(config, v[0], TokenInline(v[1])))
-        )
-    else:
-        script = pulumi.Output.all(trusted, identity.token_store_arn).apply(
-            lambda v: render_native_boot_script(
-                native_boot_spec(config, v[0], stored_token_source(config.token_delivery, v[1]))
-            )
-        )
+    source = token_source(config.token_delivery, identity.token_store_arn, token)
+    script = pulumi.Output.all(trusted, source).apply(
+        lambda v: render_native_boot_script(native_boot_spec(config, v[0], v[1]))
+    )
     nodes = NodeGroup(
         name,
         NodeGroupArgs(

@@ -18,6 +18,7 @@ from ..node.boot_script import (
 from ..node.snippets import node_http_snippet, node_server_snippet, trusted_proxy_cidrs
 
 if TYPE_CHECKING:
+    import pulumi
     import pulumi_aws as aws
 
 # What AWS may hand back at deploy time, at its longest: the preflight renders with these so a
@@ -28,6 +29,10 @@ _LONGEST_STORE_ARNS = {
     "ssm": "arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter/wallarm-mirror/" + "x" * 100 + "/node-token",
 }
 _MANY_VPC_CIDRS = [f"10.{i}.0.0/16" for i in range(5)] + [f"2600:1f18:{i:x}::/56" for i in range(5)]
+
+
+# The config keys whose text goes into the NGINX node's boot script as it is (snippets, post script).
+BOOT_TEXT_FIELDS = ("global_snippet", "http_snippet", "server_snippet", "post_script")
 
 
 def vpc_cidrs(vpc: aws.ec2.GetVpcResult) -> list[str]:
@@ -69,6 +74,16 @@ def stored_token_source(delivery: str, store_arn: str) -> TokenSource:
     return TokenFromSsmParameter(name=store_arn.split(":parameter", 1)[1], region=region)
 
 
+def token_source(
+    delivery: str, store_arn: pulumi.Output[str] | None, token: pulumi.Output[str]
+) -> pulumi.Output[TokenSource]:
+    """Where a node gets the token at boot: the stored secret or parameter, else the token itself
+    (then the Output, and the boot script rendered from it, stay secret)."""
+    if store_arn is None:
+        return token.apply(TokenInline)
+    return store_arn.apply(lambda arn: stored_token_source(delivery, arn))
+
+
 def boot_script_problems(config: StackConfig) -> list[str]:
     """Problems the boot script would hit at deploy time (size above all), found from the config alone."""
     token: TokenSource = (
@@ -80,7 +95,7 @@ def boot_script_problems(config: StackConfig) -> list[str]:
     try:
         encode_user_data(render_boot_script(boot_spec(config, cidrs, token)))
     except ValueError as error:
-        blamed = ["globalSnippet", "httpSnippet", "serverSnippet", "postScript"]
+        blamed = [StackConfig.model_fields[name].alias for name in BOOT_TEXT_FIELDS]
         if config.token_delivery == "userData":
             blamed.append("token")  # the token is inside the script too
         keys = ", ".join(f"{NAMESPACE}:{k}" for k in blamed)

@@ -27,6 +27,7 @@ import pulumi
 
 from ..config import ConfigError, StackConfig, parse_stack_config
 from ..config.reference import OUTPUT_LISTS, OUTPUT_SCALARS, PROGRAM_ONLY_KEYS
+from .node_boot import BOOT_TEXT_FIELDS
 
 ARGS_NAME = "WallarmMirrorArgs"
 
@@ -44,7 +45,6 @@ _PLACEHOLDERS: dict[str, str] = {
     "server_snippet": "",
     "post_script": "",
 }
-_SNIPPETS = ("global_snippet", "http_snippet", "server_snippet", "post_script")
 
 
 def _is_output(value: Any) -> bool:
@@ -161,10 +161,10 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
     raw = _raw(args, placeholders)
     # The token is a secret by construction here: the model's "stored in plain text" rule is the
     # config file's concern, not an API caller's.
-    problems = _problems_of(raw, {"token"})
-    if problems:
-        raise ConfigError(_args_sentences(problems))
-    config = parse_stack_config(raw, {"token"})
+    try:
+        config = parse_stack_config(raw, {"token"})
+    except ConfigError as error:
+        raise ConfigError(_args_sentences(error.problems)) from None
 
     late = {key: _checked(key, output, raw) for key, output in outputs.items() if key != "token"}
     token_input = args.get("token")
@@ -175,7 +175,7 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
         config=config,
         late=late,
         token=token,
-        secret_boot_text=any(key in outputs for key in _SNIPPETS),
+        secret_boot_text=any(key in outputs for key in BOOT_TEXT_FIELDS),
     )
 
 

@@ -7,22 +7,18 @@ import pulumi_aws as aws
 
 from ..config import ConfigError
 from ..mirror import MirrorEndpoint, render_all
-from ..node.boot_script import TokenInline, TokenSource, encode_user_data, render_boot_script
+from ..node.boot_script import TokenSource, encode_user_data, render_boot_script
 from ..node.snippets import trusted_proxy_cidrs
 from .access_logs import AccessLogsArgs, AccessLogsBucket
 from .alarms import AlarmsArgs, MirrorAlarms
 from .args import WallarmMirrorArgs
 from .load_balancer import LoadBalancerArgs, MirrorLoadBalancer
-from .node_boot import boot_script_problems, boot_spec, stored_token_source, vpc_cidrs
+from .node_boot import BOOT_TEXT_FIELDS, boot_script_problems, boot_spec, token_source, vpc_cidrs
 from .node_group import NodeGroup, NodeGroupArgs
 from .node_identity import NodeIdentity, NodeIdentityArgs
 from .resolve import ResolvedArgs, resolve_args
 from .security_groups import MirrorSecurityGroups, SecurityGroupsArgs
 from .tags import stack_tags
-
-# Config keys whose text goes into the boot script (and may arrive as Outputs).
-_BOOT_TEXT = ("global_snippet", "http_snippet", "server_snippet", "post_script")
-
 
 TYPE_TOKEN = "wallarm:mirror:WallarmMirror"
 
@@ -186,7 +182,7 @@ class WallarmMirror(pulumi.ComponentResource):
 
         trusted = vpc.apply(lambda v: trusted_proxy_cidrs(vpc_cidrs(v), config.mirror_source_cidrs))
         # Snippets given as Outputs join the script when they resolve; the size check then runs too.
-        late_text = {key: resolved.late[key] for key in _BOOT_TEXT if key in resolved.late}
+        late_text = {key: resolved.late[key] for key in BOOT_TEXT_FIELDS if key in resolved.late}
 
         def render(trusted_cidrs: list[str], token_source: TokenSource, text: dict[str, str]) -> str:
             full = config.model_copy(update=text) if text else config
@@ -195,15 +191,8 @@ class WallarmMirror(pulumi.ComponentResource):
                 raise pulumi.RunError(str(ConfigError(problems)))
             return render_boot_script(boot_spec(full, trusted_cidrs, token_source))
 
-        if identity.token_store_arn is None:
-            # The token is inside the script, so the script (and the launch template input) is secret.
-            script = pulumi.Output.all(trusted, token, pulumi.Output.all(**late_text)).apply(
-                lambda v: render(v[0], TokenInline(v[1]), v[2])
-            )
-        else:
-            script = pulumi.Output.all(trusted, identity.token_store_arn, pulumi.Output.all(**late_text)).apply(
-                lambda v: render(v[0], stored_token_source(config.token_delivery, v[1]), v[2])
-            )
+        source = token_source(config.token_delivery, identity.token_store_arn, token)
+        script = pulumi.Output.all(trusted, source, pulumi.Output.all(**late_text)).apply(lambda v: render(*v))
         if config.boot_script_is_secret or resolved.secret_boot_text:
             # A snippet or post script stored with --secret (or given as an Output) keeps the whole script secret.
             script = pulumi.Output.secret(script)
