@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from .network_load_balancer import NATIVE_HEALTH_PORT, VXLAN_PORT
-from .security_groups import HTTPS_PORT
+from .security_groups import HTTPS_PORT, rule_peer
 from .tags import name_fragment
 
 
@@ -20,10 +19,6 @@ class NativeSecurityGroupArgs:
     nlb_subnet_ids: list[pulumi.Input[str]]
     node_egress_cidrs: list[str]
     tags: dict[str, str]
-
-
-def _cidr(cidr: str) -> dict[str, str]:
-    return {"cidr_ipv6": cidr} if ipaddress.ip_network(cidr).version == 6 else {"cidr_ipv4": cidr}
 
 
 class NativeSecurityGroup(pulumi.ComponentResource):
@@ -52,7 +47,7 @@ class NativeSecurityGroup(pulumi.ComponentResource):
                 to_port=VXLAN_PORT,
                 tags=args.tags,
                 opts=child,
-                **_cidr(cidr),
+                **rule_peer(cidr),
             )
         # NLB health checks come from the load balancer's own addresses, one per subnet it lives in.
         for index, subnet in enumerate(args.nlb_subnet_ids):
@@ -80,6 +75,6 @@ class NativeSecurityGroup(pulumi.ComponentResource):
                 to_port=HTTPS_PORT,
                 tags=args.tags,
                 opts=child,
-                **_cidr(cidr),
+                **rule_peer(cidr),
             )
         self.register_outputs({"node_security_group_id": self.node.id})

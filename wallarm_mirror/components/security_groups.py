@@ -25,7 +25,7 @@ class SecurityGroupsArgs:
     tags: dict[str, str]
 
 
-def _peer(peer: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+def rule_peer(peer: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
     """The other side of a rule: an IPv4 or IPv6 CIDR, or a security group (an id or our group's output)."""
     if isinstance(peer, str) and "/" in peer:
         return {"cidr_ipv6": peer} if ipaddress.ip_network(peer).version == 6 else {"cidr_ipv4": peer}
@@ -72,7 +72,7 @@ class MirrorSecurityGroups(pulumi.ComponentResource):
                 to_port=port,
                 tags=args.tags,
                 opts=child,
-                **_peer(peer),
+                **rule_peer(peer),
             )
 
         # Standalone rule resources (not inline blocks): each source is added or removed on its own.
