@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.mirror.envoy import EnvoyRunner, bootstrap, find_envoy
 from tests.mirror.nginx import find_nginx, start_nginx
-from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port
+from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port, free_port_pair
 from wallarm_mirror.mirror import MirrorEndpoint, MirrorOptions, render_envoy, render_nginx
 
 CLIENTS = 4
@@ -138,7 +138,7 @@ def _bench_nginx(args: argparse.Namespace, folder: Path, primary: HttpStandIn, r
     endpoint = MirrorEndpoint.parse(f"{scheme}://{LOOPBACK}:{receiver.port}")
     options = MirrorOptions(
         primary_upstream="primary_app",
-        nginx_relay_port=free_port(),
+        nginx_relay_port=free_port_pair(),
         tls_server_name=TLS_NAME,
         tls_ca_file=str(folder / "alb.crt"),
     )

@@ -43,6 +43,7 @@ def full_config(
     primary_port: int,
     primary_name: str = "primary_app",
     fallback_location: bool = True,
+    worker_connections: int = 256,
 ) -> str:
     """A complete nginx.conf: our upstream for the app, the snippet's two parts, a catch-all location."""
     http_part, server_part = split_snippet(snippet)
@@ -59,7 +60,7 @@ worker_processes 1;
 {user}
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log info;
-events {{ worker_connections 256; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
     access_log off;
     client_body_temp_path {prefix}/tmp/body;
@@ -153,13 +154,26 @@ class NginxRunner:
 
 
 def start_nginx(
-    binary: str, prefix: Path, snippet: str, primary_port: int, fallback_location: bool = True, attempts: int = 3
+    binary: str,
+    prefix: Path,
+    snippet: str,
+    primary_port: int,
+    fallback_location: bool = True,
+    attempts: int = 3,
+    worker_connections: int = 256,
 ) -> tuple[NginxRunner, int]:
     """Start NGINX on a free loopback port around `snippet`; retry if another process took the port."""
     last_error: Exception | None = None
     for _ in range(attempts):
         port = free_port()
-        config = full_config(prefix, snippet, port, primary_port, fallback_location=fallback_location)
+        config = full_config(
+            prefix,
+            snippet,
+            port,
+            primary_port,
+            fallback_location=fallback_location,
+            worker_connections=worker_connections,
+        )
         runner = NginxRunner(binary, prefix, config)
         try:
             return runner.start(port), port

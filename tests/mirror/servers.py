@@ -6,6 +6,7 @@ failing test never leaves a listener behind. Handlers that sleep wake up early w
 
 from __future__ import annotations
 
+import selectors
 import socket
 import ssl
 import struct
@@ -25,6 +26,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
+
+
+def free_port_pair() -> int:
+    """A port P such that nothing listens on P or P + 1 right now (the NGINX relay takes both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as first:
+            first.bind((LOOPBACK, 0))
+            port: int = first.getsockname()[1]
+            if port >= 65535:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as second:
+                try:
+                    second.bind((LOOPBACK, port + 1))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no two free neighbouring loopback ports")
 
 
 def wait_for_port(port: int, timeout: float = 5.0) -> None:
@@ -55,6 +73,8 @@ class ReceivedRequest:
 class _RecordingServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: hundreds of concurrent users would meet dropped SYNs here.
+    request_queue_size = 1024
 
     def __init__(self, owner: HttpStandIn) -> None:
         self.owner = owner
@@ -273,3 +293,95 @@ class DnsStandIn:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class HungStandIn:
+    """A TCP listener on 127.0.0.1 that accepts connections, reads what arrives and never answers.
+
+    An analyser that is up but stuck. `max_open` is the most connections it held open at once: what
+    a cap on the mirror's connections is measured by. Every connection is closed on stop.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((LOOPBACK, 0))
+        self._listener.listen(1024)
+        self._listener.setblocking(False)
+        self.port: int = self._listener.getsockname()[1]
+        self.accepted = 0
+        self.max_open = 0
+        self._open: set[socket.socket] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ)
+            while not self._stop.is_set():
+                for key, _ in selector.select(timeout=0.05):
+                    sock = key.fileobj
+                    assert isinstance(sock, socket.socket)
+                    if sock is self._listener:
+                        try:
+                            conn, _ = sock.accept()
+                        except OSError:
+                            continue
+                        conn.setblocking(False)
+                        selector.register(conn, selectors.EVENT_READ)
+                        self._open.add(conn)
+                        self.accepted += 1
+                        self.max_open = max(self.max_open, len(self._open))
+                        continue
+                    try:
+                        data = sock.recv(65536)
+                    except OSError:
+                        data = b""
+                    if not data:  # the peer gave up: forget the connection
+                        selector.unregister(sock)
+                        self._open.discard(sock)
+                        sock.close()
+            for conn in self._open:
+                conn.close()
+
+    @property
+    def open_now(self) -> int:
+        return len(self._open)
+
+    def __enter__(self) -> HungStandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+class BlackholeStandIn:
+    """A port whose SYNs go unanswered: a listener with the smallest backlog that never accepts.
+
+    Once its one queued connection is taken, Linux drops further SYNs while the queue is full, so a
+    connect() waits until its own timeout, as towards a blackholed address.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind((LOOPBACK, 0))
+        self._listener.listen(0)
+        self.port: int = self._listener.getsockname()[1]
+        # Fill the queue now, so even the first copy meets a dropped SYN.
+        self._filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._filler.settimeout(1)
+        self._filler.connect((LOOPBACK, self.port))
+
+    def __enter__(self) -> BlackholeStandIn:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._filler.close()
+        self._listener.close()

@@ -129,6 +129,13 @@ def test_endpoint_constructor_validates_too(fields: dict[str, Any], message: str
         ({"timeout_seconds": 0}, "timeout_seconds=0 is out of range: use 0.001 to 60 seconds"),
         ({"timeout_seconds": 61}, "timeout_seconds=61 is out of range"),
         ({"timeout_seconds": "1s"}, "timeout_seconds='1s' is not a number"),
+        ({"max_connections": 0}, "max_connections=0 is not a whole number from 1 to 4096: use e.g. 32"),
+        ({"max_connections": 4097}, "max_connections=4097 is not a whole number from 1 to 4096"),
+        ({"max_connections": 8.5}, "max_connections=8.5 is not a whole number"),
+        ({"max_connections": True}, "max_connections=True is not a whole number"),
+        ({"max_connections": "32"}, "max_connections='32' is not a whole number"),
+        ({"nginx_relay_port": 65535}, "nginx_relay_port=65535 is not a TCP port below 65535: .*nor the one after it"),
+        ({"nginx_relay_port": 0}, "nginx_relay_port=0 is not a TCP port below 65535"),
         ({"hosts": ("shop example.com",)}, "hosts entry 'shop example.com' is not a DNS name"),
         (
             {"hosts": ("*.example.com",)},
@@ -252,26 +259,52 @@ def test_nginx_tls_lines_appear_exactly_for_https() -> None:
 def test_nginx_form_follows_the_version() -> None:
     """1.27.3+ re-resolves the ALB name in a kept-alive upstream; older versions keep connections only."""
     new = render_nginx(HTTP, MirrorOptions(nginx_version="1.27.3"))
-    assert f"    server {ALB}:8445 resolve;" in new
+    assert f"    server {ALB}:8445 max_conns=32 max_fails=0 resolve;" in new
     assert "    resolver 169.254.169.253 ipv6=off;" in new and "    zone wallarm_mirror 64k;" in new
     old = render_nginx(HTTP, MirrorOptions(nginx_version="1.27.2"))
-    assert f"    server {ALB}:8445;" in old and "resolve" not in old.replace("resolved", "")
+    assert f"    server {ALB}:8445 max_conns=32 max_fails=0;" in old and "resolve" not in old.replace("resolved", "")
     assert "keepalive_timeout 50s;" in old
-    assert "keepalive_timeout" not in render_nginx(HTTP, MirrorOptions(nginx_version="1.15.2"))
+    assert "keepalive_timeout 50s" not in render_nginx(HTTP, MirrorOptions(nginx_version="1.15.2"))
     ip = render_nginx(MirrorEndpoint.parse("http://10.0.3.17:8445"), MirrorOptions(nginx_version="1.27.3"))
-    assert "    server 10.0.3.17:8445;" in ip and "    resolver" not in ip
+    assert "    server 10.0.3.17:8445 max_conns=32 max_fails=0;" in ip and "    resolver" not in ip
 
 
-def test_nginx_mirrors_at_server_level_over_kept_alive_connections() -> None:
-    text = render_nginx(HTTPS)
+@pytest.mark.parametrize("version", ["1.13.4", "1.27.2", "1.27.3"])
+@pytest.mark.parametrize(
+    "endpoint", [HTTP, HTTPS, MirrorEndpoint.parse("http://10.0.3.17:8445")], ids=["http", "https", "ip"]
+)
+def test_nginx_caps_the_copies_in_flight_in_every_form(endpoint: MirrorEndpoint, version: str) -> None:
+    """max_conns in a shared zone (one cap over all workers), and no max_fails blackout, in every form."""
+    text = render_nginx(endpoint, MirrorOptions(nginx_version=version, max_connections=7))
+    upstream = text.split("upstream wallarm_mirror {")[1].split("}")[0]
+    assert "    zone wallarm_mirror 64k;" in upstream
+    [server] = [line for line in upstream.splitlines() if line.startswith("    server ")]
+    assert " max_conns=7 max_fails=0" in server
+    assert "At most 7 copies in flight" in text
+
+
+def test_nginx_mirrors_at_server_level_and_hands_copies_to_the_relay() -> None:
+    text = render_nginx(HTTPS, MirrorOptions(nginx_relay_port=20000))
     server_part = text.split("===== Part 2 of 2")[1]
     lines = server_part.splitlines()
     assert "mirror /_wallarm_mirror;" in lines and "mirror_request_body on;" in lines, "at server level, unindented"
     assert "location /" not in server_part.replace("location = /_wallarm_mirror", "")
-    assert text.count("    keepalive 32;") == 2
+    # The site's subrequest goes to the relay only, with timeouts of milliseconds, never to the ALB.
+    mirror_location = server_part.split("location = /_wallarm_mirror {")[1].split("}")[0]
+    assert "proxy_pass http://wallarm_mirror_relay$request_uri;" in mirror_location
+    timeouts = [line.split()[1] for line in mirror_location.splitlines() if "_timeout " in line]
+    assert timeouts == ["50ms;", "50ms;", "50ms;"]
+    # The relay: part 1 on the port answers at once and mirrors on to part 2 on the next port, which
+    # alone talks to the ALB, over kept connections.
+    assert "listen 127.0.0.1:20000;" in text and "listen 127.0.0.1:20001;" in text
+    hand_off = text.split("listen 127.0.0.1:20000;")[1].split("listen 127.0.0.1:20001;")[0]
+    assert "mirror /_wallarm_mirror_send;" in hand_off and "empty_gif;" in hand_off
+    assert "keepalive_timeout 0;" in hand_off and "wallarm_mirror_sender" in hand_off
+    sender = text.split("listen 127.0.0.1:20001;")[1]
+    assert "proxy_pass https://wallarm_mirror;" in sender
+    assert text.count("    keepalive 32;") == 1, "kept connections to the ALB only"
     assert text.count('proxy_set_header Connection "";') == 2
-    assert text.count("proxy_http_version 1.1;") == 2
-    assert "proxy_ssl_session_reuse on;" in text
+    assert "proxy_ssl_session_reuse on;" in sender
 
 
 @pytest.mark.parametrize("version", ["1.13.3", "1.x", "", "latest"])

@@ -3,7 +3,7 @@
 A tiny app stands in for the user's primary upstream and a recording server for the Wallarm ALB. The
 tests check what a user cares about: the client always gets the app's answer, the copy reaches the
 endpoint complete (method, path, query, body, Host, client address, the node's X-Server-* headers),
-and a slow or dead endpoint costs at most the configured timeout.
+and a slow or dead endpoint costs the client nothing (tests/mirror/test_nginx_distress.py: under load).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.mirror.nginx import NginxRunner, find_nginx, full_config, start_nginx
-from tests.mirror.servers import LOOPBACK, DnsStandIn, HttpStandIn, free_port
+from tests.mirror.servers import LOOPBACK, DnsStandIn, HttpStandIn, free_port, free_port_pair
 from wallarm_mirror.mirror import DEFAULT_CA_FILE, MirrorEndpoint, MirrorOptions, render_nginx
 
 PRIMARY_BODY = b"served by the primary app"
@@ -65,7 +65,7 @@ def _fresh_recorders(request: pytest.FixtureRequest) -> None:
 
 def _options(**changes: object) -> MirrorOptions:
     # A relay port of its own: tests run in parallel, each with its own NGINX.
-    changes = {"nginx_relay_port": free_port(), **changes}
+    changes = {"nginx_relay_port": free_port_pair(), **changes}
     return MirrorOptions(primary_upstream=PRIMARY, timeout_seconds=TIMEOUT, **changes)  # type: ignore[arg-type]
 
 
@@ -250,9 +250,9 @@ def test_request_without_host_gets_the_server_address_as_host(mirroring_nginx: i
     assert copy.headers["host"] == LOOPBACK
 
 
-def test_slow_mirror_delays_client_at_most_the_timeout(mirroring_nginx: int, receiver: HttpStandIn) -> None:
-    """NGINX holds the connection until the mirror subrequest ends, so the next keep-alive request waits."""
-    receiver.delay = 3.0  # far beyond TIMEOUT: without proxy_read_timeout the wait would be 3 s
+def test_slow_mirror_does_not_delay_the_next_keep_alive_request(mirroring_nginx: int, receiver: HttpStandIn) -> None:
+    """NGINX holds the connection until the mirror subrequest ends; the relay ends it at once."""
+    receiver.delay = 3.0  # far beyond TIMEOUT: a subrequest waiting for the ALB would hold each request
     conn = http.client.HTTPConnection(LOOPBACK, mirroring_nginx, timeout=10)
     try:
         elapsed = []
@@ -263,8 +263,8 @@ def test_slow_mirror_delays_client_at_most_the_timeout(mirroring_nginx: int, rec
     finally:
         conn.close()
     print(f"slow mirror: per-request seconds on one keep-alive connection {[round(s, 3) for s in elapsed]}")
-    assert max(elapsed) < TIMEOUT + MARGIN
-    assert len(receiver.wait_for(3)) == 3, "each copy reached the slow endpoint before NGINX gave up"
+    assert max(elapsed) < MARGIN / 5, "no wait for the ALB at all (the old snippet waited TIMEOUT each)"
+    assert len(receiver.wait_for(3)) == 3, "each copy reached the slow endpoint before the relay gave up"
 
 
 def test_dead_mirror_does_not_hurt_client(nginx_binary: str, primary: HttpStandIn, tmp_path: Path) -> None:

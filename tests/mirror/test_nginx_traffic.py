@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.mirror.nginx import NginxRunner, start_nginx
-from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port
+from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port, free_port_pair
 from tests.mirror.test_nginx_runs import PRIMARY, TLS_NAME, nginx_binary, primary, tls_files  # noqa: F401
 from wallarm_mirror.mirror import MirrorEndpoint, MirrorOptions, render_nginx
 
@@ -52,7 +52,7 @@ def _options(**changes: object) -> MirrorOptions:
     return MirrorOptions(
         primary_upstream=PRIMARY,
         timeout_seconds=0.3,
-        nginx_relay_port=free_port(),
+        nginx_relay_port=free_port_pair(),
         **changes,  # type: ignore[arg-type]
     )
 

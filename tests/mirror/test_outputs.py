@@ -19,7 +19,7 @@ def test_outputs_hold_every_servers_config_for_the_real_endpoint(run_stack):
     assert sorted(configs) == sorted(SERVERS)
     endpoint = MirrorEndpoint.parse(run.outputs["mirror_endpoint"])
     assert configs == render_all(endpoint, MirrorOptions())
-    assert f"server {run.outputs['alb_dns_name']}:8445;" in configs["nginx"]
+    assert f"server {run.outputs['alb_dns_name']}:8445 max_conns=32 max_fails=0;" in configs["nginx"]
 
 
 def test_mirror_options_from_config_reach_the_outputs(run_stack):
@@ -86,7 +86,7 @@ def test_cli_prints_the_stacks_config_for_one_server(capsys):
 
 def test_cli_renders_for_a_given_endpoint_without_running_the_program(capsys):
     assert main(["mirror-config", "--server", "nginx", "--endpoint", "http://10.0.5.9:8445"]) == 0
-    assert "server 10.0.5.9:8445;" in capsys.readouterr().out
+    assert "server 10.0.5.9:8445 max_conns=32 max_fails=0;" in capsys.readouterr().out
 
 
 def test_cli_refuses_a_bad_endpoint(capsys):

@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_CA_FILE",
     "DEFAULT_OPTIONS",
     "K8S_MIRROR_NAME",
+    "MAX_CONNECTIONS",
     "MIRROR_NAME",
     "NGINX_MIRROR_LOCATION",
     "NGINX_OLDEST",
@@ -46,6 +47,11 @@ NGINX_OLDEST = "1.13.4"
 # `server ... resolve` and `resolver` inside `upstream` reached open-source NGINX in 1.27.3
 # (https://nginx.org/en/CHANGES, "Changes with nginx 1.27.3", 26 Nov 2024); before, only NGINX Plus.
 NGINX_UPSTREAM_RESOLVE = (1, 27, 3)
+# Copies in flight to the ALB at once (NGINX max_conns, Envoy circuit breakers). At a healthy ALB's
+# few milliseconds per copy that is thousands of copies a second; when the analyser slows down, the
+# copies beyond it are shed instead of holding the web tier's connections (issue 24).
+MAX_CONNECTIONS = 32
+MAX_CONNECTIONS_LIMIT = 4096
 # Below the ephemeral port range (32768-60999 on Linux), so an outgoing connection never holds it.
 NGINX_RELAY_PORT = 18445
 
@@ -73,9 +79,11 @@ class MirrorOptions:
     - `locations`: URL path prefixes to mirror, each starting with "/"; "/" mirrors everything.
     - `primary_upstream`: what serves users today. NGINX: an upstream name or an http(s) URL; Envoy: a
       cluster name; Istio: the destination host; Traefik: a service name (`name@provider` allowed).
-    - `timeout_seconds`: how long the mirror leg may hold a request. NGINX makes the client connection
-      wait for the copy, so this bounds the added latency; Envoy, Istio and Traefik use it to bound
-      connection attempts only.
+    - `timeout_seconds`: how long a copy may wait on the ALB, per phase (connect, send, read). No
+      user request waits for it: it bounds how long a slow or dead analyser holds a copy's slot.
+    - `max_connections`: copies in flight to the ALB at once (NGINX `max_conns` over all workers,
+      Envoy's circuit breakers). A copy beyond it is shed at once, never queued, so a hung analyser
+      holds at most this many connections of the web tier (two each on NGINX: relay in and out).
     - `hosts`: host names the mirrored routes answer for (Istio VirtualService hosts, Envoy domains,
       Traefik Host rule). Empty means any host; for Istio it means the primary host (mesh traffic).
     - `istio_gateways`: the VirtualService `gateways`: "mesh" for sidecar traffic, or
@@ -93,14 +101,16 @@ class MirrorOptions:
     - `nginx_version`: the oldest NGINX version that runs the snippet. 1.27.3 and newer keep connections
       to the ALB and follow its changing addresses (`server ... resolve`); older versions keep connections
       to the addresses the name had when NGINX started or last reloaded (README, "NGINX").
-    - `nginx_relay_port`: the loopback port of the snippet's relay server, which holds the connections
-      to the ALB and logs their failures apart from your site's error log. Pick one nothing else uses.
+    - `nginx_relay_port`: the first of the two loopback ports of the snippet's relay, which takes each
+      copy from your site at once, holds the connections to the ALB and logs their failures apart
+      from your site's error log. Pick a port that nothing else uses, nor the one after it.
     """
 
     sample_percent: float = 100.0
     locations: tuple[str, ...] = ("/",)
     primary_upstream: str = "app"
     timeout_seconds: float = 1.0
+    max_connections: int = MAX_CONNECTIONS
     hosts: tuple[str, ...] = ()
     istio_gateways: tuple[str, ...] = ("mesh",)
     tls_verify: bool = True
@@ -127,6 +137,7 @@ class MirrorOptions:
         problems += self._location_problems()
         problems += self._upstream_problems()
         problems += self._timeout_problems()
+        problems += self._connection_problems()
         problems += self._host_problems()
         problems += self._tls_problems()
         problems += self._resolver_problems()
@@ -201,7 +212,17 @@ class MirrorOptions:
         if not math.isfinite(value) or not 0.001 <= value <= 60:
             return [
                 f"timeout_seconds={value!r} is out of range: use 0.001 to 60 seconds; 1 is a good start "
-                "(NGINX clients wait up to this long when the mirror endpoint is slow or down)."
+                "(a copy holds one of max_connections that long when the analyser is slow or down)."
+            ]
+        return []
+
+    def _connection_problems(self) -> list[str]:
+        value = self.max_connections
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONNECTIONS_LIMIT:
+            return [
+                f"max_connections={value!r} is not a whole number from 1 to {MAX_CONNECTIONS_LIMIT}: use e.g. "
+                f"{MAX_CONNECTIONS} (copies in flight to the ALB; more are shed, each holds up to two of "
+                "NGINX's worker_connections)."
             ]
         return []
 
@@ -269,10 +290,10 @@ class MirrorOptions:
                 "upgrade NGINX."
             )
         port = self.nginx_relay_port
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65534:
             problems.append(
-                f"nginx_relay_port={port!r} is not a TCP port: use a free loopback port from 1 to 65535, "
-                f"e.g. {NGINX_RELAY_PORT}."
+                f"nginx_relay_port={port!r} is not a TCP port below 65535: use a loopback port from 1 to "
+                f"65534 that nothing uses, nor the one after it (the relay listens on both), e.g. {NGINX_RELAY_PORT}."
             )
         return problems
 
