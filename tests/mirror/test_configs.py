@@ -607,3 +607,16 @@ def test_any_valid_options_render_parseable_mirroring_config(
     assert abs(traefik_percent - percent) <= 0.5 or traefik_percent == 1
     for text in snippets.values():
         assert "&id" not in text, "no YAML anchors: every pasted block must read on its own"
+
+
+def test_envoy_and_istio_cap_the_copies_in_flight() -> None:
+    """maxConnections becomes Envoy's circuit breakers and Istio's connection pool limits."""
+    options = MirrorOptions(max_connections=7)
+    cluster, _ = _envoy(HTTP, options)
+    [thresholds] = cluster["circuit_breakers"]["thresholds"]
+    assert thresholds == {"priority": "DEFAULT", "max_connections": 7, "max_pending_requests": 7, "max_requests": 7}
+    documents = list(yaml.safe_load_all(render_istio(HTTP, options)))
+    [rule] = [doc for doc in documents if doc and doc["kind"] == "DestinationRule"]
+    pool = rule["spec"]["trafficPolicy"]["connectionPool"]
+    assert pool["tcp"]["maxConnections"] == 7
+    assert (pool["http"]["http1MaxPendingRequests"], pool["http"]["http2MaxRequests"]) == (7, 7)

@@ -40,13 +40,22 @@ def render_istio(endpoint: MirrorEndpoint, options: MirrorOptions = DEFAULT_OPTI
     # Always a DestinationRule: the sidecar's pool to the ALB keeps idle connections for 1 hour by
     # default (DestinationRule connectionPool.http.idleTimeout), past the ALB's 60 s idle timeout, so
     # a copy could be written into a connection the ALB is closing. 50 s closes them first.
+    # The cap on copies in flight, as Envoy's circuit breakers (Istio's default is 2^32-1 of each):
+    # http2MaxRequests counts HTTP/1.1 requests too, despite its name (ConnectionPoolSettings.HTTPSettings).
     traffic_policy: dict[str, Any] = {
         "connectionPool": {
-            "tcp": {"connectTimeout": go_duration(options.timeout_seconds)},
-            "http": {"idleTimeout": go_duration(ALB_IDLE_MARGIN_SECONDS)},
+            "tcp": {"connectTimeout": go_duration(options.timeout_seconds), "maxConnections": options.max_connections},
+            "http": {
+                "idleTimeout": go_duration(ALB_IDLE_MARGIN_SECONDS),
+                "http1MaxPendingRequests": options.max_connections,
+                "http2MaxRequests": options.max_connections,
+            },
         }
     }
-    rule_comments = ["# Connections to the ALB: connect timeout, and idle ones closed before the ALB's 60 s."]
+    rule_comments = [
+        "# Connections to the ALB: connect timeout, idle ones closed before the ALB's 60 s, and at most",
+        f"# {options.max_connections} copies in flight per proxy (circuit breakers): the rest are shed at once.",
+    ]
     if endpoint.is_tls:
         name = options.tls_name(endpoint)
         tls: dict[str, Any] = {"mode": "SIMPLE", "sni": name}
