@@ -9,6 +9,7 @@ connections to the ALB per 1,000 copies (after the warm-up's). "without mirror" 
 removed. Timing lives here, not in the test suite: figures on a shared machine are noisy.
 
     .venv/bin/python bench/mirror.py [--seconds 10] [--server nginx|envoy|both] [--https]
+    .venv/bin/python bench/mirror.py --server nginx --nginx-from ff927fc   # the NGINX snippet of a commit
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import copy
 import subprocess
 import sys
 import tempfile
+import types
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,20 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
         check=True, capture_output=True, timeout=30,
     )  # fmt: skip
     return cert, key
+
+
+def _nginx_renderer(revision: str | None) -> Callable[[MirrorEndpoint, MirrorOptions], str]:
+    """render_nginx as it is, or as it was at a git revision (to measure an older snippet the same way)."""
+    if revision is None:
+        return render_nginx
+    source = subprocess.run(
+        ["git", "show", f"{revision}:wallarm_mirror/mirror/nginx.py"], capture_output=True, text=True, check=True
+    ).stdout
+    module = types.ModuleType(f"wallarm_mirror.mirror.nginx_at_{revision}")
+    module.__package__ = "wallarm_mirror.mirror"  # its relative imports take today's sibling modules
+    exec(compile(source, f"{revision}:wallarm_mirror/mirror/nginx.py", "exec"), module.__dict__)
+    renderer: Callable[[MirrorEndpoint, MirrorOptions], str] = module.render_nginx
+    return renderer
 
 
 def _without_mirror(config: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +101,7 @@ def _run_one(server: str, state: str, args: argparse.Namespace, folder: Path, pr
         )
         mirror_endpoint = MirrorEndpoint.parse(f"{scheme}://{LOOPBACK}:{port}")
         if server == "nginx":
-            snippet = render_nginx(mirror_endpoint, options)
+            snippet = _nginx_renderer(args.nginx_from)(mirror_endpoint, options)
             if state == BASELINE:
                 snippet = snippet.replace("\nmirror /_wallarm_mirror;", "\n# mirror off for the baseline")
             runner, site_port = start_nginx(args.nginx, prefix, snippet, primary.port)
@@ -116,6 +133,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between a client's requests (0.2)")
     parser.add_argument("--server", choices=("nginx", "envoy", "both"), default="both")
     parser.add_argument("--https", action="store_true", help="HTTPS to the healthy and slow ALB stand-ins")
+    parser.add_argument("--nginx-from", metavar="REV", help="render the NGINX snippet as the git revision REV did")
     args = parser.parse_args()
     servers = ["nginx", "envoy"] if args.server == "both" else [args.server]
     args.nginx = find_nginx()
@@ -132,7 +150,8 @@ def main() -> int:
     if "envoy" in servers:
         print(f"Envoy: {envoy_version.rsplit('version: ', 1)[-1]}")
     if "nginx" in servers:
-        print(f"NGINX: {subprocess.run([args.nginx, '-v'], capture_output=True, text=True).stderr.strip()}")
+        version = subprocess.run([args.nginx, "-v"], capture_output=True, text=True).stderr.strip()
+        print(f"NGINX: {version}, snippet of {args.nginx_from or 'this checkout'}")
     columns = ("server", "analyser", "p50", "p99", "over 100 ms", "throughput", "copies at the ALB", "new connections")
     print("\n| " + " | ".join(columns) + " |")
     print("|---" * len(columns) + "|")

@@ -137,7 +137,7 @@ class WallarmMirrorArgs(TypedDict, total=False):
     """DNS alias of the ALB that the web tier mirrors to (the name your certificate covers); default: the ALB's own DNS name. Config key: wallarm-mirror:endpointHostname."""
 
     mirror_options: NotRequired[Mapping[str, Any]]
-    """How the generated web-tier configs mirror: samplePercent, locations, primaryUpstream, timeoutSeconds, hosts, istioGateways, tlsVerify, tlsCaFile, tlsServerName, nginxResolver. Config key: wallarm-mirror:mirrorOptions; default {}."""
+    """How the generated web-tier configs mirror: samplePercent, locations, primaryUpstream, timeoutSeconds, maxConnections, hosts, istioGateways, tlsVerify, tlsCaFile, tlsServerName, nginxResolver, nginxVersion, nginxRelayPort. Config key: wallarm-mirror:mirrorOptions; default {}."""
 
     alarms_enabled: NotRequired[bool]
     """CloudWatch alarms for a blind or struggling analyser. Config key: wallarm-mirror:alarmsEnabled; default true."""

@@ -200,7 +200,8 @@ class StackConfig(BaseModel):
     mirror_options: Annotated[dict[str, Any], AfterValidator(checks.mirror_options)] = Field(
         default_factory=dict,
         description="How the generated web-tier configs mirror: samplePercent, locations, primaryUpstream, "
-        "timeoutSeconds, hosts, istioGateways, tlsVerify, tlsCaFile, tlsServerName, nginxResolver.",
+        "timeoutSeconds, maxConnections, hosts, istioGateways, tlsVerify, tlsCaFile, tlsServerName, nginxResolver, "
+        "nginxVersion, nginxRelayPort.",
     )
 
     # Operations.
