@@ -107,14 +107,15 @@ def test_copies_keep_flowing_while_the_analyser_is_slow(
     """An analyser slower than usual but within the timeout budget still gets at least half the copies.
 
     A copy holds a slot for as long as the analyser takes (2 s), so the slots needed are rate x 2 s =
-    400; with 256 of them, about 64 % get through and the rest are shed at once.
+    400; with 256 of them, about 64 % get through and the rest are shed at once. The run lasts twice
+    the analyser's delay, so slots are freed and taken again (a steady state, not the first burst).
     """
     options = _options(timeout_seconds=3, max_connections=256)
     # Up to 4 connections per copy in flight (site -> relay -> relay -> ALB) on top of the site's own.
     with HttpStandIn(delay=SLOW) as slow:
         runner, site_port = _site(nginx_binary, tmp_path, slow.port, primary, options, worker_connections=1400)
         with runner:
-            result = open_loop(site_port, CLIENTS, INTERVAL, SECONDS)
+            result = open_loop(site_port, CLIENTS, INTERVAL, 2 * SLOW)
             copies = slow.wait_quiet(quiet=0.5, timeout=5)
     assert_users_unharmed(result)
     print(f"{len(copies)} of {result.offered} copies reached the slow analyser")
@@ -127,7 +128,7 @@ def test_delivery_resumes_within_two_seconds_of_recovery(
     tmp_path: Path,
 ) -> None:
     """No blackout after an outage: once the analyser answers again, copies flow within 2 s."""
-    seconds, recovery = 4.0, 1.0
+    seconds, recovery = 3.5, 0.5
     # The analyser accepts and reads, then answers only after a minute (hung), until it recovers.
     with HttpStandIn(delay=60) as analyser:
         runner, site_port = _site(nginx_binary, tmp_path, analyser.port, primary, _options())
@@ -170,7 +171,7 @@ def test_a_hung_analyser_cannot_take_the_sites_connections(
     with HungStandIn() as hung:
         runner, site_port = _site(nginx_binary, tmp_path, hung.port, primary, _options(), worker_connections=budget)
         with runner:
-            result = open_loop(site_port, clients=users, interval=1.0, seconds=3.0)
+            result = open_loop(site_port, clients=users, interval=1.0, seconds=2.0)
             runner.stop()
             log = runner.log_text()
     print(result.summary(), f"analyser held {hung.max_open} connections at most")

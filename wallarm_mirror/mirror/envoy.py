@@ -144,7 +144,7 @@ def render_envoy(endpoint: MirrorEndpoint, options: MirrorOptions = DEFAULT_OPTI
         "# were mirrored whole on Envoy 1.40). Copies share kept-alive connections to the ALB, closed after",
         f"# {ALB_IDLE_MARGIN_SECONDS} s idle (before the ALB's 60 s); a copy lives at most "
         f"{envoy_duration(options.timeout_seconds)} (max_stream_duration).",
-        f"# At most {options.max_connections} copies in flight to the ALB (circuit_breakers); the rest are shed at once.",
+        f"# At most {options.max_connections} copies in flight to the ALB (circuit_breakers); the rest are shed.",
         "# Failed copies are not logged at the default level: watch cluster.wallarm_mirror.upstream_rq_5xx,",
         "# upstream_cx_connect_fail, upstream_rq_max_duration_reached and upstream_rq_pending_overflow (shed).",
         "# disable_shadow_host_suffix_append needs Envoy 1.31 or newer; without it the node would see",
