@@ -52,15 +52,15 @@ def module_names(package: str) -> list[str]:
 def our_imports(path: Path) -> set[str]:
     """The top-level wallarm_mirror packages a module imports, also inside functions (lazy imports count)."""
     package = path.relative_to(PACKAGE).parts[:-1]  # a module's package; an __init__'s is its own folder
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom) and node.level:
             base = list(package[: len(package) - (node.level - 1)])
             target = [*base, *(node.module.split(".") if node.module else [])]
             names = [target] if node.module else [[*target, alias.name] for alias in node.names]
             found.update(name[0] for name in names if name)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("wallarm_mirror."):
-            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.ImportFrom) and (module := node.module or "").startswith("wallarm_mirror."):
+            found.add(module.split(".")[1])
         elif isinstance(node, ast.Import):
             found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("wallarm_mirror."))
     return found

@@ -13,11 +13,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
 
 
-def _plan_document(args: argparse.Namespace) -> dict[str, object]:
+def _plan_document(args: argparse.Namespace) -> dict[str, Any]:
     """Run the program offline for the chosen stack file; exits 2 on a bad stack file or config."""
     from .offline.plan import PROJECT_DIR, StackFileError, plan_document, project_name, read_stack_file
 
@@ -39,7 +40,7 @@ def _plan_document(args: argparse.Namespace) -> dict[str, object]:
     return plan_document(stack_file, run)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(EXIT_BAD_INPUT)
 
@@ -57,7 +58,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_boot_script(args: argparse.Namespace) -> int:
     document = _plan_document(args)
-    templates = [r for r in document["resources"] if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate"]  # type: ignore[index]
+    templates = [r for r in document["resources"] if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate"]
     user_data = templates[0]["inputs"].get("userData")
     if user_data == "[secret]":
         _fail("the boot script holds the token (tokenDelivery userData), so it is a secret and is not shown")
@@ -119,16 +120,16 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
     warnings: list[str] = []
     if args.endpoint is None:
         document = _plan_document(args)
-        if "mirror_endpoint" not in document["outputs"]:  # type: ignore[operator]
+        if "mirror_endpoint" not in document["outputs"]:
             _fail(
                 f"stack {document['stack']} uses analyzer nativeNode: AWS VPC Traffic Mirroring needs no web-tier "
                 "config; --server aws-cli prints the command that mirrors one more network interface"
             )
-        warnings += document["warnings"]  # type: ignore[arg-type]
-        url = str(document["outputs"]["mirror_endpoint"])  # type: ignore[index]
+        warnings += document["warnings"]
+        url = str(document["outputs"]["mirror_endpoint"])
         stack_options: dict[str, object] = {}
         if not overrides:
-            print(document["outputs"]["mirror_configs"][args.server], end="")  # type: ignore[index]
+            print(document["outputs"]["mirror_configs"][args.server], end="")
             _print_warnings(warnings)
             return 0
     else:
@@ -185,7 +186,9 @@ def _aws_cli_session_command(args: argparse.Namespace) -> int:
             f"stack {stack_file.stack} uses analyzer {config.analyzer}: --server aws-cli is for analyzer nativeNode "
             "(AWS VPC Traffic Mirroring); pick nginx, envoy, istio or traefik"
         )
-    region = str(stack_file.config.get("aws:region", "")) or _fail("the stack file sets no aws:region")
+    region = str(stack_file.config.get("aws:region", ""))
+    if not region:
+        _fail("the stack file sets no aws:region")
     print(
         create_session_command(
             stack=stack_file.stack,

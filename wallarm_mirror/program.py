@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pulumi
 
@@ -10,10 +10,13 @@ from .components.node_boot import boot_script_problems
 from .config import NAMESPACE, SECRET_CAPABLE_KEYS, TOKEN_KEY, ConfigError, StackConfig, load_stack_config
 from .config.reference import PROGRAM_ONLY_KEYS
 
+if TYPE_CHECKING:
+    from .components.args import WallarmMirrorArgs
+
 COMPONENT_NAME = "wallarm-mirror"
 
 
-def args_from_config(config: StackConfig) -> dict[str, Any]:
+def args_from_config(config: StackConfig) -> WallarmMirrorArgs:
     """The component's args for a checked stack config: the keys the stack file set, by field name.
 
     A value stored with `--secret` (a snippet, the post script) goes in as a secret Output, so the
@@ -29,7 +32,9 @@ def args_from_config(config: StackConfig) -> dict[str, Any]:
         elif alias in secret and alias in SECRET_CAPABLE_KEYS:
             value = pulumi.Output.secret(value)
         args[name] = value
-    return args
+    # The args are the model's fields by name, as WallarmMirrorArgs is generated from the same model
+    # (tests/components/test_args_module.py keeps the two equal).
+    return cast("WallarmMirrorArgs", args)
 
 
 def network_args(config: StackConfig) -> dict[str, Any]:
@@ -80,6 +85,6 @@ def main() -> None:
 
     from .components.stack import WallarmMirror  # pulumi_aws loads only once the config is good
 
-    mirror = WallarmMirror(COMPONENT_NAME, args_from_config(config))  # type: ignore[arg-type]
+    mirror = WallarmMirror(COMPONENT_NAME, args_from_config(config))
     for key, value in mirror.outputs.items():
         pulumi.export(key, value)

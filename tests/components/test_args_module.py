@@ -25,8 +25,14 @@ def test_every_config_key_is_an_args_field_with_its_description_as_docstring():
     fields: dict[str, str] = {}
     body = cls.body
     for node, after in zip(body, [*body[1:], None], strict=True):
-        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
-            fields[node.target.id] = after.value.value  # type: ignore[union-attr]
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            fields[node.target.id] = after.value.value
     assert list(fields) == [name for name in StackConfig.model_fields if name not in PROGRAM_ONLY_KEYS]
     for name, info in StackConfig.model_fields.items():
         if name in PROGRAM_ONLY_KEYS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pytest
@@ -31,7 +31,7 @@ def network() -> tuple[Any, list[Any]]:
     return vpc, subnets
 
 
-def run(make_args: Callable[[Any, list[Any]], dict[str, Any]], *, stack: str = "lib") -> OfflineRun:
+def run(make_args: Callable[[Any, list[Any]], WallarmMirrorArgs], *, stack: str = "lib") -> OfflineRun:
     def program() -> None:
         vpc, subnets = network()
         mirror = WallarmMirror("waf", make_args(vpc, subnets))
@@ -42,15 +42,16 @@ def run(make_args: Callable[[Any, list[Any]], dict[str, Any]], *, stack: str = "
     return run_offline(CONFIG, stack=stack, program=program)
 
 
-def nginx_args(vpc: Any, subnets: list[Any], **more: Any) -> dict[str, Any]:
-    return WallarmMirrorArgs(
+def nginx_args(vpc: Any, subnets: list[Any], **more: Any) -> WallarmMirrorArgs:
+    args = WallarmMirrorArgs(
         vpc_id=vpc.id,
         alb_subnet_ids=[s.id for s in subnets],
         mirror_source_cidrs=["10.0.16.0/20"],
         token=TOKEN,
         deletion_protection=False,
-        **more,  # type: ignore[typeddict-item]
     )
+    # `more` holds the args a test varies, by their names: a test of the types is tests/typing.
+    return cast(WallarmMirrorArgs, {**args, **more})
 
 
 def test_output_valued_ids_flow_into_alb_target_group_security_groups_and_asg():
@@ -126,7 +127,7 @@ def test_an_output_subnet_list_with_one_subnet_is_refused_when_it_resolves():
 
 
 def test_native_node_subnets_must_be_a_list_at_construction():
-    def make(vpc: Any, subnets: list[Any]) -> dict[str, Any]:
+    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
         return {
             "analyzer": "nativeNode",
             "vpc_id": vpc.id,
@@ -144,7 +145,7 @@ def test_native_node_subnets_must_be_a_list_at_construction():
 
 
 def test_native_node_subnets_may_hold_outputs():
-    def make(vpc: Any, subnets: list[Any]) -> dict[str, Any]:
+    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
         return {
             "analyzer": "nativeNode",
             "vpc_id": vpc.id,

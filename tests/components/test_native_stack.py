@@ -68,6 +68,18 @@ def test_target_group_is_udp_sticky_by_source_ip_and_checks_the_documented_ready
     assert group["stickiness"] == {"enabled": True, "type": "source_ip"}
     check = group["healthCheck"]
     assert (check["protocol"], check["port"], check["path"]) == ("HTTP", "8080", "/ready")
+    # A number, as the SDK types it (issue 25): it was the string "30", which only a coercion by the
+    # provider would have saved. (The engine carries numbers as doubles: 30.0.)
+    delay = group["deregistrationDelay"]
+    assert isinstance(delay, int | float) and not isinstance(delay, bool) and delay == 30
+
+
+def test_node_group_reports_its_metrics_by_name(stack):
+    """enabled_metrics are the SDK's Metric enum members now (issue 25); the plan holds their names."""
+    _, run = stack
+    metrics = run.only("Group").inputs["enabledMetrics"]
+    assert "GroupInServiceInstances" in metrics and "GroupDesiredCapacity" in metrics
+    assert all(type(m) is str for m in metrics)
 
 
 # --- traffic mirroring -------------------------------------------------------------------------

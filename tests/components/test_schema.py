@@ -137,17 +137,22 @@ def test_ids_and_the_token_take_outputs_and_everything_else_must_be_known_at_con
 
 def test_every_typed_output_is_in_the_schema_with_its_docstring(resource):
     tree = ast.parse(inspect.getsource(WallarmMirror))
-    body = tree.body[0].body  # type: ignore[attr-defined]
+    (component,) = [node for node in tree.body if isinstance(node, ast.ClassDef)]
     docstrings = {
         node.target.id: after.value.value
-        for node, after in itertools.pairwise(body)
-        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+        for node, after in itertools.pairwise(component.body)
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and isinstance(after, ast.Expr)
+        and isinstance(after.value, ast.Constant)
     }
     outputs = resource["properties"]
     hints = {k: v for k, v in inspect.get_annotations(WallarmMirror).items() if not k.startswith("_")}
     # Every output the program exports is a typed attribute too (YAML or TypeScript users have no other way).
     assert len(outputs) == len(hints) == 23
-    camel = {StackConfig.model_config["alias_generator"](name): name for name in hints}  # type: ignore[operator]
+    to_alias = StackConfig.model_config.get("alias_generator")
+    assert callable(to_alias)
+    camel = {to_alias(name): name for name in hints}
     assert set(outputs) == set(camel)
     kinds = {"mirrorConfigs": "object", "launchTemplateVersion": "integer", "trafficMirrorSessionIds": "array"}
     for key, spec in outputs.items():
@@ -186,7 +191,8 @@ def test_started_as_a_plugin_the_entry_point_serves_the_schema(schema):
         text=True,
     )
     try:
-        port = int(plugin.stdout.readline())  # type: ignore[union-attr]
+        assert plugin.stdout is not None  # stdout=PIPE
+        port = int(plugin.stdout.readline())
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = provider_pb2_grpc.ResourceProviderStub(channel)
             served = stub.GetSchema(provider_pb2.GetSchemaRequest(version=0), timeout=30)

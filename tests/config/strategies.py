@@ -44,7 +44,7 @@ LIST_KEYS = (
     "nodeEgressCidrs",
     "extraPolicyArns",
 )
-INT_KEYS = ("nodePort", "healthCheckPort", "rootVolumeSize", "minSize", "maxSize", "desiredCapacity")
+INT_KEYS: tuple[str, ...] = ("nodePort", "healthCheckPort", "rootVolumeSize", "minSize", "maxSize", "desiredCapacity")
 INT_KEYS += ("accessLogsRetentionDays",)
 FLOAT_KEYS = ("cpuTarget", "requestsPerNodeTarget")
 BOOL_KEYS = ("libdetection", "deletionProtection", "alarmsEnabled", "dashboardEnabled", "createAccessLogsBucket")
@@ -155,11 +155,13 @@ def cidrs(*, min_prefix: int) -> st.SearchStrategy[str]:
     )
 
 
-def unique_lists(elements: st.SearchStrategy[str], **sizes: int) -> st.SearchStrategy[list[str]]:
+def unique_lists(
+    elements: st.SearchStrategy[str], min_size: int = 0, max_size: int | None = None
+) -> st.SearchStrategy[list[str]]:
     # Rules and attachments are named by name_fragment; until that collision is fixed, keep them apart.
     if "rule-name-collision" in KNOWN_BUGS:
-        return st.lists(elements, unique_by=name_fragment, **sizes)
-    return st.lists(elements, unique=True, **sizes)
+        return st.lists(elements, unique_by=name_fragment, min_size=min_size, max_size=max_size)
+    return st.lists(elements, unique=True, min_size=min_size, max_size=max_size)
 
 
 def policy_arn_name(arn: str) -> str:

@@ -231,7 +231,7 @@ def test_bad_config_stops_the_program_before_any_resource(run_stack):
     assert TOKEN not in text
 
 
-def test_bad_config_registers_nothing(run_stack):
+def test_bad_config_registers_nothing(run_stack, monkeypatch: pytest.MonkeyPatch):
     from wallarm_mirror.offline import engine as offline
 
     recorded: list = []
@@ -241,10 +241,7 @@ def test_bad_config_registers_nothing(run_stack):
         recorded.append(args.typ)
         return original(self, args)
 
-    offline.RecordingMocks.new_resource = spy
-    try:
-        with pytest.raises(pulumi.RunError):
-            run_stack(DEV, mode="loud")
-    finally:
-        offline.RecordingMocks.new_resource = original
+    monkeypatch.setattr(offline.RecordingMocks, "new_resource", spy)
+    with pytest.raises(pulumi.RunError):
+        run_stack(DEV, mode="loud")
     assert recorded == []

@@ -114,7 +114,8 @@ def test_the_component_refuses_the_programs_network_keys():
     from wallarm_mirror import WallarmMirror
 
     def program() -> None:
-        WallarmMirror("waf", {"network_stack": NETWORK, "token": TOKEN})  # type: ignore[typeddict-unknown-key]
+        wrong: Any = {"network_stack": NETWORK, "token": TOKEN}  # untyped, as from YAML: the run-time check's case
+        WallarmMirror("waf", wrong)
 
     with pytest.raises(pulumi.RunError, match=r"WallarmMirrorArgs\.network_stack: is a key of the program"):
         run_offline({"aws:region": "eu-west-1"}, stack="lib", program=program)

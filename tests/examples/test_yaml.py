@@ -73,7 +73,9 @@ def test_config_types_match_the_inputs_they_feed(schema):
 def test_outputs_name_schema_properties(schema):
     resources = PROGRAM["resources"]
     for name, value in PROGRAM["outputs"].items():
-        resource, prop = REFERENCE.match(value).groups()  # type: ignore[union-attr]
+        match = REFERENCE.match(value)
+        assert match, f"output {name} is not a ${{resource.property}} reference: {value}"
+        resource, prop = match.groups()
         assert prop in schema["resources"][resources[resource]["type"]]["properties"], name
 
 

@@ -83,7 +83,7 @@ class _RecordingServer(ThreadingHTTPServer):
     def process_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: object) -> None:
         # One call per accepted connection (TLS: after its handshake): what keep-alive is measured by.
         self.owner.count_connection(bool(getattr(request, "session_reused", False)))
-        super().process_request(request, client_address)  # type: ignore[arg-type]
+        super().process_request(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -83,7 +83,7 @@ def test_endpoint_rejects_bad_urls_with_a_sentence(url: str, message: str) -> No
 
 def test_endpoint_rejects_a_non_string() -> None:
     with pytest.raises(ValueError, match="is not a URL"):
-        MirrorEndpoint.parse(8445)  # type: ignore[arg-type]
+        MirrorEndpoint.parse(8445)  # type: ignore[arg-type]  # a wrong type on purpose: the sentence is the test
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,7 @@ def test_options_accept_resolver_addresses(resolver: str) -> None:
 
 
 def test_options_accept_lists_and_keep_them_as_tuples() -> None:
-    options = MirrorOptions(locations=["/api", "/login"], hosts=["Shop.Example.com"])  # type: ignore[arg-type]
+    options = MirrorOptions(locations=["/api", "/login"], hosts=["Shop.Example.com"])  # type: ignore[arg-type]  # lists, as YAML gives
     assert options.locations == ("/api", "/login")
     assert options.hosts == ("shop.example.com",)
     assert hash(options)  # frozen and hashable, so it can be a cache key
@@ -620,3 +620,12 @@ def test_envoy_and_istio_cap_the_copies_in_flight() -> None:
     pool = rule["spec"]["trafficPolicy"]["connectionPool"]
     assert pool["tcp"]["maxConnections"] == 7
     assert (pool["http"]["http1MaxPendingRequests"], pool["http"]["http2MaxRequests"]) == (7, 7)
+
+
+def test_oldest_nginx_version_is_one_fact() -> None:
+    from wallarm_mirror.mirror.options import NGINX_OLDEST, NGINX_OLDEST_VERSION, parse_nginx_version
+
+    assert parse_nginx_version(NGINX_OLDEST) == NGINX_OLDEST_VERSION
+    with pytest.raises(ValueError, match=r"nginx_version='1\.13\.3' is too old"):
+        MirrorOptions(nginx_version="1.13.3")
+    assert MirrorOptions(nginx_version="1.13.4").nginx == NGINX_OLDEST_VERSION

@@ -47,8 +47,8 @@ def test_users_never_wait_for_the_analyser(
         endpoint, port = analyser_stand_in(stack, analyser)
         envoy = stack.enter_context(_envoy(envoy_binary, tmp_path, port, primary, MirrorOptions()))
         result = open_loop(envoy.port, CLIENTS, INTERVAL, SECONDS)
-        healthy = analyser == "healthy" and isinstance(endpoint, HttpStandIn)
-        copies = endpoint.wait_for(result.offered, timeout=3) if healthy else []
+        healthy = analyser == "healthy"
+        copies = endpoint.wait_for(result.offered, timeout=3) if isinstance(endpoint, HttpStandIn) and healthy else []
         stats = {name.removeprefix(MIRROR_STATS): value for name, value in envoy.counters(MIRROR_STATS).items()}
     assert_users_unharmed(result)
     failed = sum(

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,8 +53,8 @@ def receiver() -> Iterator[HttpStandIn]:
         yield server
 
 
-def _envoy(binary: str, prefix: Path, endpoint_url: str, primary_port: int, **changes: object) -> EnvoyRunner:
-    options = MirrorOptions(timeout_seconds=TIMEOUT, **changes)  # type: ignore[arg-type]
+def _envoy(binary: str, prefix: Path, endpoint_url: str, primary_port: int, **changes: Any) -> EnvoyRunner:
+    options = MirrorOptions(timeout_seconds=TIMEOUT, **changes)
     generated = render_envoy(MirrorEndpoint.parse(endpoint_url), options)
     return EnvoyRunner(binary, prefix, bootstrap(generated, primary_port, options.primary_upstream))
 

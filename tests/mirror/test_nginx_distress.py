@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -47,8 +48,8 @@ def primary() -> Iterator[HttpStandIn]:
         yield server
 
 
-def _options(**changes: object) -> MirrorOptions:
-    return MirrorOptions(primary_upstream=PRIMARY, nginx_relay_port=free_port_pair(), **changes)  # type: ignore[arg-type]
+def _options(**changes: Any) -> MirrorOptions:
+    return MirrorOptions(primary_upstream=PRIMARY, nginx_relay_port=free_port_pair(), **changes)
 
 
 def _site(
@@ -83,7 +84,7 @@ def test_users_never_wait_for_the_analyser(
         stack.enter_context(runner)
         result = open_loop(site_port, CLIENTS, INTERVAL, SECONDS)
         healthy = analyser == "healthy" and isinstance(endpoint, HttpStandIn)
-        copies = endpoint.wait_for(result.offered, timeout=3) if healthy else []
+        copies = endpoint.wait_for(result.offered, timeout=3) if isinstance(endpoint, HttpStandIn) and healthy else []
         runner.stop()  # flushes the relay's buffered log
         loud = _loud_lines(runner)
     assert_users_unharmed(result)

@@ -17,6 +17,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,10 +64,10 @@ def _fresh_recorders(request: pytest.FixtureRequest) -> None:
             server.delay = 0.0
 
 
-def _options(**changes: object) -> MirrorOptions:
+def _options(**changes: Any) -> MirrorOptions:
     # A relay port of its own: tests run in parallel, each with its own NGINX.
     changes = {"nginx_relay_port": free_port_pair(), **changes}
-    return MirrorOptions(primary_upstream=PRIMARY, timeout_seconds=TIMEOUT, **changes)  # type: ignore[arg-type]
+    return MirrorOptions(primary_upstream=PRIMARY, timeout_seconds=TIMEOUT, **changes)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
-CONFIG_CASES = {
+CONFIG_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     # Before 1.27.3 NGINX resolves the name once, at start: here it must resolve (localhost does).
     "http-name-default-options": ("http://localhost:8445", {}),
     "http-sampled-two-locations": (
@@ -164,7 +165,7 @@ def test_nginx_accepts_full_config_with_snippet(
     system_ca = url.startswith("https") and changes.get("tls_verify", True) and "tls_ca_file" not in changes
     if system_ca and not Path(DEFAULT_CA_FILE).exists():
         pytest.skip(f"{DEFAULT_CA_FILE} is missing here (Debian: apt-get install ca-certificates)")
-    options = MirrorOptions(**{"primary_upstream": PRIMARY, **changes})  # type: ignore[arg-type]
+    options = MirrorOptions(**{"primary_upstream": PRIMARY, **changes})
     snippet = render_nginx(MirrorEndpoint.parse(url), options)
     result = _check_config(nginx_binary, tmp_path, snippet)
     assert result.returncode == 0, result.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,12 +49,12 @@ def _start(binary: str, prefix: Path, snippet: str, primary_port: int) -> tuple[
     return start_nginx(binary, prefix, snippet + _site(prefix), primary_port)
 
 
-def _options(**changes: object) -> MirrorOptions:
+def _options(**changes: Any) -> MirrorOptions:
     return MirrorOptions(
         primary_upstream=PRIMARY,
         timeout_seconds=0.3,
         nginx_relay_port=free_port_pair(),
-        **changes,  # type: ignore[arg-type]
+        **changes,
     )
 
 

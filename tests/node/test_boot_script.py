@@ -184,7 +184,7 @@ class BootRun:
 
 def _system_python3() -> str:
     """The interpreter the script finds as python3: Debian's, like on the AMI, when this machine has it."""
-    for candidate in ("/usr/bin/python3", os.path.realpath(sys._base_executable)):
+    for candidate in ("/usr/bin/python3", os.path.realpath(getattr(sys, "_base_executable", sys.executable))):
         if os.access(candidate, os.X_OK):
             return candidate
     raise RuntimeError("no python3 to stand in for the AMI's")

@@ -421,7 +421,7 @@ def test_output_does_not_depend_on_resource_order():
 )
 def test_diff_plans_rejects_what_is_not_a_plan(plan: object, reason: str):
     with pytest.raises(PlanError) as info:
-        diff_plans({"resources": []}, plan)  # type: ignore[arg-type]
+        diff_plans({"resources": []}, plan)  # type: ignore[arg-type]  # a broken plan on purpose
     assert str(info.value) == f"head is not an offline plan: {reason}"
 
 

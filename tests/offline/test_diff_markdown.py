@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import textwrap
+from typing import Any
 
 from tests.offline.test_diff import ALB_DNS, CERT_ARN, TLS_POLICY, build_plan, render, section, sections
 from wallarm_mirror.offline.diff import diff_plans
@@ -148,7 +149,7 @@ def test_long_values_are_cut_around_the_first_difference():
 
 
 def test_backticks_and_mentions_from_the_plan_cannot_break_out_of_the_markdown():
-    base = {"resources": [], "warnings": []}
+    base: dict[str, Any] = {"resources": [], "warnings": []}
     head = {
         "resources": [{"type": "aws:iam/role:Role", "name": "evil`name", "inputs": {"description": "a ``b`` c"}}],
         "warnings": ["ping @octocat <img src=x>"],

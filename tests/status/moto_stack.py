@@ -17,6 +17,7 @@ import boto3
 import botocore.awsrequest
 import botocore.loaders
 import botocore.session
+from botocore.awsrequest import HTTPHeaders
 
 from tests.node.boot.moto_server import REGION, MotoServer
 
@@ -139,7 +140,7 @@ class MotoStack:
 
 def _ok(parsed: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     # What botocore's Stubber returns from the same event: an HTTP 200 and the parsed answer.
-    return botocore.awsrequest.AWSResponse("https://127.0.0.1/", 200, {}, None), parsed
+    return botocore.awsrequest.AWSResponse("https://127.0.0.1/", 200, HTTPHeaders(), None), parsed
 
 
 def build_stack(server: MotoServer, analyser: str = "nginxNode", nodes: int = 2) -> MotoStack:

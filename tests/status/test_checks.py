@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import botocore.exceptions
@@ -123,7 +124,7 @@ def test_the_last_boot_line_is_read_from_the_base64_console() -> None:
         ),
     ],
 )
-def test_which_aws_errors_are_refusals(error: dict, refused: bool) -> None:
+def test_which_aws_errors_are_refusals(error: Any, refused: bool) -> None:
     def call() -> None:
         raise botocore.exceptions.ClientError(error, "DescribeTargetHealth")
 

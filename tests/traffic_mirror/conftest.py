@@ -78,7 +78,7 @@ class Estate:
         return {self.settings.managed_tag_key: self.settings.managed_tag_value}
 
     def fail_creates_for(
-        self, enis: set[str], code: str, message: str, before: Callable[[], None] | None = None
+        self, enis: set[str], code: str, message: str, before: Callable[[], object] | None = None
     ) -> None:
         """AWS's error for CreateTrafficMirrorSession on these ENIs; every other call still goes to moto.
 
@@ -86,7 +86,7 @@ class Estate:
         injected with a botocore before-call hook (the mechanism botocore's Stubber is built on),
         for this one operation and these ENIs only.
         """
-        from botocore.awsrequest import AWSResponse
+        from botocore.awsrequest import AWSResponse, HTTPHeaders
 
         def refuse(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
             if params.get("body", {}).get("NetworkInterfaceId") not in enis:
@@ -94,7 +94,7 @@ class Estate:
             if before is not None:
                 before()
             parsed = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
-            return AWSResponse("http://127.0.0.1/", 400, {}, None), parsed
+            return AWSResponse("http://127.0.0.1/", 400, HTTPHeaders(), None), parsed
 
         self.ec2.meta.events.register("before-call.ec2.CreateTrafficMirrorSession", refuse)
 

@@ -7,7 +7,7 @@ import pulumi_aws as aws
 
 from ..config import StackConfig
 from ..config.checks import GRAVITON_FAMILY
-from ..native_node.boot_script import NativeBootSpec, render_native_boot_script
+from ..native_node.boot_script import Arch, NativeBootSpec, render_native_boot_script
 from ..node.boot_script import TokenSource, encode_user_data
 from .alarms import ENROLMENT_ALARMS, NATIVE_ALARMS, AlarmsArgs, MirrorAlarms
 from .enrolment import EnrolmentArgs, TrafficMirrorEnrolment
@@ -24,7 +24,7 @@ from .traffic_mirror import TrafficMirror, TrafficMirrorArgs, session_descriptio
 DEBIAN_OWNER_ID = "136693071363"
 
 
-def node_architecture(instance_type: str) -> tuple[str, str]:
+def node_architecture(instance_type: str) -> tuple[str, Arch]:
     """(EC2 architecture, installer architecture) of an instance type: Graviton is arm64/aarch64."""
     if GRAVITON_FAMILY.fullmatch(instance_type.split(".")[0]):
         return "arm64", "aarch64"
@@ -42,7 +42,7 @@ def native_boot_spec(config: StackConfig, trusted: list[str], token: TokenSource
     assert config.node_group is not None  # required for nativeNode by the config checks
     return NativeBootSpec(
         version=config.native_node_version,
-        arch=node_architecture(config.instance_type)[1],  # type: ignore[arg-type]
+        arch=node_architecture(config.instance_type)[1],
         api_host=config.api_host,
         node_group=config.node_group,
         token=token,

@@ -56,7 +56,7 @@ class MirrorNetworkLoadBalancer(pulumi.ComponentResource):
             # source port for both directions of a mirrored connection is not documented; with
             # source-IP stickiness every packet mirrored from one interface goes to one node.
             stickiness=aws.lb.TargetGroupStickinessArgs(enabled=True, type="source_ip"),
-            deregistration_delay=str(DEREGISTRATION_DELAY_SECONDS),
+            deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 enabled=True,
                 protocol="HTTP",

@@ -159,7 +159,7 @@ class NodeGroup(pulumi.ComponentResource):
                     skip_matching=True,
                 ),
             ),
-            enabled_metrics=GROUP_METRICS,
+            enabled_metrics=[aws.autoscaling.Metric(metric) for metric in GROUP_METRICS],
             metrics_granularity="1Minute",
             wait_for_capacity_timeout="20m",
             tags=[

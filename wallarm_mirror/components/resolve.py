@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +83,16 @@ class ResolvedArgs:
             return list(self.config.nodes_subnets)
         checked = self.late["node_subnet_ids"]
         count = len(self.config.nodes_subnets)  # a list of that length: resolve_args refused an Output list
-        return [checked.apply(lambda ids, i=i: ids[i]) for i in range(count)]
+        return [checked.apply(_item(i)) for i in range(count)]
+
+
+def _item(index: int) -> Callable[[list[Any]], Any]:
+    """A function picking item `index` of a list: bound now, not to a loop variable's last value."""
+
+    def pick(values: list[Any]) -> Any:
+        return values[index]
+
+    return pick
 
 
 def _args_sentences(problems: list[str]) -> list[str]:
@@ -167,10 +176,11 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
         raise ConfigError(_args_sentences(error.problems)) from None
 
     late = {key: _checked(key, output, raw) for key, output in outputs.items() if key != "token"}
-    token_input = args.get("token")
-    token = pulumi.Output.secret(
-        _checked("token", outputs["token"], raw) if "token" in outputs else pulumi.Output.from_input(token_input)
+    # The config check above refused a missing token, so args["token"] is there.
+    token_value: pulumi.Output[str] = (
+        _checked("token", outputs["token"], raw) if "token" in outputs else pulumi.Output.from_input(args["token"])
     )
+    token: pulumi.Output[str] = pulumi.Output.secret(token_value)
     return ResolvedArgs(
         config=config,
         late=late,

@@ -113,7 +113,10 @@ class WallarmMirror(pulumi.ComponentResource):
         vpc = aws.ec2.get_vpc_output(id=vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
 
         # Region, account and partition of the stack, read from the VPC's ARN: no extra lookup.
-        partition, region, account = (vpc.arn.apply(lambda arn, i=i: arn.split(":")[i]) for i in (1, 3, 4))
+        def arn_part(index: int) -> pulumi.Output[str]:
+            return vpc.arn.apply(lambda arn: arn.split(":")[index])
+
+        partition, region, account = (arn_part(i) for i in (1, 3, 4))
 
         if config.native:
             # Imported here: a stack of the NGINX node analyser never loads the native modules.
@@ -121,7 +124,7 @@ class WallarmMirror(pulumi.ComponentResource):
 
             token = resolved.token
             identity = self._identity(name, resolved, stack, partition, token, tags)
-            self.outputs = build_native_analyser(
+            self.outputs: dict[str, pulumi.Input[object]] = build_native_analyser(
                 self, name, resolved, stack, tags, vpc, identity, token, (partition, region, account)
             )
             self._finish()
@@ -220,7 +223,7 @@ class WallarmMirror(pulumi.ComponentResource):
         )
 
         options = config.mirror_source
-        self.outputs: dict[str, pulumi.Input[object]] = {
+        self.outputs = {
             "mirror_endpoint": balancer.endpoint,
             "mirror_configs": balancer.endpoint.apply(lambda url: render_all(MirrorEndpoint.parse(url), options)),
             "alb_dns_name": balancer.alb.dns_name,

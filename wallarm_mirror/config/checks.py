@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,8 +46,8 @@ _BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def unique(values: list[str], what: str) -> list[str]:
-    seen: set[str] = set()
-    dupes = [v for v in values if v in seen or seen.add(v)]  # type: ignore[func-returns-value]
+    counts = Counter(values)
+    dupes = list(dict.fromkeys(v for v in values if counts[v] > 1))
     if dupes:
         raise ValueError(f"lists {what} {', '.join(dupes)} more than once; list each once")
     return values

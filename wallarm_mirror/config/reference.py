@@ -40,7 +40,7 @@ def _default(name: str) -> str:
         return "**required**"
     if name in NETWORK_STACK_KEYS:
         return "**required** unless networkStack gives it"
-    value = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
+    value = info.get_default(call_default_factory=True, validated_data={})
     if value is None or value is PydanticUndefined:
         return "—"
     return f"`{json.dumps(value)}`"

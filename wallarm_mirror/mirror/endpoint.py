@@ -101,7 +101,8 @@ class MirrorEndpoint:
             )
         if parts.query or parts.fragment or url.endswith(("?", "#")):
             raise ValueError(f"mirror endpoint {url!r} has a query or fragment: give only scheme://host:port.")
-        if not parts.hostname:
+        host = parts.hostname
+        if not host:
             raise ValueError(f"mirror endpoint {url!r} has no host: give the ALB's DNS name, e.g. {_ENDPOINT_EXAMPLE}.")
         try:
             port = parts.port
@@ -116,7 +117,7 @@ class MirrorEndpoint:
                     f"e.g. {_ENDPOINT_EXAMPLE}."
                 )
             port = 443 if scheme == "https" else 80
-        return cls(scheme=scheme, host=parts.hostname, port=port)  # type: ignore[arg-type]
+        return cls(scheme="https" if scheme == "https" else "http", host=host, port=port)
 
     @property
     def url(self) -> str:

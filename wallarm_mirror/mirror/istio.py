@@ -19,7 +19,7 @@ def render_istio(endpoint: MirrorEndpoint, options: MirrorOptions = DEFAULT_OPTI
             f"primary_upstream={primary!r} is not a host name, but Istio routes to a destination host: "
             "use the Kubernetes service name, e.g. 'app' or 'app.shop.svc.cluster.local'."
         )
-    service_entry = {
+    service_entry: dict[str, Any] = {
         "apiVersion": "networking.istio.io/v1",
         "kind": "ServiceEntry",
         "metadata": {"name": K8S_MIRROR_NAME},

@@ -44,6 +44,7 @@ DEFAULT_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
 
 # The mirror module arrived in NGINX 1.13.4: the oldest version the snippet supports, and the default.
 NGINX_OLDEST = "1.13.4"
+NGINX_OLDEST_VERSION = (1, 13, 4)
 # `server ... resolve` and `resolver` inside `upstream` reached open-source NGINX in 1.27.3
 # (https://nginx.org/en/CHANGES, "Changes with nginx 1.27.3", 26 Nov 2024); before, only NGINX Plus.
 NGINX_UPSTREAM_RESOLVE = (1, 27, 3)
@@ -284,7 +285,7 @@ class MirrorOptions:
                 f"nginx_version={version!r} is not an NGINX version: write it as `nginx -v` prints it, "
                 "e.g. '1.22.1' or '1.27.3'."
             )
-        elif parsed < parse_nginx_version(NGINX_OLDEST):  # type: ignore[operator]
+        elif parsed < NGINX_OLDEST_VERSION:
             problems.append(
                 f"nginx_version={version!r} is too old: the mirror module arrived in NGINX {NGINX_OLDEST}; "
                 "upgrade NGINX."
@@ -373,11 +374,13 @@ def summary(endpoint: MirrorEndpoint, options: MirrorOptions) -> str:
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _PlainDumper(_SafeDumper):  # type: ignore[misc,valid-type]
-    """SafeDumper without anchors: a pasted snippet must read the same in every place it repeats."""
+def _no_aliases(_dumper: object, _data: object) -> bool:
+    return True
 
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+
+# SafeDumper without anchors: a pasted snippet must read the same in every place it repeats. Made
+# with type(), because its base is chosen at run time (the C dumper where PyYAML has it).
+_PlainDumper = type("_PlainDumper", (_SafeDumper,), {"ignore_aliases": _no_aliases})
 
 
 def yaml_text(data: Any) -> str:

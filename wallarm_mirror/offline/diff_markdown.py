@@ -204,7 +204,7 @@ _SUMMARY_MAX: Final = 4
 def _summary(resource: ResourceSummary) -> str:
     # A few identifying scalars, preferred keys first, so an added rule reads as "cidrIpv4 10.0.0.0/16".
     scalars = {key: value for key, value in resource.inputs.items() if is_scalar(value) and value != SECRET}
-    keys = [key for key in _SUMMARY_KEYS if key in scalars]
+    keys: list[str] = [key for key in _SUMMARY_KEYS if key in scalars]
     keys += [key for key in sorted(scalars) if key not in keys]
     shown = [f"{key} {code_span(_cut(_raw(scalars[key])))}" for key in keys[:_SUMMARY_MAX]]
     line = f"- {_resource_title(resource.type, resource.name)}"

@@ -174,9 +174,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
             self.states[(typ, args.name)] = outputs
         return resource_id, outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        """The invoke's result, and no check failures (the shape pulumi.runtime.Mocks declares).
+
+        An empty list, not None: Pulumi 3.272's MockMonitor iterates the failures of a tuple (None
+        would crash every invoke), although its type allows None.
+        """
         with self._lock:
             self.calls.append((args.token, dict(args.args)))
+        return self._answer(args), []
+
+    def _answer(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         facts = self.facts
         if args.token == "aws:ec2/getAmi:getAmi":
             filters = {f.get("name"): f["values"][0] for f in args.args.get("filters", [])}
@@ -394,7 +402,7 @@ def run_offline(
     stack: str = "dev",
     project: str = NAMESPACE,
     facts: OfflineFacts | None = None,
-    program: Callable[[], None] | None = None,
+    program: Callable[[], object] | None = None,
     preview: bool = False,
 ) -> OfflineRun:
     """Run `program` (default: ours) with this config under the mock engine.
@@ -403,7 +411,10 @@ def run_offline(
     CLI passes them. A program error (e.g. pulumi.RunError for bad config) propagates.
     """
     if program is None:
-        from ..program import main as program
+        from ..program import main
+
+        program = main
+    chosen: Callable[[], object] = program  # the closure below keeps this type, not the narrowing
 
     pulumi.runtime.set_all_config(dict(config), [k if ":" in k else f"{project}:{k}" for k in secret_keys])
     mocks = RecordingMocks(facts)
@@ -415,11 +426,13 @@ def run_offline(
 
     @pulumi.runtime.test
     def execute() -> Any:
-        program()
+        chosen()
         root = pulumi.runtime.settings.get_root_resource()
+        # The root is the engine's Stack, which holds what the program exported.
+        exported = root.outputs if isinstance(root, pulumi.runtime.stack.Stack) else {}
 
         async def collect() -> None:
-            for key, value in (root.outputs if root is not None else {}).items():
+            for key, value in exported.items():
                 output = pulumi.Output.from_input(value)
                 run.outputs[key] = await output.future()
                 if await output.is_secret():

@@ -140,7 +140,9 @@ class Aws:
 
     def _client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(service, region_name=self.region, config=_CLIENT_CONFIG)
+            config = _CLIENT_CONFIG
+            client = self._session.client(service, region_name=self.region, config=config)  # type: ignore[call-overload]  # the stubs know literal service names; this one comes at run time
+            self._clients[service] = client
         return self._clients[service]
 
     def _call(self, service: str, operation: str, call: Callable[[], T]) -> T:

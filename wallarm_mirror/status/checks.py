@@ -8,6 +8,7 @@ alarm fires.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
@@ -290,10 +291,11 @@ def run_checks(aws: Aws, outputs: StackOutputs) -> list[CheckResult]:
     instances = {i.instance_id for i in members if i.lifecycle_state != "Terminated"}
     instances |= {t.target_id for t in targets if t.target_id.startswith("i-")}
     for instance_id in sorted(instances):
-        line = _ask(results, "boot", instance_id, lambda i=instance_id: aws.boot_line(i))  # type: ignore[misc]
+        line = _ask(results, "boot", instance_id, functools.partial(aws.boot_line, instance_id))
         if not isinstance(line, _Unanswered):
             results.append(check_boot(instance_id, line, instance_id in healthy))
 
+    metrics: tuple[str, ...]
     if outputs.analyser == "nginxNode":
         namespace, metrics = "AWS/ApplicationELB", ("RequestCount",)
     else:

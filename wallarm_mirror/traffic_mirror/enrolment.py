@@ -79,6 +79,7 @@ Facts this relies on (AWS VPC Traffic Mirroring guide, read 2026; see the projec
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -86,6 +87,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 ENV_TARGET_ID = "TRAFFIC_MIRROR_TARGET_ID"
@@ -440,7 +442,7 @@ class Enrolment:
             self._guarded(
                 instance["InstanceId"],
                 eni,
-                lambda instance=instance, eni=eni, managed=managed: self._ensure(instance, eni, managed),
+                functools.partial(self._ensure, instance, eni, managed),
             )
 
     # -- steps --------------------------------------------------------------------------------------
@@ -484,7 +486,7 @@ class Enrolment:
         settings = self.settings
         instance_id = instance["InstanceId"]
         launch = instance.get("LaunchTime")
-        launch_time = launch.isoformat() if hasattr(launch, "isoformat") else str(launch)
+        launch_time = launch.isoformat() if isinstance(launch, date) else str(launch)
         tags = [
             {"Key": settings.managed_tag_key, "Value": settings.managed_tag_value},
             {"Key": NAME_TAG_KEY, "Value": f"{settings.stack}-{eni}"},
@@ -572,7 +574,7 @@ class Enrolment:
             if reason is None:
                 continue
             for session in orphans[eni]:
-                self._guarded(None, eni, lambda session=session, reason=reason: self._delete(session, reason))
+                self._guarded(None, eni, functools.partial(self._delete, session, reason))
 
     def _retire_reason(self, interface: Mapping[str, Any] | None, instances: Mapping[str, Any]) -> str | None:
         if interface is None:

@@ -64,7 +64,7 @@ def enrolment_policy(
             raise ValueError(f"enrolment_policy needs a non-empty {name}")
     arn = f"arn:{partition_of(region)}:ec2:{region}:{account_id}"
     new_session = f"{arn}:traffic-mirror-session/*"
-    request_tags = {
+    request_tags: dict[str, dict[str, Any]] = {
         "StringEquals": {f"aws:RequestTag/{managed_tag_key}": managed_tag_value},
         "ForAllValues:StringEquals": {"aws:TagKeys": sorted({managed_tag_key, NAME_TAG_KEY})},
     }

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
@@ -61,7 +62,7 @@ class _Server:
     def base_url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
-    def __enter__(self) -> _Server:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

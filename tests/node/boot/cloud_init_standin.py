@@ -28,7 +28,8 @@ def parent_of(pid):
 
 def process_chain():
     """This process and its ancestors, as far as /proc lets us see."""
-    chain, pid = [], os.getpid()
+    chain: list[dict[str, object]] = []
+    pid = os.getpid()
     while pid > 1 and len(chain) < 8:
         chain.append(
             {

@@ -90,7 +90,9 @@ class MotoServer:
 
     def client(self, service: str) -> Any:
         """A boto3 client for `service`: throw-away credentials, or the admin's once there is one."""
-        return boto3.client(
+        # The stubs type client() per literal service name; tests pass it as a string.
+        session: Any = boto3.session.Session()
+        return session.client(
             service,
             region_name=REGION,
             endpoint_url=self.endpoint,
