@@ -154,6 +154,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["name"] = name
         elif typ == "aws:sns/topic:Topic":
             outputs["arn"] = self._arn("sns", args.name)
+        elif typ == "aws:kms/key:Key":
+            # A user's program may create the key that encrypts the token: its ARN is shaped as AWS's.
+            digest = hashlib.sha256(args.name.encode()).hexdigest()
+            resource_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+            outputs["arn"] = self._arn("kms", f"key/{resource_id}")
+            outputs["keyId"] = resource_id
         elif typ == "aws:cloudwatch/dashboard:Dashboard":
             outputs["dashboardArn"] = self._arn("cloudwatch", f"dashboard/{args.inputs['dashboardName']}", region=False)
         elif typ == "pulumi:pulumi:StackReference":

@@ -1,0 +1,33 @@
+"""A platform team's program, as a user writes it: its own VPC, subnets, key and topic, and the
+analyser wired to them by Output. It must type-check (tests/typing/test_public_api_types.py) and plan."""
+
+import pulumi
+import pulumi_aws as aws
+
+from wallarm_mirror import WallarmMirror, WallarmMirrorArgs
+
+vpc = aws.ec2.Vpc("net", cidr_block="10.0.0.0/16")
+subnets = [
+    aws.ec2.Subnet(f"private-{zone}", vpc_id=vpc.id, cidr_block=f"10.0.{i}.0/24", availability_zone=f"eu-west-1{zone}")
+    for i, zone in enumerate("ab")
+]
+key = aws.kms.Key("token-key", description="encrypts the Wallarm token")
+topic = aws.sns.Topic("alarms")
+
+mirror = WallarmMirror(
+    "waf",
+    WallarmMirrorArgs(
+        vpc_id=vpc.id,
+        alb_subnet_ids=[subnet.id for subnet in subnets],
+        node_subnet_ids=[subnet.id for subnet in subnets],
+        mirror_source_cidrs=["10.0.16.0/20"],
+        token=pulumi.Output.secret("placeholder-token"),
+        token_kms_key_arn=key.arn,
+        alarm_topic_arn=topic.arn,
+        min_size=2,
+        desired_capacity=2,
+        max_size=4,
+        deletion_protection=False,
+    ),
+)
+pulumi.export("mirror_endpoint", mirror.mirror_endpoint)

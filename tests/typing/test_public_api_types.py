@@ -1,0 +1,51 @@
+"""The public API as a user's type checker sees it (issue 25): mypy, with this project's settings,
+passes a program that wires the component to its own resources by Output, and fails one with a
+wrong value type and a misspelt arg, naming both args. The good program also plans offline, so it
+is a real program, not only a typed one.
+
+mypy runs here as ./dev test runs it (pyproject.toml's settings, the same cache, which ./dev test
+fills first: cold, pulumi_aws's types take mypy about 100 s to read).
+"""
+
+from __future__ import annotations
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+from wallarm_mirror.offline.engine import run_offline
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+def _mypy(program: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), str(program)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_a_program_wiring_outputs_into_the_args_type_checks_and_plans() -> None:
+    checked = _mypy(PROGRAMS / "good_program.py")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    run = run_offline(
+        {"aws:region": "eu-west-1"}, stack="lib", program=lambda: runpy.run_path(str(PROGRAMS / "good_program.py"))
+    )
+    vpc_id = run.id_of("Vpc", "net")
+    assert run.only("TargetGroup").inputs["vpcId"] == vpc_id
+    assert run.only("LoadBalancer").inputs["subnets"] == [run.id_of("Subnet", f"private-{z}") for z in "ab"]
+
+
+def test_a_wrong_type_and_a_misspelt_arg_fail_naming_the_args() -> None:
+    checked = _mypy(PROGRAMS / "bad_program.py")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 2, checked.stdout
+    assert any('"mirror_source_cidr"' in line and "WallarmMirrorArgs" in line for line in errors), errors
+    assert any('"min_size" has type "int"' in line for line in errors), errors
