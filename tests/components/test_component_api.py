@@ -238,3 +238,89 @@ def test_every_output_the_program_exports_is_a_typed_attribute(run_stack):
         assert set(run_stack(config).outputs) <= attributes
     prod = run_stack(PROD, dashboardEnabled=True, createAccessLogsBucket=True)
     assert set(prod.outputs) <= attributes and {"dashboard_name", "access_logs_bucket"} <= set(prod.outputs)
+
+
+# --- lists with one resource per item: the list known, its items Outputs (issue 21) ------------
+
+
+def _web_tier() -> Any:
+    import pulumi_aws as aws
+
+    return aws.ec2.SecurityGroup("web", vpc_id="vpc-0123456789abcdef0", description="the web tier")
+
+
+def test_output_security_group_ids_of_the_web_tier_become_alb_ingress_rules():
+    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
+        web = _web_tier()
+        return nginx_args(vpc, subnets, mirror_source_security_group_ids=[web.id, "sg-0123456789abcdef0"])
+
+    result = run(make)
+    web_id = result.id_of("SecurityGroup", "web")
+    rules = {r.name: r.inputs for r in result.all("SecurityGroupIngressRule")}
+    # The Output item is named by its position (its value is unknown when the program runs), the
+    # known one by its value, as a stack file's ids always are.
+    assert rules["waf-alb-sg-from-sg-output-0"]["referencedSecurityGroupId"] == web_id
+    assert rules["waf-alb-sg-from-sg-0123456789abcdef0"]["referencedSecurityGroupId"] == "sg-0123456789abcdef0"
+    assert rules["waf-alb-sg-from-sg-output-0"]["description"] == f"mirrored traffic from {web_id}"
+
+
+def test_output_policy_arns_are_attached_to_the_node_role():
+    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
+        import pulumi_aws as aws
+
+        policy = aws.iam.Policy("extra", policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        return nginx_args(vpc, subnets, extra_policy_arns=[policy.arn])
+
+    result = run(make)
+    attached = [a.inputs["policyArn"] for a in result.all("RolePolicyAttachment")]
+    assert result.state_of("Policy", "extra")["arn"] in attached
+
+
+def test_output_interface_ids_get_a_traffic_mirror_session_each():
+    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
+        import pulumi_aws as aws
+
+        eni = aws.ec2.NetworkInterface("web-eni", subnet_id=subnets[0].id)
+        return WallarmMirrorArgs(
+            analyzer="nativeNode",
+            vpc_id=vpc.id,
+            node_subnet_ids=[s.id for s in subnets],
+            mirror_source_cidrs=["10.0.16.0/20"],
+            node_group="g",
+            traffic_mirror_source_eni_ids=[eni.id],
+            token=TOKEN,
+        )
+
+    result = run(make)
+    [session] = result.all("TrafficMirrorSession")
+    assert session.name == "waf-session-eni-output-0"
+    assert session.inputs["networkInterfaceId"] == result.id_of("NetworkInterface", "web-eni")
+
+
+@pytest.mark.parametrize(
+    ("key", "what"),
+    [
+        ("mirror_source_security_group_ids", "an ALB ingress rule"),
+        ("extra_policy_arns", "a role policy attachment"),
+        ("traffic_mirror_source_eni_ids", "a traffic mirror session"),
+    ],
+)
+def test_a_whole_item_list_as_an_output_is_refused_with_its_sentence(key: str, what: str):
+    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
+        return nginx_args(vpc, subnets, **{key: pulumi.Output.from_input(["x"])})
+
+    with pytest.raises(pulumi.RunError) as refused:
+        run(make)
+    assert (
+        f"WallarmMirrorArgs.{key}: is an Output; pass a list (its items may be Outputs): each item gets {what}"
+        in str(refused.value)
+    )
+
+
+def test_an_output_item_that_resolves_to_a_bad_id_is_refused_with_the_fields_sentence():
+    with pytest.raises(Exception, match=r"WallarmMirrorArgs\.mirror_source_security_group_ids: .*'web-sg'"):
+        run(
+            lambda vpc, subnets: nginx_args(
+                vpc, subnets, mirror_source_security_group_ids=[pulumi.Output.from_input("web-sg")]
+            )
+        )

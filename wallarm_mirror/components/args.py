@@ -31,7 +31,7 @@ class WallarmMirrorArgs(TypedDict, total=False):
     mirror_source_cidrs: NotRequired[Sequence[str]]
     """CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule (nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes). Config key: wallarm-mirror:mirrorSourceCidrs; default []."""
 
-    mirror_source_security_group_ids: NotRequired[Sequence[str]]
+    mirror_source_security_group_ids: NotRequired[Sequence[pulumi.Input[str]]]
     """Security groups of the web servers that mirror traffic; each gets one ALB ingress rule. Config key: wallarm-mirror:mirrorSourceSecurityGroupIds; default []."""
 
     node_egress_cidrs: NotRequired[Sequence[str]]
@@ -91,7 +91,7 @@ class WallarmMirrorArgs(TypedDict, total=False):
     native_node_installer_sha256: NotRequired[str]
     """SHA-256 of the installer for that version and architecture; the boot checks it. Config key: wallarm-mirror:nativeNodeInstallerSha256."""
 
-    traffic_mirror_source_eni_ids: NotRequired[Sequence[str]]
+    traffic_mirror_source_eni_ids: NotRequired[Sequence[pulumi.Input[str]]]
     """Network interfaces whose traffic is mirrored (one session each). Config key: wallarm-mirror:trafficMirrorSourceEniIds; default []."""
 
     traffic_mirror_source_tags: NotRequired[Mapping[str, str]]
@@ -163,7 +163,7 @@ class WallarmMirrorArgs(TypedDict, total=False):
     access_logs_retention_days: NotRequired[int]
     """Days the created access-log bucket keeps logs. Config key: wallarm-mirror:accessLogsRetentionDays; default 90."""
 
-    extra_policy_arns: NotRequired[Sequence[str]]
+    extra_policy_arns: NotRequired[Sequence[pulumi.Input[str]]]
     """More IAM policies for the node role. Config key: wallarm-mirror:extraPolicyArns; default []."""
 
     tags: NotRequired[Mapping[str, str]]

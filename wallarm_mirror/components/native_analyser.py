@@ -96,7 +96,7 @@ def build_native_analyser(
             stack=stack,
             nlb_arn=balancer.nlb.arn,
             ports=config.traffic_mirror_ports,
-            source_eni_ids=config.traffic_mirror_source_eni_ids,
+            source_eni_ids=resolved.items("traffic_mirror_source_eni_ids"),
             vni=config.traffic_mirror_vni,
             session_number=config.traffic_mirror_session_number,
             tags=tags,

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..config import TokenDelivery
-from .tags import assume_role_policy, name_fragment
+from .tags import assume_role_policy, item_name_fragment, name_fragment
 
 TOKEN_RECOVERY_WINDOW_DAYS = 7
 
@@ -21,7 +21,7 @@ class NodeIdentityArgs:
     token: pulumi.Output[str]  # a Pulumi secret
     token_delivery: TokenDelivery
     token_kms_key_arn: pulumi.Input[str] | None
-    extra_policy_arns: list[str]
+    extra_policy_arns: list[pulumi.Input[str]]
     tags: dict[str, str]
 
 
@@ -71,10 +71,15 @@ class NodeIdentity(pulumi.ComponentResource):
             policy_arn=pulumi.Output.concat("arn:", args.partition, ":iam::aws:policy/AmazonSSMManagedInstanceCore"),
             opts=child,
         )
-        for arn in args.extra_policy_arns:
+        for index, arn in enumerate(args.extra_policy_arns):
+            # The path alone is not unique: arn:aws:iam::aws:policy/X and <account>:policy/X differ.
+            fragment = (
+                name_fragment(arn, shown=arn.split(":", 5)[-1])
+                if isinstance(arn, str)
+                else item_name_fragment(arn, index, "policy")
+            )
             aws.iam.RolePolicyAttachment(
-                # The path alone is not unique: arn:aws:iam::aws:policy/X and <account>:policy/X differ.
-                f"{name}-extra-{name_fragment(arn, shown=arn.split(':', 5)[-1])}",
+                f"{name}-extra-{fragment}",
                 role=self.role.name,
                 policy_arn=arn,
                 opts=child,

@@ -6,9 +6,10 @@ registered. A value that is a pulumi Output (a subnet this program creates, a St
 output) stands in the model as a valid placeholder, and the real value is checked when it resolves,
 with the same rule and sentence, so `pulumi up` stops with that sentence instead of an AWS error.
 
-What needs a known value at construction, and why: every list whose items name resources
-(mirrorSourceCidrs, mirrorSourceSecurityGroupIds, nodeEgressCidrs, extraPolicyArns,
-trafficMirrorSourceEniIds: one rule, attachment or session per item, named after it); every switch
+What needs a known value at construction, and why: every list with one resource per item
+(mirrorSourceCidrs, nodeEgressCidrs: one rule per item, named after it; mirrorSourceSecurityGroupIds,
+extraPolicyArns, trafficMirrorSourceEniIds: the list must be known, its items may be Outputs, and an
+Output item's resource is named after its position, a known one after its value); every switch
 that decides which resources exist (analyzer, tokenDelivery, certificateArn being set or not,
 alarms, access logs); and, for nativeNode, the number of nodeSubnetIds (one health-check rule per
 subnet). albSubnetIds and nodeSubnetIds may hold Outputs, and may themselves be an Output (nginxNode):
@@ -26,7 +27,7 @@ from typing import Any
 import pulumi
 
 from ..config import ConfigError, StackConfig, parse_stack_config
-from ..config.reference import OUTPUT_LISTS, OUTPUT_SCALARS, PROGRAM_ONLY_KEYS
+from ..config.reference import OUTPUT_ITEM_LISTS, OUTPUT_LISTS, OUTPUT_SCALARS, PROGRAM_ONLY_KEYS
 from .node_boot import BOOT_TEXT_FIELDS
 
 ARGS_NAME = "WallarmMirrorArgs"
@@ -44,6 +45,21 @@ _PLACEHOLDERS: dict[str, str] = {
     "http_snippet": "",
     "server_snippet": "",
     "post_script": "",
+}
+
+
+# A valid stand-in for item `i` of an Output-capable item list, distinct per item (the lists refuse
+# duplicates): the real item is checked when it resolves.
+_ITEM_PLACEHOLDERS: dict[str, Callable[[int], str]] = {
+    "mirror_source_security_group_ids": lambda i: f"sg-{i:017x}",
+    "traffic_mirror_source_eni_ids": lambda i: f"eni-{i:017x}",
+    "extra_policy_arns": lambda i: f"arn:aws:iam::000000000000:policy/placeholder-{i}",
+}
+# What each item of those lists becomes, for the sentence when the list itself is an Output.
+_ITEM_RESOURCES = {
+    "mirror_source_security_group_ids": "an ALB ingress rule",
+    "traffic_mirror_source_eni_ids": "a traffic mirror session",
+    "extra_policy_arns": "a role policy attachment",
 }
 
 
@@ -66,6 +82,8 @@ class ResolvedArgs:
     token: pulumi.Output[str] = field(default_factory=lambda: pulumi.Output.secret(""))
     # A snippet or post script came as an Output: the boot script holding it is secret.
     secret_boot_text: bool = False
+    # Per item list (OUTPUT_ITEM_LISTS), the positions of the items that came as Outputs.
+    output_items: dict[str, frozenset[int]] = field(default_factory=dict)
 
     def value(self, key: str) -> Any:
         """The checked Output of an Output-valued key, else the known value."""
@@ -76,6 +94,14 @@ class ResolvedArgs:
         return (
             self.value("node_subnet_ids") if self.config.node_subnet_ids is not None else self.value("alb_subnet_ids")
         )
+
+    def items(self, key: str) -> list[Any]:
+        """An item list (OUTPUT_ITEM_LISTS) whose items may be checked Outputs, in the order given."""
+        known = list(getattr(self.config, key))  # with a placeholder where an Output was given
+        if key not in self.late:
+            return known
+        late = self.output_items[key]
+        return [self.late[key].apply(_item(i)) if i in late else value for i, value in enumerate(known)]
 
     def node_subnet_list(self) -> list[Any]:
         """nodeSubnetIds as a list whose items may be Outputs (nativeNode: one rule per subnet)."""
@@ -160,6 +186,23 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
         elif isinstance(value, Sequence) and not isinstance(value, str) and any(_is_output(v) for v in value):
             placeholders[key] = [v if not _is_output(v) else _subnet_placeholder(i) for i, v in enumerate(value)]
             outputs[key] = pulumi.Output.all(*value)
+    whole_outputs = sorted(key for key in OUTPUT_ITEM_LISTS & set(args) if _is_output(args[key]))
+    if whole_outputs:
+        raise ConfigError(
+            [
+                f"{ARGS_NAME}.{key}: is an Output; pass a list (its items may be Outputs): each item gets "
+                f"{_ITEM_RESOURCES[key]} of its own, so their number must be known when the program runs"
+                for key in whole_outputs
+            ]
+        )
+    output_items: dict[str, frozenset[int]] = {}
+    for key in OUTPUT_ITEM_LISTS & set(args):
+        value = args[key]
+        if isinstance(value, Sequence) and not isinstance(value, str) and any(_is_output(v) for v in value):
+            stand_in = _ITEM_PLACEHOLDERS[key]
+            placeholders[key] = [v if not _is_output(v) else stand_in(i) for i, v in enumerate(value)]
+            outputs[key] = pulumi.Output.all(*value)
+            output_items[key] = frozenset(i for i, v in enumerate(value) if _is_output(v))
     if args.get("analyzer") == "nativeNode" and _is_output(args.get("node_subnet_ids")):
         raise ConfigError(
             [
@@ -186,6 +229,7 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
         late=late,
         token=token,
         secret_boot_text=any(key in outputs for key in BOOT_TEXT_FIELDS),
+        output_items=output_items,
     )
 
 

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..node.profiles import MIRROR_LISTENER_PORT
-from .tags import name_fragment
+from .tags import item_name_fragment, name_fragment
 
 HTTPS_PORT = 443
 
@@ -18,7 +18,7 @@ HTTPS_PORT = 443
 class SecurityGroupsArgs:
     vpc_id: str
     mirror_source_cidrs: list[str]
-    mirror_source_security_group_ids: list[str]
+    mirror_source_security_group_ids: list[pulumi.Input[str]]
     node_egress_cidrs: list[str]
     node_port: int
     health_check_port: int
@@ -61,7 +61,7 @@ class MirrorSecurityGroups(pulumi.ComponentResource):
             group: aws.ec2.SecurityGroup,
             port: int,
             peer: pulumi.Input[str],
-            description: str,
+            description: pulumi.Input[str],
         ) -> None:
             kind(
                 rule_name,
@@ -76,14 +76,17 @@ class MirrorSecurityGroups(pulumi.ComponentResource):
             )
 
         # Standalone rule resources (not inline blocks): each source is added or removed on its own.
-        for source in [*args.mirror_source_cidrs, *args.mirror_source_security_group_ids]:
+        sources = [*args.mirror_source_cidrs, *args.mirror_source_security_group_ids]
+        for index, source in enumerate(sources):
             tcp_rule(
                 aws.vpc.SecurityGroupIngressRule,
-                f"{name}-alb-sg-from-{name_fragment(source)}",
+                f"{name}-alb-sg-from-{item_name_fragment(source, index - len(args.mirror_source_cidrs), 'sg')}",
                 self.alb,
                 MIRROR_LISTENER_PORT,
                 source,
-                f"mirrored traffic from {source}",
+                f"mirrored traffic from {source}"
+                if isinstance(source, str)
+                else pulumi.Output.concat("mirrored traffic from ", source),
             )
         for port in sorted({args.node_port, args.health_check_port}):
             tcp_rule(

@@ -152,7 +152,7 @@ class WallarmMirror(pulumi.ComponentResource):
             SecurityGroupsArgs(
                 vpc_id=vpc_id,
                 mirror_source_cidrs=config.mirror_source_cidrs,
-                mirror_source_security_group_ids=config.mirror_source_security_group_ids,
+                mirror_source_security_group_ids=resolved.items("mirror_source_security_group_ids"),
                 node_egress_cidrs=config.node_egress_cidrs,
                 node_port=config.effective_node_port,
                 health_check_port=config.effective_health_check_port,
@@ -287,7 +287,7 @@ class WallarmMirror(pulumi.ComponentResource):
                 token=token,
                 token_delivery=config.token_delivery,
                 token_kms_key_arn=resolved.value("token_kms_key_arn"),
-                extra_policy_arns=config.extra_policy_arns,
+                extra_policy_arns=resolved.items("extra_policy_arns"),
                 tags=tags,
             ),
             pulumi.ResourceOptions(parent=self),

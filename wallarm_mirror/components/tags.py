@@ -34,3 +34,12 @@ def assume_role_policy(service: str) -> str:
     """The trust policy of a role that only `service` (ec2.amazonaws.com, lambda.amazonaws.com) assumes."""
     statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def item_name_fragment(item: object, index: int, kind: str) -> str:
+    """name_fragment of a known item; for an Output (its value unknown until deploy), `kind-output-N`.
+
+    An Output item is named after its position in the list: a program that passes Outputs keeps its
+    order, and removing one renames (and so replaces) the resources of the Output items after it.
+    """
+    return name_fragment(item) if isinstance(item, str) else f"{kind}-output-{index}"

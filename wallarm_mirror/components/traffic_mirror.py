@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from .tags import item_name_fragment
+
 TCP = 6
 ANYWHERE_V4 = "0.0.0.0/0"
 
@@ -16,7 +18,7 @@ class TrafficMirrorArgs:
     stack: str
     nlb_arn: pulumi.Input[str]
     ports: list[int]
-    source_eni_ids: list[str]
+    source_eni_ids: list[pulumi.Input[str]]
     vni: int
     session_number: int
     tags: dict[str, str]
@@ -76,18 +78,24 @@ class TrafficMirror(pulumi.ComponentResource):
                 )
         self.sessions = [
             aws.ec2.TrafficMirrorSession(
-                f"{name}-session-{eni}",
+                # A known id names its session (as before); an Output's is named by its position.
+                f"{name}-session-{eni if isinstance(eni, str) else item_name_fragment(eni, index, 'eni')}",
                 network_interface_id=eni,
                 traffic_mirror_target_id=self.target.id,
                 traffic_mirror_filter_id=self.filter.id,
                 session_number=args.session_number,
                 virtual_network_id=args.vni,
                 description=session_description(args.stack),
-                tags={**args.tags, "Name": f"{name}-session-{eni}"},
+                tags={
+                    **args.tags,
+                    "Name": f"{name}-session-{eni}"
+                    if isinstance(eni, str)
+                    else pulumi.Output.concat(name, "-session-", eni),
+                },
                 # The filter's rules must exist before a session sends anything through it.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=self.rules),
             )
-            for eni in args.source_eni_ids
+            for index, eni in enumerate(args.source_eni_ids)
         ]
         self.register_outputs(
             {

@@ -163,6 +163,11 @@ OUTPUT_SCALARS = frozenset(
     }
 )
 OUTPUT_LISTS = frozenset({"alb_subnet_ids", "node_subnet_ids"})
+# Lists with one resource per item (a rule, an attachment, a session): the list must be known, its
+# items may be Outputs (a security group, policy or interface the same program creates).
+OUTPUT_ITEM_LISTS = frozenset(
+    {"mirror_source_security_group_ids", "extra_policy_arns", "traffic_mirror_source_eni_ids"}
+)
 
 
 def _args_type(name: str, annotation: Any) -> str:
@@ -171,6 +176,8 @@ def _args_type(name: str, annotation: Any) -> str:
         return "pulumi.Input[str]"
     if name in OUTPUT_LISTS:
         return "pulumi.Input[Sequence[pulumi.Input[str]]]"
+    if name in OUTPUT_ITEM_LISTS:
+        return "Sequence[pulumi.Input[str]]"
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):

@@ -123,9 +123,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["latestVersion"] = 1
         elif typ == "aws:ec2/securityGroup:SecurityGroup":
             resource_id = "sg-" + hashlib.sha256(args.name.encode()).hexdigest()[:17]
-        elif typ in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet"):
+        elif typ in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/networkInterface:NetworkInterface"):
             # A program that builds its network (examples/new-vpc-python) passes these ids on.
-            prefix = "vpc" if typ.endswith("Vpc") else "subnet"
+            prefix = {"Vpc": "vpc", "Subnet": "subnet", "NetworkInterface": "eni"}[typ.rsplit(":", 1)[1]]
             resource_id = f"{prefix}-" + hashlib.sha256(args.name.encode()).hexdigest()[:17]
         elif typ == "aws:secretsmanager/secret:Secret":
             resource_id = self._arn("secretsmanager", f"secret:{args.name}-AbCdEf")

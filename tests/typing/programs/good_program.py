@@ -11,7 +11,9 @@ subnets = [
     aws.ec2.Subnet(f"private-{zone}", vpc_id=vpc.id, cidr_block=f"10.0.{i}.0/24", availability_zone=f"eu-west-1{zone}")
     for i, zone in enumerate("ab")
 ]
+web = aws.ec2.SecurityGroup("web", vpc_id=vpc.id, description="the web tier, which mirrors")
 key = aws.kms.Key("token-key", description="encrypts the Wallarm token")
+reader = aws.iam.Policy("reader", policy='{"Version": "2012-10-17", "Statement": []}')
 topic = aws.sns.Topic("alarms")
 
 mirror = WallarmMirror(
@@ -20,7 +22,8 @@ mirror = WallarmMirror(
         vpc_id=vpc.id,
         alb_subnet_ids=[subnet.id for subnet in subnets],
         node_subnet_ids=[subnet.id for subnet in subnets],
-        mirror_source_cidrs=["10.0.16.0/20"],
+        mirror_source_security_group_ids=[web.id],
+        extra_policy_arns=[reader.arn],
         token=pulumi.Output.secret("placeholder-token"),
         token_kms_key_arn=key.arn,
         alarm_topic_arn=topic.arn,
