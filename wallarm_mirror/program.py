@@ -71,7 +71,6 @@ def network_args(config: StackConfig) -> dict[str, Any]:
 
 def main() -> None:
     """Entry point of `pulumi up` (via __main__.py) and of the offline plan."""
-    stack = pulumi.get_stack()
     try:
         config = load_stack_config()
         problems = boot_script_problems(config)
@@ -80,9 +79,8 @@ def main() -> None:
     except ConfigError as error:
         # RunError ends the program with the message alone, no traceback, before any resource exists.
         raise pulumi.RunError(str(error)) from None
-    for warning in config.advice(stack):
-        pulumi.log.warn(warning)
 
+    # The component gives the advice on valid but unwise settings, so a library user sees it too.
     from .components.stack import WallarmMirror  # pulumi_aws loads only once the config is good
 
     mirror = WallarmMirror(COMPONENT_NAME, args_from_config(config))

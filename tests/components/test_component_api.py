@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -11,7 +13,7 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from tests.conftest import TOKEN
+from tests.conftest import DEV, TOKEN
 from wallarm_mirror import WallarmMirror, WallarmMirrorArgs
 from wallarm_mirror.offline.engine import OfflineRun, run_offline
 
@@ -324,3 +326,49 @@ def test_an_output_item_that_resolves_to_a_bad_id_is_refused_with_the_fields_sen
                 vpc, subnets, mirror_source_security_group_ids=[pulumi.Output.from_input("web-sg")]
             )
         )
+
+
+# --- the component's own advice (issue 21) ---------------------------------------------------------
+
+
+def test_a_prod_stack_built_through_the_component_warns_once_per_unwise_setting():
+    certificate = "arn:aws:acm:eu-west-1:111111111111:certificate/00000000-0000-0000-0000-000000000000"
+
+    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
+        return nginx_args(
+            vpc, subnets, token_delivery="userData", mode="block", certificate_arn=certificate, min_size=2,
+            desired_capacity=2,
+        )  # fmt: skip
+
+    result = run(make, stack="prod")
+    warnings = result.warnings
+    expected = (
+        "wallarm-mirror:tokenDelivery is userData",
+        "wallarm-mirror:mode is block",
+        "endpointHostname is not set",
+    )
+    for start in expected:
+        found = [w for w in warnings if start in w]
+        assert len(found) == 1, (start, warnings)
+
+
+def test_the_stack_program_prints_each_warning_once(run_stack):
+    run = run_stack(DEV, mode="block")
+    assert len([w for w in run.warnings if "wallarm-mirror:mode is block" in w]) == 1
+
+
+@pytest.mark.parametrize("key", ["server_snippet", "http_snippet", "global_snippet", "post_script"])
+def test_a_boot_text_given_as_a_plain_output_keeps_the_user_data_secret(key: str):
+    """An Output snippet may come from anywhere (a secret store, another stack): the user data that
+    holds it is secret whatever the Output's own flag, and the text does reach the script."""
+    text = "# the team's own line" if key != "post_script" else "echo team-post-script"
+    plain = pulumi.Output.from_input(text)
+    result = run(lambda vpc, subnets: nginx_args(vpc, subnets, **{key: plain}))
+    user_data = result.only("LaunchTemplate").inputs["userData"]
+    assert rpc.is_rpc_secret(user_data)
+    from wallarm_mirror.node.boot_script import decode_user_data
+
+    # The script writes each file from a base64 here-document (b64_write): read them all back.
+    script = decode_user_data(user_data["value"])
+    files = re.findall(r"<<'([A-Z0-9_]+)'\n(.*?)\n\1\n", script, flags=re.DOTALL)
+    assert any(text in base64.b64decode(body).decode("utf-8", "replace") for _, body in files)

@@ -108,6 +108,10 @@ class WallarmMirror(pulumi.ComponentResource):
             opts = pulumi.ResourceOptions.merge(opts, aliases)
         super().__init__(type_token, name, None, opts)
         config = resolved.config
+        # Valid but unwise settings: the component says so itself, so every caller sees it, the stack
+        # program and a platform team's own program alike (issue 21).
+        for warning in config.advice(stack):
+            pulumi.log.warn(warning, resource=self)
         tags = stack_tags(config.tags, stack)
         vpc_id = resolved.value("vpc_id")
         vpc = aws.ec2.get_vpc_output(id=vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
