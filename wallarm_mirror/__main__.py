@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,13 +21,35 @@ EXIT_BAD_INPUT = 2
 
 
 def _plan_document(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the program offline for the chosen stack file; exits 2 on a bad stack file or config."""
-    from .offline.plan import PROJECT_DIR, StackFileError, plan_document, project_name, read_stack_file
+    """Run the program offline for the chosen stack file; exits 2 on a bad stack file or config.
 
-    project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
-    path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
+    The program is this project's own, or with --program the Pulumi Python program in that folder.
+    """
+    from .offline.plan import (
+        PROJECT_DIR,
+        StackFileError,
+        plan_document,
+        program_stack_file,
+        project_name,
+        read_program_dir,
+        read_stack_file,
+    )
+
+    config_file = Path(args.config_file) if args.config_file else None
+    program: Callable[[], object] | None = None
     try:
-        stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
+        if args.program:
+            if args.project_dir:
+                _fail("--program and --project-dir both name a project folder: give one")
+            found = read_program_dir(Path(args.program))
+            stack_file = program_stack_file(found, args.stack, config_file)
+            where = f"{found.root}"
+            program = functools.partial(_run_program_file, found.entry)
+        else:
+            project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
+            path = config_file or project_dir / f"Pulumi.{args.stack}.yaml"
+            stack_file = read_stack_file(path, project_name(project_dir), None if config_file else args.stack)
+            where = path.name
     except StackFileError as error:
         _fail(str(error))
 
@@ -34,10 +58,39 @@ def _plan_document(args: argparse.Namespace) -> dict[str, Any]:
     from .offline.engine import run_offline
 
     try:
-        run = run_offline(stack_file.config, stack_file.secret_keys, stack=stack_file.stack, project=stack_file.project)
+        run = run_offline(
+            stack_file.config,
+            stack_file.secret_keys,
+            stack=stack_file.stack,
+            project=stack_file.project,
+            program=program,
+        )
     except pulumi.RunError as error:
-        _fail(f"stack {stack_file.stack} ({path.name}): {error}")
+        _fail(f"stack {stack_file.stack} ({where}): {error}")
+    except Exception as error:
+        if program is None:
+            raise  # ours: a crash is a bug to see whole
+        # Your program's own mistake: the exception and where in your files it was raised.
+        import traceback
+
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(where)]
+        at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        _fail(f"stack {stack_file.stack}: the program in {where} raised {type(error).__name__}{at}: {error}")
     return plan_document(stack_file, run)
+
+
+def _run_program_file(entry: Path) -> None:
+    """Run a project's entry file as Pulumi's Python runtime does: as __main__, from its own folder."""
+    import runpy
+
+    cwd, path = os.getcwd(), list(sys.path)
+    os.chdir(entry.parent)
+    sys.path.insert(0, str(entry.parent))
+    try:
+        runpy.run_path(str(entry), run_name="__main__")
+    finally:
+        os.chdir(cwd)
+        sys.path[:] = path
 
 
 def _fail(message: str) -> NoReturn:
@@ -260,6 +313,11 @@ def _stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to plan (default: dev)")
     parser.add_argument("--config-file", help="plan this stack file instead (its name gives the stack name)")
     parser.add_argument("--project-dir", help="folder with Pulumi.yaml (default: this checkout)")
+    parser.add_argument(
+        "--program",
+        metavar="DIR",
+        help="plan the Pulumi Python program in DIR (your own, using the component) with its stack config",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,9 +3,11 @@ subnets' Outputs flow into the analyser unchanged, and the token stays secret ev
 
 from __future__ import annotations
 
+import json
 import runpy
 from pathlib import Path
 
+import pytest
 import yaml
 from pulumi.runtime import rpc
 
@@ -49,3 +51,57 @@ def test_the_token_from_config_is_secret_in_every_resource():
     run = run_example()
     assert [r.name for r in run.resources if any(TOKEN in text for text in plain_texts(r.inputs))] == []
     assert rpc.is_rpc_secret(run.only("SecretVersion").inputs["secretString"])
+
+
+def test_the_nodes_subnets_route_out_through_a_nat_gateway_in_a_public_subnet():
+    """The nodes fetch the token and reach Wallarm Cloud from their first boot: 0.0.0.0/0 leaves
+    the private subnets through the NAT gateway, which sits in a public subnet routed to the
+    internet gateway."""
+    run = run_example()
+    nat = run.only("NatGateway")
+    assert nat.inputs["subnetId"] == run.id_of("Subnet", "app-public-0")
+    routes = {t.name: t.inputs["routes"] for t in run.all("RouteTable")}
+    assert routes["app-private"] == [{"cidrBlock": "0.0.0.0/0", "natGatewayId": run.id_of("NatGateway", "app")}]
+    assert routes["app-public"] == [{"cidrBlock": "0.0.0.0/0", "gatewayId": run.id_of("InternetGateway", "app")}]
+    tables = {a.inputs["subnetId"]: a.inputs["routeTableId"] for a in run.all("RouteTableAssociation")}
+    for index in range(2):
+        assert tables[run.id_of("Subnet", f"app-private-{index}")] == run.id_of("RouteTable", "app-private")
+        assert tables[run.id_of("Subnet", f"app-public-{index}")] == run.id_of("RouteTable", "app-public")
+    # The node group is the nodes: it is created after the route out (depends_on on the component).
+    assert set(run.only("Group").inputs["vpcZoneIdentifiers"]) == {
+        run.id_of("Subnet", f"app-private-{i}") for i in range(2)
+    }
+
+
+def test_plan_program_prints_the_examples_plan_with_the_route_out(capsys):
+    """`plan --program DIR` runs your own program under the offline engine: the same plan, warnings
+    and JSON as for the stack program, with the config Pulumi.yaml declares."""
+    from wallarm_mirror.__main__ import main
+
+    assert main(["plan", "--program", str(EXAMPLE)]) == 0
+    text = capsys.readouterr().out
+    assert "+ aws:ec2/natGateway:NatGateway  app" in text
+    assert f"{PROJECT}:wallarmToken is not set; the plan uses a redacted placeholder" in text
+    assert main(["plan", "--program", str(EXAMPLE), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    types = {r["type"] for r in document["resources"]}
+    assert {"aws:ec2/natGateway:NatGateway", "aws:lb/loadBalancer:LoadBalancer"} <= types
+    assert document["project"] == PROJECT and document["outputs"]["asg_name"] == "waf-asg"
+    assert "offline-redacted-secret" not in json.dumps(document)
+
+
+def test_plan_program_refuses_what_it_cannot_run_with_a_sentence(tmp_path, capsys):
+    from wallarm_mirror.__main__ import main
+
+    (tmp_path / "Pulumi.yaml").write_text("name: ts-app\nruntime: nodejs\n")
+    with pytest.raises(SystemExit) as stopped:
+        main(["plan", "--program", str(tmp_path)])
+    assert stopped.value.code == 2
+    assert "has runtime 'nodejs': the offline plan runs Python programs only" in capsys.readouterr().err
+    (tmp_path / "Pulumi.yaml").write_text("name: py-app\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text("import pulumi\n\nvalue = {}['missing']\n")
+    with pytest.raises(SystemExit):
+        main(["plan", "--program", str(tmp_path)])
+    error = capsys.readouterr().err
+    assert "the program in" in error and "raised KeyError at" in error and "__main__.py:3" in error
+    assert "Traceback" not in error

@@ -52,8 +52,11 @@ def _as_config_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def read_stack_file(path: Path, project: str, stack: str | None = None) -> StackFile:
-    """Parse a stack file; encrypted values become placeholders marked secret."""
+def read_stack_file(path: Path, project: str, stack: str | None = None, *, ours: bool = True) -> StackFile:
+    """Parse a stack file; encrypted values become placeholders marked secret.
+
+    `ours`: the stack file is of this project's own program, whose token the plan stands in for.
+    """
     if stack is None:
         name = path.name
         stack = name[len("Pulumi.") : -len(".yaml")] if name.startswith("Pulumi.") and name.endswith(".yaml") else name
@@ -76,7 +79,7 @@ def read_stack_file(path: Path, project: str, stack: str | None = None) -> Stack
         else:
             config[full] = _as_config_text(value)
     token_key = f"{NAMESPACE}:{TOKEN_KEY}"
-    if token_key not in config:
+    if ours and token_key not in config:
         config[token_key] = PLACEHOLDER_SECRET
         secret_keys.append(token_key)
         # The Native Node's installer registers with an API token (usage type Node deployment).
@@ -86,6 +89,78 @@ def read_stack_file(path: Path, project: str, stack: str | None = None) -> Stack
             f"`pulumi up`, set it: pulumi config set --secret {token_key} <{kind}> --stack {stack}"
         )
     return StackFile(stack=stack, project=project, config=config, secret_keys=secret_keys, notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Any Pulumi Python program (plan --program DIR)
+
+
+@dataclass(frozen=True)
+class ProgramDir:
+    """A Pulumi Python project folder: its project name, its entry file and the config it declares."""
+
+    root: Path
+    project: str
+    entry: Path
+    declared: dict[str, Any]
+
+
+def read_program_dir(root: Path) -> ProgramDir:
+    """The project in `root` as Pulumi's Python runtime would run it (Pulumi.yaml: name, runtime, main)."""
+    root = root.resolve()
+    path = root / "Pulumi.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise StackFileError(f"cannot read {path}: {error.strerror}: give the folder of a Pulumi project") from None
+    except yaml.YAMLError as error:
+        raise StackFileError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise StackFileError(f"{path} has no project name")
+    runtime = data.get("runtime")
+    runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
+    if runtime_name != "python":
+        raise StackFileError(
+            f"{path} has runtime {runtime_name!r}: the offline plan runs Python programs only (runtime: python)"
+        )
+    main = data.get("main")
+    entry = root / main if isinstance(main, str) else root
+    if entry.is_dir():
+        entry = entry / "__main__.py"
+    if not entry.is_file():
+        raise StackFileError(f"{entry} does not exist: a Python project runs __main__.py (or the file `main:` names)")
+    declared = data.get("config")
+    return ProgramDir(
+        root=root, project=data["name"], entry=entry, declared=declared if isinstance(declared, dict) else {}
+    )
+
+
+def program_stack_file(program: ProgramDir, stack: str, config_file: Path | None = None) -> StackFile:
+    """The program's stack config: its stack file where there is one, else the Pulumi.yaml declarations.
+
+    As the CLI does, a declared `default` applies to a key the stack file leaves out. A declared
+    secret that has no value gets a redacted placeholder (and a note), as the token does for ours.
+    """
+    path = config_file or program.root / f"Pulumi.{stack}.yaml"
+    if config_file is not None or path.exists():
+        stack_file = read_stack_file(path, program.project, None if config_file else stack, ours=False)
+    else:
+        stack_file = StackFile(stack=stack, project=program.project, config={}, secret_keys=[])
+        stack_file.notes.append(f"no {path.name} in {program.root}: planned with the config Pulumi.yaml declares")
+    for key, declaration in program.declared.items():
+        full = key if ":" in key else f"{program.project}:{key}"
+        if full in stack_file.config or not isinstance(declaration, dict):
+            continue
+        if "default" in declaration:
+            stack_file.config[full] = _as_config_text(declaration["default"])
+        elif declaration.get("secret"):
+            stack_file.config[full] = PLACEHOLDER_SECRET
+            stack_file.secret_keys.append(full)
+            stack_file.notes.append(
+                f"{full} is not set; the plan uses a redacted placeholder. Before `pulumi up`, set it: "
+                f"pulumi config set --secret {key} <value> --stack {stack_file.stack}"
+            )
+    return stack_file
 
 
 # ---------------------------------------------------------------------------------------------
