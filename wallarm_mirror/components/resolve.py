@@ -67,6 +67,17 @@ def _is_output(value: Any) -> bool:
     return isinstance(value, pulumi.Output) or inspect.isawaitable(value)
 
 
+def _holds_output(value: Any) -> bool:
+    """An Output, or a list or map with one inside (at any depth)."""
+    if _is_output(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(_holds_output(v) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_output(v) for v in value)
+    return False
+
+
 def _subnet_placeholder(index: int) -> str:
     return f"subnet-{index:017x}"
 
@@ -186,6 +197,17 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
         elif isinstance(value, Sequence) and not isinstance(value, str) and any(_is_output(v) for v in value):
             placeholders[key] = [v if not _is_output(v) else _subnet_placeholder(i) for i, v in enumerate(value)]
             outputs[key] = pulumi.Output.all(*value)
+    late_capable = OUTPUT_SCALARS | OUTPUT_LISTS | OUTPUT_ITEM_LISTS
+    must_be_known = sorted(key for key, value in args.items() if key not in late_capable and _holds_output(value))
+    if must_be_known:
+        raise ConfigError(
+            [
+                f"{ARGS_NAME}.{key}: is (or holds) an Output, but its value must be known when the program runs: "
+                "it decides which resources exist, how many and how they are named, and is checked against "
+                "the other args before any is created; pass a plain value"
+                for key in must_be_known
+            ]
+        )
     whole_outputs = sorted(key for key in OUTPUT_ITEM_LISTS & set(args) if _is_output(args[key]))
     if whole_outputs:
         raise ConfigError(

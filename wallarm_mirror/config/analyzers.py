@@ -53,7 +53,7 @@ OTHER = {"nginxNode": "nativeNode", "nativeNode": "nginxNode"}
 def misplaced_keys(raw: Mapping[str, Any]) -> dict[str, str]:
     """The keys of `raw` that belong to the other analyser, each with its sentence."""
     analyzer = raw.get("analyzer", "nginxNode")
-    if analyzer not in ONLY_FOR:
+    if not isinstance(analyzer, str) or analyzer not in ONLY_FOR:
         return {}  # the model refuses the analyser itself
     return {
         key: (

@@ -62,7 +62,11 @@ def is_text(annotation: Any) -> bool:
 
 
 def _shown(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    # Any value at all: a component caller may pass objects JSON cannot show (repr names them).
+    try:
+        text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    except (TypeError, ValueError):
+        text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
