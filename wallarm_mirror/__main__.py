@@ -37,6 +37,7 @@ def _plan_document(args: argparse.Namespace) -> dict[str, Any]:
 
     config_file = Path(args.config_file) if args.config_file else None
     program: Callable[[], object] | None = None
+    facts = _facts_with_stack_outputs(getattr(args, "stack_outputs", None) or [])
     try:
         if args.program:
             if args.project_dir:
@@ -64,6 +65,7 @@ def _plan_document(args: argparse.Namespace) -> dict[str, Any]:
             stack=stack_file.stack,
             project=stack_file.project,
             program=program,
+            facts=facts,
         )
     except pulumi.RunError as error:
         _fail(f"stack {stack_file.stack} ({where}): {error}")
@@ -75,8 +77,38 @@ def _plan_document(args: argparse.Namespace) -> dict[str, Any]:
 
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(where)]
         at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-        _fail(f"stack {stack_file.stack}: the program in {where} raised {type(error).__name__}{at}: {error}")
+        hint = (
+            " (an output of another stack that the offline plan does not know? give that stack's outputs "
+            "with --stack-outputs org/project/stack=outputs.json)"
+            if isinstance(error, KeyError)
+            else ""
+        )
+        _fail(f"stack {stack_file.stack}: the program in {where} raised {type(error).__name__}{at}: {error}{hint}")
     return plan_document(stack_file, run)
+
+
+def _facts_with_stack_outputs(pairs: list[str]) -> Any:
+    """OfflineFacts whose StackReferences answer with the outputs in NAME=FILE files (JSON, as
+    `pulumi stack output --json --stack NAME` prints them); None when there are none."""
+    if not pairs:
+        return None
+    from .offline.engine import OfflineFacts
+
+    outputs: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        name, sep, file = pair.partition("=")
+        if not sep or not name or not file:
+            _fail(f"--stack-outputs {pair!r}: write it as org/project/stack=outputs.json")
+        try:
+            data = json.loads(Path(file).read_text())
+        except OSError as error:
+            _fail(f"--stack-outputs {pair!r}: cannot read {file}: {error.strerror}")
+        except json.JSONDecodeError as error:
+            _fail(f"--stack-outputs {pair!r}: {file} is not JSON: {error}")
+        if not isinstance(data, dict):
+            _fail(f"--stack-outputs {pair!r}: {file} holds no object of outputs (pulumi stack output --json)")
+        outputs[name] = data
+    return OfflineFacts(stack_outputs=outputs)
 
 
 def _run_program_file(entry: Path) -> None:
@@ -327,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     plan = commands.add_parser("plan", help="what `pulumi up` would create, offline")
     _stack_options(plan)
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument(
+        "--stack-outputs",
+        action="append",
+        metavar="NAME=FILE",
+        help="a StackReference to stack NAME reads the outputs in FILE (`pulumi stack output --json`; repeatable)",
+    )
     plan.set_defaults(func=cmd_plan)
 
     boot = commands.add_parser("boot-script", help="the nodes' first-boot script of a stack, offline")
