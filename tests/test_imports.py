@@ -184,7 +184,10 @@ def test_the_package_exports_its_public_api_and_loads_it_only_on_use():
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("] ")[0] == "[", "importing the package loads no Pulumi"
     assert "wallarm_mirror.config.model wallarm_mirror.components.stack" in result.stdout
-    assert "['ConfigError', 'StackConfig', 'WallarmMirror', 'WallarmMirrorArgs', 'load_stack_config'" in result.stdout
+    assert (
+        "['ConfigError', 'NativeAnalyser', 'NativeAnalyserArgs', 'NginxAnalyser', 'NginxAnalyserArgs', "
+        "'StackConfig', 'WallarmMirror', 'WallarmMirrorArgs', 'load_stack_config'" in result.stdout
+    )
 
 
 def test_an_nginx_node_plan_never_loads_the_native_analyser():

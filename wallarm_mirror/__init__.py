@@ -1,10 +1,11 @@
 """wallarm-mirror: Wallarm analysing a copy of web traffic on AWS, out of the request path.
 
-The public API, and nothing else: the component and its args, and the stack config model with its
-loader. Each name loads on first use (PEP 562), so `import wallarm_mirror` stays cheap and the
-offline tools that only need the config never load pulumi_aws.
+The public API, and nothing else: the components and their args (WallarmMirror for either analyser,
+NginxAnalyser and NativeAnalyser for one each), and the stack config model with its loader. Each
+name loads on first use (PEP 562), so `import wallarm_mirror` stays cheap and the offline tools that
+only need the config never load pulumi_aws.
 
-    from wallarm_mirror import WallarmMirror, WallarmMirrorArgs, load_stack_config
+    from wallarm_mirror import NginxAnalyser, NginxAnalyserArgs, WallarmMirror, WallarmMirrorArgs
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .components.analysers import NativeAnalyser, NginxAnalyser
+    from .components.args import NativeAnalyserArgs, NginxAnalyserArgs
     from .components.stack import WallarmMirror, WallarmMirrorArgs
     from .config import ConfigError, StackConfig, load_stack_config, parse_stack_config
 
@@ -20,6 +23,10 @@ if TYPE_CHECKING:
 _PUBLIC = {
     "WallarmMirror": ".components.stack",
     "WallarmMirrorArgs": ".components.stack",
+    "NginxAnalyser": ".components.analysers",
+    "NativeAnalyser": ".components.analysers",
+    "NginxAnalyserArgs": ".components.args",
+    "NativeAnalyserArgs": ".components.args",
     "StackConfig": ".config",
     "ConfigError": ".config",
     "load_stack_config": ".config",
@@ -28,6 +35,10 @@ _PUBLIC = {
 
 __all__ = [
     "ConfigError",
+    "NativeAnalyser",
+    "NativeAnalyserArgs",
+    "NginxAnalyser",
+    "NginxAnalyserArgs",
     "StackConfig",
     "WallarmMirror",
     "WallarmMirrorArgs",

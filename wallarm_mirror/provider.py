@@ -27,6 +27,8 @@ import pulumi.runtime
 if TYPE_CHECKING:
     from pulumi.provider.experimental.component import ComponentProvider
 
+    from .components.stack import HostedComponent
+
 PACKAGE = "wallarm-mirror"
 COMPONENT = "WallarmMirror"
 PACKAGE_TYPE_TOKEN = f"{PACKAGE}:index:{COMPONENT}"
@@ -50,33 +52,40 @@ def running_as_plugin() -> bool:
     return pulumi.runtime.settings.get_monitor() is None
 
 
-@contextlib.contextmanager
-def hosted() -> Iterator[None]:
-    """WallarmMirror registers as the package's type (aliasing the program's) while this lasts."""
+def components() -> list[type[HostedComponent]]:
+    """The components the package serves: the facade, and one per analyser."""
+    from .components.analysers import NativeAnalyser, NginxAnalyser
     from .components.stack import WallarmMirror
 
-    previous = WallarmMirror._type_token
-    WallarmMirror._type_token = PACKAGE_TYPE_TOKEN
+    return [WallarmMirror, NginxAnalyser, NativeAnalyser]
+
+
+@contextlib.contextmanager
+def hosted() -> Iterator[None]:
+    """Each component registers as the package's type (aliasing the program's) while this lasts."""
+    served = components()
+    previous = {cls: cls._type_token for cls in served}
+    for cls in served:
+        cls._type_token = f"{PACKAGE}:index:{cls.__name__}"
     try:
         yield
     finally:
-        WallarmMirror._type_token = previous
+        for cls, token in previous.items():
+            cls._type_token = token
 
 
 def component_provider() -> ComponentProvider:
-    """The provider the host serves: WallarmMirror, with the schema inferred from its annotations."""
+    """The provider the host serves: the components, with schemas inferred from their annotations."""
     from pulumi.provider.experimental.component import ComponentProvider
 
-    from .components.stack import WallarmMirror
-
-    return ComponentProvider([WallarmMirror], PACKAGE, version=package_version())
+    served: list[type[pulumi.ComponentResource]] = list(components())
+    return ComponentProvider(served, PACKAGE, version=package_version())
 
 
 def serve() -> None:
     """Host the component for the engine (blocks until the engine stops the plugin)."""
     from pulumi.provider.experimental.host import component_provider_host
 
-    from .components.stack import WallarmMirror
-
+    served: list[type[pulumi.ComponentResource]] = list(components())
     with hosted():
-        component_provider_host([WallarmMirror], PACKAGE, version=package_version())
+        component_provider_host(served, PACKAGE, version=package_version())

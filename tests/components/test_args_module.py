@@ -21,7 +21,7 @@ def test_args_module_is_what_the_model_generates():
 
 def test_every_config_key_is_an_args_field_with_its_description_as_docstring():
     tree = ast.parse(ARGS_FILE.read_text())
-    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    cls = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "WallarmMirrorArgs")
     fields: dict[str, str] = {}
     body = cls.body
     for node, after in zip(body, [*body[1:], None], strict=True):
@@ -45,3 +45,23 @@ def test_required_fields_are_the_models():
     # vpcId may come from networkStack in a stack file; the component has no network stack to read.
     required = {name for name, info in StackConfig.model_fields.items() if info.is_required()} | NETWORK_STACK_KEYS
     assert required == args_module.WallarmMirrorArgs.__required_keys__ == {"vpc_id", "token"}
+
+
+def test_each_analysers_args_hold_its_own_keys_and_require_what_it_requires():
+    from wallarm_mirror.config.analyzers import NATIVE_NODE_ONLY, NGINX_NODE_ONLY
+
+    by_alias = {info.alias or name: name for name, info in StackConfig.model_fields.items()}
+    nginx = set(args_module.NginxAnalyserArgs.__annotations__)
+    native = set(args_module.NativeAnalyserArgs.__annotations__)
+    everything = set(args_module.WallarmMirrorArgs.__annotations__)
+    assert "analyzer" not in nginx | native
+    assert nginx == everything - {"analyzer"} - {by_alias[key] for key in NATIVE_NODE_ONLY}
+    assert native == everything - {"analyzer"} - {by_alias[key] for key in NGINX_NODE_ONLY}
+    assert args_module.NginxAnalyserArgs.__required_keys__ == {"vpc_id", "token", "alb_subnet_ids"}
+    assert args_module.NativeAnalyserArgs.__required_keys__ == {
+        "vpc_id",
+        "token",
+        "node_subnet_ids",
+        "mirror_source_cidrs",
+        "node_group",
+    }

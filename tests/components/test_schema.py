@@ -96,10 +96,14 @@ def without_descriptions(spec: dict[str, Any]) -> dict[str, Any]:
 # --- the schema --------------------------------------------------------------------------------
 
 
-def test_the_package_serves_one_component_under_the_package_type_token(schema, resource):
+def test_the_package_serves_the_facade_and_one_component_per_analyser(schema, resource):
     assert schema["name"] == PACKAGE == "wallarm-mirror"
     assert schema["version"] == package_version() == "0.1.0"
-    assert list(schema["resources"]) == ["wallarm-mirror:index:WallarmMirror"]
+    assert list(schema["resources"]) == [
+        "wallarm-mirror:index:WallarmMirror",
+        "wallarm-mirror:index:NginxAnalyser",
+        "wallarm-mirror:index:NativeAnalyser",
+    ]
     assert resource["isComponent"] is True
     assert resource["description"].startswith("Creates everything one analyser needs.")
 

@@ -146,7 +146,7 @@ def test_the_installed_package_is_the_one_imported_with_its_public_api(installed
     assert result.returncode == 0, result.stderr
     where, api, files = result.stdout.splitlines()
     assert Path(where).is_relative_to(installed.venv)
-    assert api == "ComponentResource ['token', 'vpc_id']"
+    assert api == "HostedComponent ['token', 'vpc_id']"
     assert files == "True True"
 
 

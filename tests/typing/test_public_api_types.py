@@ -38,17 +38,20 @@ def test_a_program_wiring_outputs_into_the_args_type_checks_and_plans() -> None:
         {"aws:region": "eu-west-1"}, stack="lib", program=lambda: runpy.run_path(str(PROGRAMS / "good_program.py"))
     )
     vpc_id = run.id_of("Vpc", "net")
-    assert run.only("TargetGroup").inputs["vpcId"] == vpc_id
-    assert run.only("LoadBalancer").inputs["subnets"] == [run.id_of("Subnet", f"private-{z}") for z in "ab"]
+    assert run.only_named("TargetGroup", "waf-tg").inputs["vpcId"] == vpc_id
+    assert run.only_named("LoadBalancer", "waf-alb").inputs["subnets"] == [run.id_of("Subnet", f"private-{z}") for z in "ab"]
     web_id = run.id_of("SecurityGroup", "web")
     assert any(r.inputs.get("referencedSecurityGroupId") == web_id for r in run.all("SecurityGroupIngressRule"))
     assert run.state_of("Policy", "reader")["arn"] in [a.inputs["policyArn"] for a in run.all("RolePolicyAttachment")]
+    [session] = run.all("TrafficMirrorSession")
+    assert session.inputs["networkInterfaceId"] == run.id_of("NetworkInterface", "web-eni")
 
 
-def test_a_wrong_type_and_a_misspelt_arg_fail_naming_the_args() -> None:
+def test_a_wrong_type_a_misspelt_arg_and_the_other_analysers_arg_fail_naming_them() -> None:
     checked = _mypy(PROGRAMS / "bad_program.py")
     assert checked.returncode == 1, checked.stdout + checked.stderr
     errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
-    assert len(errors) == 2, checked.stdout
+    assert len(errors) == 3, checked.stdout
     assert any('"mirror_source_cidr"' in line and "WallarmMirrorArgs" in line for line in errors), errors
     assert any('"min_size" has type "int"' in line for line in errors), errors
+    assert any('"traffic_mirror_ports"' in line and "NginxAnalyserArgs" in line for line in errors), errors

@@ -132,14 +132,14 @@ def _item(index: int) -> Callable[[list[Any]], Any]:
     return pick
 
 
-def _args_sentences(problems: list[str]) -> list[str]:
+def _args_sentences(problems: list[str], args_name: str = ARGS_NAME) -> list[str]:
     """Config sentences as args sentences: `WallarmMirrorArgs.vpc_id: ...`, no `pulumi config` fix."""
     from ..config.errors import aliases  # alias -> field name
 
     by_alias = aliases()
 
     def rename(match: re.Match[str]) -> str:
-        return f"{ARGS_NAME}.{by_alias.get(match.group(1), match.group(1))}"
+        return f"{args_name}.{by_alias.get(match.group(1), match.group(1))}"
 
     renamed = []
     for problem in problems:
@@ -166,18 +166,18 @@ def _problems_of(raw: Mapping[str, Any], secret: set[str]) -> list[str]:
     return []
 
 
-def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
+def resolve_args(args: Mapping[str, Any], args_name: str = ARGS_NAME) -> ResolvedArgs:
     """Check the args now where they are known; return the model and the Outputs checked later.
 
     Raises ConfigError (sentences naming `WallarmMirrorArgs.<field>`) for everything known now.
     """
     if not isinstance(args, Mapping):
-        raise ConfigError([f"{ARGS_NAME}: expected a mapping of fields (WallarmMirrorArgs(...)), got {args!r}"])
+        raise ConfigError([f"{args_name}: expected a mapping of fields ({args_name}(...)), got {args!r}"])
     program_only = sorted(PROGRAM_ONLY_KEYS & set(args))
     if program_only:
         raise ConfigError(
             [
-                f"{ARGS_NAME}.{key}: is a key of the program's stack config, not of the args; pass the network "
+                f"{args_name}.{key}: is a key of the program's stack config, not of the args; pass the network "
                 "stack's outputs (pulumi.StackReference(...).require_output(...)) as vpc_id and the subnet ids"
                 for key in program_only
             ]
@@ -202,7 +202,7 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
     if must_be_known:
         raise ConfigError(
             [
-                f"{ARGS_NAME}.{key}: is (or holds) an Output, but its value must be known when the program runs: "
+                f"{args_name}.{key}: is (or holds) an Output, but its value must be known when the program runs: "
                 "it decides which resources exist, how many and how they are named, and is checked against "
                 "the other args before any is created; pass a plain value"
                 for key in must_be_known
@@ -212,7 +212,7 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
     if whole_outputs:
         raise ConfigError(
             [
-                f"{ARGS_NAME}.{key}: is an Output; pass a list (its items may be Outputs): each item gets "
+                f"{args_name}.{key}: is an Output; pass a list (its items may be Outputs): each item gets "
                 f"{_ITEM_RESOURCES[key]} of its own, so their number must be known when the program runs"
                 for key in whole_outputs
             ]
@@ -228,7 +228,7 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
     if args.get("analyzer") == "nativeNode" and _is_output(args.get("node_subnet_ids")):
         raise ConfigError(
             [
-                f"{ARGS_NAME}.node_subnet_ids: is an Output; with analyzer nativeNode pass a list (its items may "
+                f"{args_name}.node_subnet_ids: is an Output; with analyzer nativeNode pass a list (its items may "
                 "be Outputs): each subnet gets a health-check rule of its own"
             ]
         )
@@ -238,12 +238,14 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
     try:
         config = parse_stack_config(raw, {"token"})
     except ConfigError as error:
-        raise ConfigError(_args_sentences(error.problems)) from None
+        raise ConfigError(_args_sentences(error.problems, args_name)) from None
 
-    late = {key: _checked(key, output, raw) for key, output in outputs.items() if key != "token"}
+    late = {key: _checked(key, output, raw, args_name) for key, output in outputs.items() if key != "token"}
     # The config check above refused a missing token, so args["token"] is there.
     token_value: pulumi.Output[str] = (
-        _checked("token", outputs["token"], raw) if "token" in outputs else pulumi.Output.from_input(args["token"])
+        _checked("token", outputs["token"], raw, args_name)
+        if "token" in outputs
+        else pulumi.Output.from_input(args["token"])
     )
     token: pulumi.Output[str] = pulumi.Output.secret(token_value)
     return ResolvedArgs(
@@ -255,7 +257,7 @@ def resolve_args(args: Mapping[str, Any]) -> ResolvedArgs:
     )
 
 
-def _checked(key: str, output: pulumi.Output[Any], raw: Mapping[str, Any]) -> pulumi.Output[Any]:
+def _checked(key: str, output: pulumi.Output[Any], raw: Mapping[str, Any], args_name: str) -> pulumi.Output[Any]:
     """`output`, failing the deployment with the key's sentence when its value breaks a rule."""
     alias = StackConfig.model_fields[key].alias or key
 
@@ -265,7 +267,7 @@ def _checked(key: str, output: pulumi.Output[Any], raw: Mapping[str, Any]) -> pu
         found = [p for p in _problems_of({**raw, alias: value}, {"token"}) if p.startswith(f"wallarm-mirror:{alias}")]
         if found:
             # RunError: the engine shows the message alone, as it does for a refused stack config.
-            raise pulumi.RunError(str(ConfigError(_args_sentences(found))))
+            raise pulumi.RunError(str(ConfigError(_args_sentences(found, args_name))))
         return value
 
     return output.apply(check)

@@ -214,10 +214,55 @@ def args_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+# The per-analyser components: which fields each takes, and which of them it requires (the model
+# requires them through the analyser's rules; a component of one analyser can say so in its type).
+ANALYSER_ARGS: dict[str, tuple[str, str, frozenset[str]]] = {
+    # class: (analyser, docstring, required fields besides the model's own)
+    "NginxAnalyserArgs": (
+        "nginxNode",
+        "What the NGINX node analyser is built from: the web tier mirrors HTTP copies to an internal ALB.",
+        frozenset({"alb_subnet_ids"}),
+    ),
+    "NativeAnalyserArgs": (
+        "nativeNode",
+        "What the Native Node analyser is built from: AWS VPC Traffic Mirroring feeds an internal NLB.",
+        frozenset({"node_subnet_ids", "mirror_source_cidrs", "node_group"}),
+    ),
+}
+
+
+def analyser_fields(analyzer: str) -> list[str]:
+    """The args fields that mean something for `analyzer` (not `analyzer` itself, not the other's keys)."""
+    from .analyzers import ONLY_FOR
+
+    other_only = set(ONLY_FOR[analyzer])
+    return [
+        name
+        for name, info in StackConfig.model_fields.items()
+        if name not in PROGRAM_ONLY_KEYS and name != "analyzer" and (info.alias or name) not in other_only
+    ]
+
+
+def _field_lines(name: str, required: bool) -> list[str]:
+    info = StackConfig.model_fields[name]
+    wrapper = "Required" if required else "NotRequired"
+    default = "—" if required else _default(name).strip("`")
+    text = (info.description or "").replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    annotation = info.annotation
+    if typing.get_origin(annotation) is typing.Literal:
+        text += f" One of: {', '.join(typing.get_args(annotation))}."
+    extra = f" Config key: {NAMESPACE}:{info.alias or name}"
+    extra += "." if default == "—" else f"; default {default}."
+    return [f"    {name}: {wrapper}[{_args_type(name, info.annotation)}]", f'    """{text}{extra}"""', ""]
+
+
 def args_module_source() -> str:
     """Source of wallarm_mirror/components/args.py: one documented field per config key."""
     lines = [
-        '"""The args of the WallarmMirror component: one field per stack config key (generated, do not edit).',
+        '"""The components\' args: one field per stack config key (generated, do not edit).',
+        "",
+        "WallarmMirrorArgs takes every key (either analyser); NginxAnalyserArgs and NativeAnalyserArgs take",
+        "only the keys of their analyser, and require what it requires.",
         "",
         "Regenerate with `python -m wallarm_mirror config-reference --args-module >",
         "wallarm_mirror/components/args.py`; a test keeps it equal to the config model. Each field's",
@@ -239,16 +284,10 @@ def args_module_source() -> str:
     for name, info in StackConfig.model_fields.items():
         if name in PROGRAM_ONLY_KEYS:
             continue
-        required = info.is_required() or name in NETWORK_STACK_KEYS
-        wrapper = "Required" if required else "NotRequired"
-        lines.append(f"    {name}: {wrapper}[{_args_type(name, info.annotation)}]")
-        default = "—" if required else _default(name).strip("`")
-        text = (info.description or "").replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-        annotation = info.annotation
-        if typing.get_origin(annotation) is typing.Literal:
-            text += f" One of: {', '.join(typing.get_args(annotation))}."
-        extra = f" Config key: {NAMESPACE}:{info.alias or name}"
-        extra += "." if default == "—" else f"; default {default}."
-        lines.append(f'    """{text}{extra}"""')
-        lines.append("")
+        lines += _field_lines(name, info.is_required() or name in NETWORK_STACK_KEYS)
+    for class_name, (analyzer, doc, also_required) in ANALYSER_ARGS.items():
+        lines += ["", f"class {class_name}(TypedDict, total=False):", f'    """{doc}"""', ""]
+        for name in analyser_fields(analyzer):
+            required = StackConfig.model_fields[name].is_required() or name in NETWORK_STACK_KEYS | also_required
+            lines += _field_lines(name, required)
     return "\n".join(lines).rstrip("\n") + "\n"

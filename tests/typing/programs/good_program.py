@@ -4,7 +4,7 @@ analyser wired to them by Output. It must type-check (tests/typing/test_public_a
 import pulumi
 import pulumi_aws as aws
 
-from wallarm_mirror import WallarmMirror, WallarmMirrorArgs
+from wallarm_mirror import NativeAnalyser, NativeAnalyserArgs, WallarmMirror, WallarmMirrorArgs
 
 vpc = aws.ec2.Vpc("net", cidr_block="10.0.0.0/16")
 subnets = [
@@ -34,3 +34,19 @@ mirror = WallarmMirror(
     ),
 )
 pulumi.export("mirror_endpoint", mirror.mirror_endpoint)
+
+# The native analyser as a component of its own: only its args, and outputs that are never None.
+web_interface = aws.ec2.NetworkInterface("web-eni", subnet_id=subnets[0].id)
+native = NativeAnalyser(
+    "native",
+    NativeAnalyserArgs(
+        vpc_id=vpc.id,
+        node_subnet_ids=[subnet.id for subnet in subnets],
+        mirror_source_cidrs=["10.0.16.0/20"],
+        node_group="aws-traffic-mirror",
+        traffic_mirror_source_eni_ids=[web_interface.id],
+        token=pulumi.Output.secret("placeholder-token"),
+    ),
+)
+nlb_arn: pulumi.Output[str] = native.nlb_arn
+pulumi.export("nlb_arn", nlb_arn)

@@ -1,0 +1,145 @@
+"""NginxAnalyser and NativeAnalyser (issue 21): one component per analyser, with only its own args
+and outputs, building exactly what the WallarmMirror facade builds for that analyser."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from tests.components.test_schema import PACKAGE, component_provider
+from tests.conftest import TOKEN
+from wallarm_mirror import NativeAnalyser, NativeAnalyserArgs, NginxAnalyser, NginxAnalyserArgs, WallarmMirror
+from wallarm_mirror.components.analysers import NATIVE_TYPE_TOKEN, NGINX_TYPE_TOKEN
+from wallarm_mirror.components.stack import TYPE_TOKEN
+from wallarm_mirror.config import StackConfig
+from wallarm_mirror.config.analyzers import NATIVE_NODE_ONLY, NGINX_NODE_ONLY
+from wallarm_mirror.offline.engine import OfflineRun, run_offline
+
+CONFIG = {"aws:region": "eu-west-1"}
+VPC = "vpc-0123456789abcdef0"
+SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+NGINX = NginxAnalyserArgs(
+    vpc_id=VPC,
+    alb_subnet_ids=SUBNETS,
+    mirror_source_cidrs=["10.0.16.0/20"],
+    token=TOKEN,
+    deletion_protection=False,
+)
+NATIVE = NativeAnalyserArgs(
+    vpc_id=VPC,
+    node_subnet_ids=SUBNETS,
+    mirror_source_cidrs=["10.0.16.0/20"],
+    node_group="g",
+    traffic_mirror_source_eni_ids=["eni-0123456789abcdef0"],
+    traffic_mirror_source_tags={"role": "web"},
+    token=TOKEN,
+)
+
+
+def _run(build: Any) -> tuple[OfflineRun, Any]:
+    made: dict[str, Any] = {}
+
+    def program() -> None:
+        made["component"] = build()
+
+    return run_offline(CONFIG, stack="lib", program=program), made["component"]
+
+
+def _shown(value: Any) -> Any:
+    # An asset archive (the enrolment function's code) by its files' text or paths.
+    assets = getattr(value, "assets", None)
+    if isinstance(assets, dict):
+        return {name: getattr(asset, "text", None) or getattr(asset, "path", None) for name, asset in assets.items()}
+    return repr(value)
+
+
+def _children(run: OfflineRun, root_type: str) -> dict[tuple[str, str], str]:
+    """Every resource but the root component: (type, name) -> its inputs as JSON (secrets as markers)."""
+    return {
+        (r.typ, r.name): json.dumps(r.inputs, sort_keys=True, default=_shown)
+        for r in run.resources
+        if r.typ != root_type
+    }
+
+
+@pytest.mark.parametrize(
+    ("component", "token", "args", "analyzer"),
+    [(NginxAnalyser, NGINX_TYPE_TOKEN, NGINX, "nginxNode"), (NativeAnalyser, NATIVE_TYPE_TOKEN, NATIVE, "nativeNode")],
+    ids=["nginx", "native"],
+)
+def test_it_builds_what_the_facade_builds_for_its_analyser(component: Any, token: str, args: dict, analyzer: str):
+    run, _ = _run(lambda: component("waf", dict(args)))
+    either: Any = {**args, "analyzer": analyzer}  # the facade's args: these plus the analyser
+    facade, _ = _run(lambda: WallarmMirror("waf", either))
+    mine, theirs = _children(run, token), _children(facade, TYPE_TOKEN)
+    assert len(mine) > 15
+    assert mine == theirs  # same children, names and inputs: only the root's type differs
+    assert [r.name for r in run.resources if r.typ == token] == ["waf"]
+    assert not [r for r in run.resources if r.typ == TYPE_TOKEN]
+
+
+def test_the_nginx_analysers_outputs_are_never_none():
+    def program() -> None:
+        made = NginxAnalyser("waf", NGINX)
+        for key in ("mirror_endpoint", "mirror_configs", "alb_dns_name", "asg_name", "alb_security_group_id"):
+            pulumi.export(key, getattr(made, key))
+        assert not hasattr(made, "nlb_arn")  # the other analyser's outputs are not there at all
+
+    resolved = run_offline(CONFIG, stack="lib", program=program).outputs
+    assert resolved["mirror_endpoint"].startswith("http://internal-waf-alb-")
+    assert set(resolved["mirror_configs"]) == {"nginx", "envoy", "istio", "traefik"}
+    assert all(value is not None for value in resolved.values()), resolved
+
+
+def test_the_native_analysers_outputs_are_never_none():
+    def program() -> None:
+        made = NativeAnalyser("waf", NATIVE)
+        for key in ("nlb_arn", "traffic_mirror_target_id", "traffic_mirror_session_ids", "enrolment_function_name"):
+            pulumi.export(key, getattr(made, key))
+        assert not hasattr(made, "mirror_endpoint")
+
+    resolved = run_offline(CONFIG, stack="lib", program=program).outputs
+    assert all(value is not None for value in resolved.values()), resolved
+    assert len(resolved["traffic_mirror_session_ids"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("component", "args", "wrong", "name"),
+    [
+        (NginxAnalyser, NGINX, {"traffic_mirror_ports": [80]}, "NginxAnalyserArgs"),
+        (NativeAnalyser, NATIVE, {"certificate_arn": "arn:aws:acm:eu-west-1:1:certificate/x"}, "NativeAnalyserArgs"),
+        (NginxAnalyser, NGINX, {"analyzer": "nativeNode"}, "NginxAnalyserArgs"),
+    ],
+)
+def test_a_key_of_the_other_analyser_is_refused_naming_this_components_args(component, args, wrong, name):
+    mixed: Any = {**args, **wrong}  # untyped, as from YAML: what the run-time check is for
+    with pytest.raises(pulumi.RunError) as refused:
+        _run(lambda: component("waf", mixed))
+    (key,) = wrong
+    assert f"{name}.{key}:" in str(refused.value)
+
+
+def test_each_schema_lists_only_its_analysers_inputs_each_with_a_description():
+    text = component_provider().schema
+    assert text is not None
+    schema = json.loads(text)
+    aliases = {name: info.alias or name for name, info in StackConfig.model_fields.items()}
+    for token, other_only, own_only in (
+        (f"{PACKAGE}:index:NginxAnalyser", NATIVE_NODE_ONLY, NGINX_NODE_ONLY),
+        (f"{PACKAGE}:index:NativeAnalyser", NGINX_NODE_ONLY, NATIVE_NODE_ONLY),
+    ):
+        resource = schema["resources"][token]
+        inputs = resource["inputProperties"]
+        assert not set(inputs) & set(other_only), token
+        assert set(own_only) <= set(inputs) and "analyzer" not in inputs
+        assert all(spec.get("description") for spec in inputs.values()), token
+        assert all(spec.get("description") for spec in resource["properties"].values()), token
+        assert set(inputs) <= set(aliases.values())
+    nginx = schema["resources"][f"{PACKAGE}:index:NginxAnalyser"]
+    native = schema["resources"][f"{PACKAGE}:index:NativeAnalyser"]
+    assert "mirrorEndpoint" in nginx["required"] and "nlbArn" not in nginx["properties"]
+    assert "nlbArn" in native["required"] and "mirrorEndpoint" not in native["properties"]
+    assert "tokenStoreArn" not in native["required"]  # None with tokenDelivery userData
