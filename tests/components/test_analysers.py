@@ -143,3 +143,12 @@ def test_each_schema_lists_only_its_analysers_inputs_each_with_a_description():
     assert "mirrorEndpoint" in nginx["required"] and "nlbArn" not in nginx["properties"]
     assert "nlbArn" in native["required"] and "mirrorEndpoint" not in native["properties"]
     assert "tokenStoreArn" not in native["required"]  # None with tokenDelivery userData
+
+
+def test_a_stack_moving_from_the_facade_keeps_its_resources_with_one_alias():
+    """Same children and names (above), so aliasing the root's old type is all a move needs: the
+    engine derives every child's old URN from its parent's aliases (see test_schema's alias tests)."""
+    moved = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=TYPE_TOKEN)])
+    run, _ = _run(lambda: NginxAnalyser("waf", NGINX, moved))
+    (alias,) = run.mocks.aliases[(NGINX_TYPE_TOKEN, "waf")]
+    assert alias["type"] == TYPE_TOKEN and alias.get("parentUrn", "") == ""
