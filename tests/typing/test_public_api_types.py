@@ -39,7 +39,9 @@ def test_a_program_wiring_outputs_into_the_args_type_checks_and_plans() -> None:
     )
     vpc_id = run.id_of("Vpc", "net")
     assert run.only_named("TargetGroup", "waf-tg").inputs["vpcId"] == vpc_id
-    assert run.only_named("LoadBalancer", "waf-alb").inputs["subnets"] == [run.id_of("Subnet", f"private-{z}") for z in "ab"]
+    assert run.only_named("LoadBalancer", "waf-alb").inputs["subnets"] == [
+        run.id_of("Subnet", f"private-{z}") for z in "ab"
+    ]
     web_id = run.id_of("SecurityGroup", "web")
     assert any(r.inputs.get("referencedSecurityGroupId") == web_id for r in run.all("SecurityGroupIngressRule"))
     assert run.state_of("Policy", "reader")["arn"] in [a.inputs["policyArn"] for a in run.all("RolePolicyAttachment")]

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..config import TokenDelivery
+from .resolve import ResolvedArgs
 from .tags import assume_role_policy, item_name_fragment, name_fragment
 
 TOKEN_RECOVERY_WINDOW_DAYS = 7
@@ -125,3 +126,29 @@ class NodeIdentity(pulumi.ComponentResource):
             f"{name}-node-profile", role=self.role.name, tags=args.tags, opts=child
         )
         self.register_outputs({"node_role_arn": self.role.arn, "instance_profile_arn": self.instance_profile.arn})
+
+
+def node_identity_for(
+    parent: pulumi.Resource,
+    name: str,
+    resolved: ResolvedArgs,
+    stack: str,
+    partition: pulumi.Output[str],
+    token: pulumi.Output[str],
+    tags: dict[str, str],
+) -> NodeIdentity:
+    """The node role, its instance profile and the stored token of an analyser: the same for both."""
+    config = resolved.config
+    return NodeIdentity(
+        name,
+        NodeIdentityArgs(
+            stack=stack,
+            partition=partition,
+            token=token,
+            token_delivery=config.token_delivery,
+            token_kms_key_arn=resolved.value("token_kms_key_arn"),
+            extra_policy_arns=resolved.items("extra_policy_arns"),
+            tags=tags,
+        ),
+        pulumi.ResourceOptions(parent=parent),
+    )
