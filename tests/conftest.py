@@ -198,8 +198,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # starting these first lets the short ones fill the gaps and both workers finish together.
 SLOW_FIRST = (
     "tests/config/test_properties.py",
-    "tests/mirror/test_nginx_distress.py",
-    "tests/mirror/test_envoy_distress.py",
     "tests/status/test_status_moto.py",
     "tests/node/test_boot_script.py",
     "tests/mirror/test_envoy_traffic.py",

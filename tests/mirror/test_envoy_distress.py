@@ -23,6 +23,8 @@ from wallarm_mirror.mirror import MirrorEndpoint, MirrorOptions, render_envoy
 from wallarm_mirror.mirror.options import MAX_CONNECTIONS
 
 MIRROR_STATS = "cluster.wallarm_mirror."
+# Latency is measured here: ./dev test runs these alone, after the parallel suite (pyproject.toml).
+pytestmark = pytest.mark.distress
 
 
 @pytest.fixture

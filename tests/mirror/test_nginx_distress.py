@@ -39,6 +39,9 @@ from tests.mirror.test_nginx_runs import PRIMARY, nginx_binary  # noqa: F401
 from wallarm_mirror.mirror import MirrorEndpoint, MirrorOptions, render_nginx
 from wallarm_mirror.mirror.options import MAX_CONNECTIONS
 
+# Latency is measured here: ./dev test runs these alone, after the parallel suite (pyproject.toml).
+pytestmark = pytest.mark.distress
+
 LOG_LEVELS = re.compile(r"\[(error|warn|crit|alert|emerg)\]")
 
 
