@@ -1,6 +1,6 @@
 """One component per analyser: NginxAnalyser and NativeAnalyser, each with only its own args and outputs.
 
-They build the same children as the WallarmMirror facade (components/stack.py, build_analyser) with
+They build the same children as the WallarmMirror facade (components/stack.py, _build_analyser) with
 the same names and rules; a program that uses one of them learns from its type, not from a run-time
 refusal, which args its analyser takes. WallarmMirror stays for the stack program and for code that
 uses it: its type and children are unchanged, so its stacks replace nothing.
@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 
 from .args import NativeAnalyserArgs, NginxAnalyserArgs
-from .stack import HostedComponent, build_analyser, checked_args, with_program_type_alias
+from .stack import HostedComponent, checked_args
 
 NGINX_TYPE_TOKEN = "wallarm:mirror:NginxAnalyser"
 NATIVE_TYPE_TOKEN = "wallarm:mirror:NativeAnalyser"
@@ -34,14 +34,6 @@ def _with_analyser(args: Mapping[str, Any], analyzer: str, args_name: str) -> Ma
             "(use WallarmMirror to choose the analyser by an arg)"
         )
     return {**args, "analyzer": analyzer}
-
-
-def _publish(component: pulumi.ComponentResource, outputs: dict[str, pulumi.Input[object]]) -> None:
-    """Every annotated output as an attribute (None where a setting leaves it out), then register."""
-    for key in type(component).__annotations__:
-        if not key.startswith("_"):
-            setattr(component, key, outputs.get(key))
-    component.register_outputs(outputs)
 
 
 class NginxAnalyser(HostedComponent):
@@ -86,9 +78,7 @@ class NginxAnalyser(HostedComponent):
 
     def __init__(self, name: str, args: NginxAnalyserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = checked_args(_with_analyser(args, "nginxNode", "NginxAnalyserArgs"), "NginxAnalyserArgs")
-        token = type(self)._type_token
-        super().__init__(token, name, None, with_program_type_alias(opts, token, NGINX_TYPE_TOKEN))
-        _publish(self, build_analyser(self, name, resolved, pulumi.get_stack()))
+        self._build_analyser(name, resolved, opts, NGINX_TYPE_TOKEN)
 
     # The type this class registers (the component package hosts it as <package>:index:NginxAnalyser).
     _type_token = NGINX_TYPE_TOKEN
@@ -132,9 +122,7 @@ class NativeAnalyser(HostedComponent):
 
     def __init__(self, name: str, args: NativeAnalyserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = checked_args(_with_analyser(args, "nativeNode", "NativeAnalyserArgs"), "NativeAnalyserArgs")
-        token = type(self)._type_token
-        super().__init__(token, name, None, with_program_type_alias(opts, token, NATIVE_TYPE_TOKEN))
-        _publish(self, build_analyser(self, name, resolved, pulumi.get_stack()))
+        self._build_analyser(name, resolved, opts, NATIVE_TYPE_TOKEN)
 
     # The type this class registers (the component package hosts it as <package>:index:NativeAnalyser).
     _type_token = NATIVE_TYPE_TOKEN

@@ -14,7 +14,7 @@ from .alarms import AlarmsArgs, MirrorAlarms
 from .load_balancer import LoadBalancerArgs, MirrorLoadBalancer
 from .node_boot import BOOT_TEXT_FIELDS, boot_script_problems, boot_spec, token_source, vpc_cidrs
 from .node_group import NodeGroup, NodeGroupArgs
-from .node_identity import node_identity_for
+from .node_identity import NodeIdentity
 from .resolve import ResolvedArgs
 from .security_groups import MirrorSecurityGroups, SecurityGroupsArgs
 
@@ -26,11 +26,12 @@ def build_nginx_analyser(
     stack: str,
     tags: dict[str, str],
     vpc: pulumi.Output[aws.ec2.GetVpcResult],
+    identity: NodeIdentity,
+    token: pulumi.Output[str],
     where: tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]],
 ) -> dict[str, pulumi.Input[object]]:
     """Creates the security groups, the access logs bucket (if asked), the internal ALB with its
-    target group and listener, the node identity, the node group of NGINX nodes and the alarms;
-    returns the outputs."""
+    target group and listener, the node group of NGINX nodes and the alarms; returns the outputs."""
     partition, region, account = where
     config = resolved.config
     vpc_id = resolved.value("vpc_id")
@@ -84,8 +85,6 @@ def build_nginx_analyser(
         ),
         pulumi.ResourceOptions(parent=parent),
     )
-    token = resolved.token
-    identity = node_identity_for(parent, name, resolved, stack, partition, token, tags)
 
     trusted = vpc.apply(lambda v: trusted_proxy_cidrs(vpc_cidrs(v), config.mirror_source_cidrs))
     # Snippets given as Outputs join the script when they resolve; the size check then runs too.

@@ -25,6 +25,20 @@ class HostedComponent(pulumi.ComponentResource):
     # (provider.hosted). Not annotated: the schema analyzer reads annotations as outputs.
     _type_token = ""
 
+    def _build_analyser(
+        self, name: str, resolved: ResolvedArgs, opts: pulumi.ResourceOptions | None, program_type_token: str
+    ) -> dict[str, pulumi.Input[object]]:
+        """Register as `_type_token` (aliased to the program's type while hosted), build the analyser's
+        children, set every annotated output as an attribute (None where a setting leaves it out), and
+        register the outputs; returns them."""
+        type_token = type(self)._type_token
+        super().__init__(type_token, name, None, with_program_type_alias(opts, type_token, program_type_token))
+        outputs = build_analyser(self, name, resolved, pulumi.get_stack())
+        for key in type(self).__annotations__:
+            setattr(self, key, outputs.get(key))
+        self.register_outputs(outputs)
+        return outputs
+
 
 class WallarmMirror(HostedComponent):
     """Creates everything one analyser needs. nginxNode: security groups, the internal mirror ALB with
@@ -91,19 +105,8 @@ class WallarmMirror(HostedComponent):
 
     def __init__(self, name: str, args: WallarmMirrorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = checked_args(args, ARGS_NAME)
-        self._build(name, resolved, pulumi.get_stack(), opts)
-
-    def _build(self, name: str, resolved: ResolvedArgs, stack: str, opts: pulumi.ResourceOptions | None) -> None:
-        type_token = type(self)._type_token
-        super().__init__(type_token, name, None, with_program_type_alias(opts, type_token, TYPE_TOKEN))
-        self.outputs: dict[str, pulumi.Input[object]] = build_analyser(self, name, resolved, stack)
-        self._finish()
-
-    def _finish(self) -> None:
-        """Typed attributes for every output (None where this analyser has none), then register them."""
-        for key in type(self).__annotations__:
-            setattr(self, key, self.outputs.get(key))
-        self.register_outputs(self.outputs)
+        # Every output by its stack output name: the program exports them all (program.py).
+        self.outputs = self._build_analyser(name, resolved, opts, TYPE_TOKEN)
 
 
 def with_program_type_alias(
@@ -158,16 +161,11 @@ def build_analyser(
 
     partition, region, account = (arn_part(i) for i in (1, 3, 4))
 
+    token = resolved.token
+    identity = node_identity_for(parent, name, resolved, stack, partition, token, tags)
     if config.native:
         # Imported here: a stack of the NGINX node analyser never loads the native modules.
-        from .native_analyser import build_native_analyser
-
-        token = resolved.token
-        identity = node_identity_for(parent, name, resolved, stack, partition, token, tags)
-        return build_native_analyser(
-            parent, name, resolved, stack, tags, vpc, identity, token, (partition, region, account)
-        )
-
-    from .nginx_analyser import build_nginx_analyser
-
-    return build_nginx_analyser(parent, name, resolved, stack, tags, vpc, (partition, region, account))
+        from .native_analyser import build_native_analyser as build
+    else:
+        from .nginx_analyser import build_nginx_analyser as build
+    return build(parent, name, resolved, stack, tags, vpc, identity, token, (partition, region, account))
