@@ -70,7 +70,7 @@ def build_native_analyser(
     config = resolved.config
     child = pulumi.ResourceOptions(parent=parent)
     # A list for nativeNode (resolve_args refuses an Output list): one health rule per subnet.
-    subnets = resolved.node_subnet_list()
+    subnets = resolved.items("node_subnet_ids")  # required, and a list (resolve_args), with nativeNode
     vpc_id = resolved.value("vpc_id")
     group = NativeSecurityGroup(
         name,

@@ -48,9 +48,15 @@ _PLACEHOLDERS: dict[str, str] = {
 }
 
 
-# A valid stand-in for item `i` of an Output-capable item list, distinct per item (the lists refuse
-# duplicates): the real item is checked when it resolves.
+def _subnet_placeholder(index: int) -> str:
+    return f"subnet-{index:017x}"
+
+
+# A valid stand-in for item `i` of a list whose items may be Outputs, distinct per item (the lists
+# refuse duplicates): the real item is checked when it resolves.
 _ITEM_PLACEHOLDERS: dict[str, Callable[[int], str]] = {
+    "alb_subnet_ids": _subnet_placeholder,
+    "node_subnet_ids": _subnet_placeholder,
     "mirror_source_security_group_ids": lambda i: f"sg-{i:017x}",
     "traffic_mirror_source_eni_ids": lambda i: f"eni-{i:017x}",
     "extra_policy_arns": lambda i: f"arn:aws:iam::000000000000:policy/placeholder-{i}",
@@ -78,10 +84,6 @@ def _holds_output(value: Any) -> bool:
     return False
 
 
-def _subnet_placeholder(index: int) -> str:
-    return f"subnet-{index:017x}"
-
-
 @dataclass(frozen=True)
 class ResolvedArgs:
     """The args checked so far: a model of what is known, and the Outputs still to check."""
@@ -93,7 +95,7 @@ class ResolvedArgs:
     token: pulumi.Output[str] = field(default_factory=lambda: pulumi.Output.secret(""))
     # A snippet or post script came as an Output: the boot script holding it is secret.
     secret_boot_text: bool = False
-    # Per item list (OUTPUT_ITEM_LISTS), the positions of the items that came as Outputs.
+    # Per list that came with Output items, the positions of those items.
     output_items: dict[str, frozenset[int]] = field(default_factory=dict)
 
     def value(self, key: str) -> Any:
@@ -107,20 +109,13 @@ class ResolvedArgs:
         )
 
     def items(self, key: str) -> list[Any]:
-        """An item list (OUTPUT_ITEM_LISTS) whose items may be checked Outputs, in the order given."""
+        """A list given as a list (never as one Output), whose items may be checked Outputs, in order:
+        an item list (OUTPUT_ITEM_LISTS), or nodeSubnetIds with nativeNode (one rule per subnet)."""
         known = list(getattr(self.config, key))  # with a placeholder where an Output was given
         if key not in self.late:
             return known
         late = self.output_items[key]
         return [self.late[key].apply(_item(i)) if i in late else value for i, value in enumerate(known)]
-
-    def node_subnet_list(self) -> list[Any]:
-        """nodeSubnetIds as a list whose items may be Outputs (nativeNode: one rule per subnet)."""
-        if "node_subnet_ids" not in self.late:
-            return list(self.config.nodes_subnets)
-        checked = self.late["node_subnet_ids"]
-        count = len(self.config.nodes_subnets)  # a list of that length: resolve_args refused an Output list
-        return [checked.apply(_item(i)) for i in range(count)]
 
 
 def _item(index: int) -> Callable[[list[Any]], Any]:
@@ -188,15 +183,6 @@ def resolve_args(args: Mapping[str, Any], args_name: str = ARGS_NAME) -> Resolve
         if _is_output(args[key]):
             placeholders[key] = _PLACEHOLDERS[key]
             outputs[key] = pulumi.Output.from_input(args[key])
-    for key in OUTPUT_LISTS & set(args):
-        value = args[key]
-        if _is_output(value):
-            # The count is not known: two stand-ins (what an ALB needs); the real list is checked later.
-            placeholders[key] = [_subnet_placeholder(0), _subnet_placeholder(1)]
-            outputs[key] = pulumi.Output.from_input(value)
-        elif isinstance(value, Sequence) and not isinstance(value, str) and any(_is_output(v) for v in value):
-            placeholders[key] = [v if not _is_output(v) else _subnet_placeholder(i) for i, v in enumerate(value)]
-            outputs[key] = pulumi.Output.all(*value)
     late_capable = OUTPUT_SCALARS | OUTPUT_LISTS | OUTPUT_ITEM_LISTS
     must_be_known = sorted(key for key, value in args.items() if key not in late_capable and _holds_output(value))
     if must_be_known:
@@ -218,9 +204,13 @@ def resolve_args(args: Mapping[str, Any], args_name: str = ARGS_NAME) -> Resolve
             ]
         )
     output_items: dict[str, frozenset[int]] = {}
-    for key in OUTPUT_ITEM_LISTS & set(args):
+    for key in (OUTPUT_LISTS | OUTPUT_ITEM_LISTS) & set(args):
         value = args[key]
-        if isinstance(value, Sequence) and not isinstance(value, str) and any(_is_output(v) for v in value):
+        if key in OUTPUT_LISTS and _is_output(value):
+            # The count is not known: two stand-ins (what an ALB needs); the real list is checked later.
+            placeholders[key] = [_subnet_placeholder(0), _subnet_placeholder(1)]
+            outputs[key] = pulumi.Output.from_input(value)
+        elif isinstance(value, Sequence) and not isinstance(value, str) and any(_is_output(v) for v in value):
             stand_in = _ITEM_PLACEHOLDERS[key]
             placeholders[key] = [v if not _is_output(v) else stand_in(i) for i, v in enumerate(value)]
             outputs[key] = pulumi.Output.all(*value)
