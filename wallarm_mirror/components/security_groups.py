@@ -75,12 +75,16 @@ class MirrorSecurityGroups(pulumi.ComponentResource):
                 **rule_peer(peer),
             )
 
-        # Standalone rule resources (not inline blocks): each source is added or removed on its own.
-        sources = [*args.mirror_source_cidrs, *args.mirror_source_security_group_ids]
-        for index, source in enumerate(sources):
+        # Standalone rule resources (not inline blocks): each source is added or removed on its own. A
+        # CIDR or a known group names its rule; a group given as an Output, its position in the list.
+        sources = [(name_fragment(cidr), cidr) for cidr in args.mirror_source_cidrs] + [
+            (item_name_fragment(group, index, "sg"), group)
+            for index, group in enumerate(args.mirror_source_security_group_ids)
+        ]
+        for fragment, source in sources:
             tcp_rule(
                 aws.vpc.SecurityGroupIngressRule,
-                f"{name}-alb-sg-from-{item_name_fragment(source, index - len(args.mirror_source_cidrs), 'sg')}",
+                f"{name}-alb-sg-from-{fragment}",
                 self.alb,
                 MIRROR_LISTENER_PORT,
                 source,
