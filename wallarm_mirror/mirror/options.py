@@ -43,8 +43,8 @@ NGINX_MIRROR_LOCATION = "/_wallarm_mirror"
 DEFAULT_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
 
 # The mirror module arrived in NGINX 1.13.4: the oldest version the snippet supports, and the default.
-NGINX_OLDEST = "1.13.4"
 NGINX_OLDEST_VERSION = (1, 13, 4)
+NGINX_OLDEST = ".".join(map(str, NGINX_OLDEST_VERSION))
 # `server ... resolve` and `resolver` inside `upstream` reached open-source NGINX in 1.27.3
 # (https://nginx.org/en/CHANGES, "Changes with nginx 1.27.3", 26 Nov 2024); before, only NGINX Plus.
 NGINX_UPSTREAM_RESOLVE = (1, 27, 3)
@@ -84,7 +84,8 @@ class MirrorOptions:
       user request waits for it: it bounds how long a slow or dead analyser holds a copy's slot.
     - `max_connections`: copies in flight to the ALB at once (NGINX `max_conns` over all workers,
       Envoy's circuit breakers). A copy beyond it is shed at once, never queued, so a hung analyser
-      holds at most this many connections of the web tier (two each on NGINX: relay in and out).
+      holds at most this many copies' connections of the web tier (four each on NGINX: the relay's
+      end of the site's hand-off, both ends of the relay's part 1 to part 2, and part 2 to the ALB).
     - `hosts`: host names the mirrored routes answer for (Istio VirtualService hosts, Envoy domains,
       Traefik Host rule). Empty means any host; for Istio it means the primary host (mesh traffic).
     - `istio_gateways`: the VirtualService `gateways`: "mesh" for sidecar traffic, or
@@ -222,7 +223,7 @@ class MirrorOptions:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONNECTIONS_LIMIT:
             return [
                 f"max_connections={value!r} is not a whole number from 1 to {MAX_CONNECTIONS_LIMIT}: use e.g. "
-                f"{MAX_CONNECTIONS} (copies in flight to the ALB; more are shed, each holds up to two of "
+                f"{MAX_CONNECTIONS} (copies in flight to the ALB; more are shed, each holds up to four of "
                 "NGINX's worker_connections)."
             ]
         return []
