@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -225,6 +226,7 @@ def test_handler_reads_its_environment(estate: Estate, moto_server, monkeypatch)
         enrolment.ENV_MANAGED_TAG_KEY: settings.managed_tag_key,
         enrolment.ENV_MANAGED_TAG_VALUE: settings.managed_tag_value,
         enrolment.ENV_DESCRIPTION: settings.description,
+        enrolment.ENV_METHOD: settings.method,
         "AWS_ENDPOINT_URL": moto_server.endpoint,
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "testing",
@@ -251,3 +253,44 @@ def test_a_source_missing_from_a_late_listing_keeps_its_session(estate: Estate, 
 
     assert summary["deleted"] == []
     assert len(estate.sessions(eni)) == 1
+
+
+def test_auto_gives_sessions_only_to_types_aws_can_mirror(estate: Estate) -> None:
+    settings = dataclasses.replace(estate.settings, method="auto")
+    nitro, nitro_eni = estate.source("m5.large")
+    newer, newer_eni = estate.source("m7i.large")
+
+    summary = run(SCHEDULE, settings, estate.ec2)
+
+    assert len(estate.sessions(nitro_eni)) == 1
+    assert estate.sessions(newer_eni) == []
+    assert [entry["instance"] for entry in summary["created"]] == [nitro]
+    assert {
+        "instance": newer,
+        "reason": "trafficMirrorMethod is auto and AWS cannot mirror m7i.large: the host script copies it",
+    } in summary["skipped"]
+
+
+def test_host_deletes_the_sessions_an_earlier_method_left(estate: Estate) -> None:
+    instance, eni = estate.source("m5.large")
+    run(SCHEDULE, estate.settings, estate.ec2)
+    assert len(ours(estate)) == 1, "the aws method made a session"
+
+    summary = run(SCHEDULE, dataclasses.replace(estate.settings, method="host"), estate.ec2)
+
+    assert ours(estate) == []
+    [deleted] = summary["deleted"]
+    assert deleted["eni"] == eni
+    assert deleted["reason"] == f"instance {instance}: trafficMirrorMethod is host: the host script copies it"
+    assert summary["created"] == summary["failed"] == []
+
+
+def test_host_running_event_creates_nothing(estate: Estate) -> None:
+    instance, eni = estate.source("m5.large")
+
+    summary = run(running(instance), dataclasses.replace(estate.settings, method="host"), estate.ec2)
+
+    assert estate.sessions(eni) == []
+    assert summary["skipped"] == [
+        {"instance": instance, "reason": "trafficMirrorMethod is host: the host script copies it"}
+    ]

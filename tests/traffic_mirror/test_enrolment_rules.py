@@ -27,6 +27,7 @@ GOOD = {
     enrolment.ENV_MANAGED_TAG_KEY: "wallarm-mirror:managed-by",
     enrolment.ENV_MANAGED_TAG_VALUE: "enrolment/prod",
     enrolment.ENV_DESCRIPTION: "Wallarm mirror of stack prod",
+    enrolment.ENV_METHOD: "aws",
 }
 
 
@@ -111,3 +112,25 @@ def test_the_client_token_is_stable_within_an_hour_and_new_after_a_restart_or_ch
         )
         == 5
     )
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "method", "expected"),
+    [
+        ("m5.large", "auto", "aws"),
+        ("m6i.large", "auto", "host"),
+        ("t2.micro", "auto", "host"),
+        ("m5.metal", "auto", "host"),
+        ("m6i.large", "aws", "aws"),
+        ("m5.large", "host", "host"),
+    ],
+)
+def test_one_rule_picks_the_method_of_an_instance(instance_type: str, method: str, expected: str) -> None:
+    assert enrolment.mirror_method(instance_type, method) == expected
+
+
+def test_an_unknown_method_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown traffic mirror method 'both'"):
+        enrolment.mirror_method("m5.large", "both")
+    with pytest.raises(ConfigurationError, match="TRAFFIC_MIRROR_METHOD='both' is not one of auto, aws, host"):
+        Settings.from_environ({**GOOD, enrolment.ENV_METHOD: "both"})

@@ -100,6 +100,9 @@ class WallarmMirrorArgs(TypedDict, total=False):
     traffic_mirror_source_tags: NotRequired[Mapping[str, str]]
     """Instances carrying all these tags get their primary network interface mirrored, also those launched later (an enrolment Lambda). Config key: wallarm-mirror:trafficMirrorSourceTags; default {}."""
 
+    traffic_mirror_method: NotRequired[str]
+    """How tagged instances are copied: aws (a traffic mirror session), host (tc + VXLAN on the host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere). One of: auto, aws, host. Config key: wallarm-mirror:trafficMirrorMethod; default "auto"."""
+
     traffic_mirror_ports: NotRequired[Sequence[int]]
     """TCP ports of the application: mirrored in both directions, nothing else (at most 5). Config key: wallarm-mirror:trafficMirrorPorts; default [80]."""
 
@@ -242,6 +245,9 @@ class NginxAnalyserArgs(TypedDict, total=False):
     health_check_path: NotRequired[str]
     """Node health-check path; overrides the node profile. Config key: wallarm-mirror:healthCheckPath."""
 
+    traffic_mirror_method: NotRequired[str]
+    """How tagged instances are copied: aws (a traffic mirror session), host (tc + VXLAN on the host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere). One of: auto, aws, host. Config key: wallarm-mirror:trafficMirrorMethod; default "auto"."""
+
     instance_type: NotRequired[str]
     """EC2 type of the nodes (x86_64). Config key: wallarm-mirror:instanceType; default "t3.medium"."""
 
@@ -350,6 +356,9 @@ class NativeAnalyserArgs(TypedDict, total=False):
 
     traffic_mirror_source_tags: NotRequired[Mapping[str, str]]
     """Instances carrying all these tags get their primary network interface mirrored, also those launched later (an enrolment Lambda). Config key: wallarm-mirror:trafficMirrorSourceTags; default {}."""
+
+    traffic_mirror_method: NotRequired[str]
+    """How tagged instances are copied: aws (a traffic mirror session), host (tc + VXLAN on the host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere). One of: auto, aws, host. Config key: wallarm-mirror:trafficMirrorMethod; default "auto"."""
 
     traffic_mirror_ports: NotRequired[Sequence[int]]
     """TCP ports of the application: mirrored in both directions, nothing else (at most 5). Config key: wallarm-mirror:trafficMirrorPorts; default [80]."""

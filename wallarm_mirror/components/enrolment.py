@@ -31,6 +31,7 @@ class EnrolmentArgs:
     vni: int
     session_number: int
     description: str
+    method: str
     region: pulumi.Input[str]
     account: pulumi.Input[str]
     partition: pulumi.Input[str]
@@ -113,6 +114,7 @@ class TrafficMirrorEnrolment(pulumi.ComponentResource):
                     code.ENV_MANAGED_TAG_KEY: MANAGED_TAG_KEY,
                     code.ENV_MANAGED_TAG_VALUE: managed_value,
                     code.ENV_DESCRIPTION: args.description,
+                    code.ENV_METHOD: args.method,
                 }
             ),
             dead_letter_config=aws.lambda_.FunctionDeadLetterConfigArgs(target_arn=self.dead_letters.arn),

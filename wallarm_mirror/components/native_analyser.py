@@ -115,6 +115,7 @@ def build_native_analyser(
                 vni=config.traffic_mirror_vni,
                 session_number=config.traffic_mirror_session_number,
                 description=session_description(stack),
+                method=config.traffic_mirror_method,
                 region=region,
                 account=account,
                 partition=partition,

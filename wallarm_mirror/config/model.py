@@ -29,6 +29,7 @@ MAX_NODES = 1000
 Mode = Literal["off", "monitoring", "safe_blocking", "block"]
 TokenDelivery = Literal["secretsManager", "ssm", "userData"]
 Analyzer = Literal["nginxNode", "nativeNode"]
+TrafficMirrorMethod = Literal["auto", "aws", "host"]
 
 # The newest all-in-one Native Node installer the facts list (wallarm-facts.md section 9).
 DEFAULT_NATIVE_NODE_VERSION = "0.25.5"
@@ -148,6 +149,11 @@ class StackConfig(BaseModel):
         default_factory=dict,
         description="Instances carrying all these tags get their primary network interface mirrored, "
         "also those launched later (an enrolment Lambda).",
+    )
+    traffic_mirror_method: TrafficMirrorMethod = Field(
+        default="auto",
+        description="How tagged instances are copied: aws (a traffic mirror session), host (tc + VXLAN on the "
+        "host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere).",
     )
     traffic_mirror_ports: Annotated[list[int], AfterValidator(native_checks.mirror_ports)] = Field(
         default_factory=lambda: [80],

@@ -20,6 +20,10 @@ Environment (the `ENV_*` constants; all required)
   the only sessions it will ever modify or delete are those carrying exactly this pair (the IAM
   policy in `policy.py` enforces the same rule).
 - `SESSION_DESCRIPTION` — the description of each session (name the stack in it).
+- `TRAFFIC_MIRROR_METHOD` — the stack's `trafficMirrorMethod`: `aws` (every source gets a session),
+  `auto` (only sources whose type AWS can mirror; the others are copied by the host script, which
+  applies the same rule, `mirror_method`) or `host` (no source gets a session; managed sessions left
+  from an earlier method are deleted).
 
 Events
 ------
@@ -99,6 +103,7 @@ ENV_STACK = "WALLARM_STACK"
 ENV_MANAGED_TAG_KEY = "MANAGED_TAG_KEY"
 ENV_MANAGED_TAG_VALUE = "MANAGED_TAG_VALUE"
 ENV_DESCRIPTION = "SESSION_DESCRIPTION"
+ENV_METHOD = "TRAFFIC_MIRROR_METHOD"
 ENVIRONMENT_VARIABLES = (
     ENV_TARGET_ID,
     ENV_FILTER_ID,
@@ -109,7 +114,13 @@ ENVIRONMENT_VARIABLES = (
     ENV_MANAGED_TAG_KEY,
     ENV_MANAGED_TAG_VALUE,
     ENV_DESCRIPTION,
+    ENV_METHOD,
 )
+
+# trafficMirrorMethod's values, and the two ways an instance's traffic can be copied.
+METHODS = ("auto", "aws", "host")
+AWS_METHOD = "aws"
+HOST_METHOD = "host"
 
 # The one tag key besides the managed-by key that sessions get; policy.py allows exactly these two.
 NAME_TAG_KEY = "Name"
@@ -186,6 +197,7 @@ class Settings:
     managed_tag_key: str
     managed_tag_value: str
     description: str
+    method: str = AWS_METHOD
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -224,6 +236,10 @@ class Settings:
         else:
             problems.append(f"{ENV_SOURCE_TAGS}={raw_tags!r} is not a non-empty JSON object of string tag values")
 
+        method = environ.get(ENV_METHOD, "").strip()
+        if method not in METHODS:
+            problems.append(f"{ENV_METHOD}={method!r} is not one of {', '.join(METHODS)}")
+
         settings = cls(
             target_id=text(ENV_TARGET_ID),
             filter_id=text(ENV_FILTER_ID),
@@ -234,6 +250,7 @@ class Settings:
             managed_tag_key=text(ENV_MANAGED_TAG_KEY),
             managed_tag_value=text(ENV_MANAGED_TAG_VALUE),
             description=text(ENV_DESCRIPTION),
+            method=method,
         )
         if problems:
             raise ConfigurationError("the enrolment function's environment is invalid: " + "; ".join(problems))
@@ -287,6 +304,20 @@ def unsupported_reason(instance_type: str) -> str | None:
             " can be mirror sources"
         )
     return None
+
+
+def mirror_method(instance_type: str, method: str) -> str:
+    """`aws` or `host`: how an instance of this type is copied under the stack's trafficMirrorMethod.
+
+    The one rule both sides apply: this function decides which instances get a session, and the host
+    script (wallarm_mirror/host_mirror) carries the same decision, rendered from `unsupported_reason`'s
+    tables, so no instance is ever copied both ways.
+    """
+    if method == "auto":
+        return HOST_METHOD if unsupported_reason(instance_type) else AWS_METHOD
+    if method not in (AWS_METHOD, HOST_METHOD):
+        raise ValueError(f"unknown traffic mirror method {method!r}; expected one of {', '.join(METHODS)}")
+    return method
 
 
 def client_token(settings: Settings, eni: str, launch_time: str, hour: int) -> str:
@@ -449,7 +480,11 @@ class Enrolment:
 
     def _enrollable_eni(self, instance: Mapping[str, Any]) -> str | None:
         instance_id = instance["InstanceId"]
-        reason = unsupported_reason(str(instance.get("InstanceType", "")))
+        instance_type = str(instance.get("InstanceType", ""))
+        if mirror_method(instance_type, self.settings.method) == HOST_METHOD:
+            self.summary.record("skipped", instance=instance_id, reason=self._host_reason(instance_type))
+            return None
+        reason = unsupported_reason(instance_type)
         if reason:
             self.summary.record("skipped", instance=instance_id, reason=reason)
             return None
@@ -457,6 +492,12 @@ class Enrolment:
         if eni is None:
             self.summary.record("skipped", instance=instance_id, reason="no network interface at device index 0 yet")
         return eni
+
+    def _host_reason(self, instance_type: str) -> str:
+        method = self.settings.method
+        if method == HOST_METHOD:
+            return "trafficMirrorMethod is host: the host script copies it"
+        return f"trafficMirrorMethod is {method} and AWS cannot mirror {instance_type}: the host script copies it"
 
     def _guarded(self, instance_id: str | None, eni: str, step: Callable[[], None]) -> None:
         # One instance's trouble must not stop the others; it is raised at the end of the run.
@@ -590,7 +631,10 @@ class Enrolment:
         assert instance is not None
         if not carries_all(tags_of(instance), self.settings.source_tags):
             return f"instance {instance_id} no longer carries all the source tags"
-        if unsupported_reason(str(instance.get("InstanceType", ""))):
+        instance_type = str(instance.get("InstanceType", ""))
+        if mirror_method(instance_type, self.settings.method) == HOST_METHOD:
+            return f"instance {instance_id}: {self._host_reason(instance_type)}"
+        if unsupported_reason(instance_type):
             return f"instance {instance_id} has a type that cannot be a mirror source"
         return None  # a source after all: listed too late above, kept
 
