@@ -1,0 +1,432 @@
+#!/bin/sh
+# wallarm-mirror host mirroring for the Pulumi stack @@STACK@@ (generated: do not edit, render it again).
+#
+# Copies the TCP traffic of the application ports on this host's interface to the stack's Network
+# Load Balancer as VXLAN (UDP 4789, VNI @@VNI@@), the packets AWS Traffic Mirroring would send:
+# a clsact qdisc on the interface, u32 filters at this stack's own priorities (@@PRIO4@@ IPv4,
+# @@PRIO6@@ IPv6) whose only action is `mirred egress mirror ... continue` into the vxlan device
+# @@DEV@@. `continue` makes the filters transparent: classification goes on to whatever filters
+# other tools have, and the site's own packets are never changed, delayed or dropped.
+#
+#   sh SCRIPT apply     [--interface IF] [--remote IP] [--instance-type T]  configure the kernel now
+#   sh SCRIPT remove    [--interface IF]   take away exactly what apply added
+#   sh SCRIPT install   [apply's options]  copy this script to @@INSTALL_PATH@@, add a systemd timer
+#                                          that runs `guard` at boot and every minute, then apply
+#   sh SCRIPT uninstall                    remove, then take away the timer, the copy and the state
+#   sh SCRIPT guard                        stop everything when the lease expired or the NLB is gone;
+#                                          otherwise re-apply (after a reboot or drift)
+#   sh SCRIPT status                       what is applied, the lease, the copies sent
+#   sh SCRIPT method    [--instance-type T]  print aws or host: how this instance is copied
+#
+# Lease: apply and install write an expiry of now + @@LEASE@@ s; guard uninstalls once it passed
+# (the stack's SSM association re-applies every 30 minutes while it exists). DNS guard: when the
+# NLB's name does not exist (while the resolver answers for @@CONTROL_NAME@@) on 3 guard runs in
+# a row, guard uninstalls; a resolver that does not answer at all changes nothing.
+set -u
+# The system directories after the caller's PATH: SSM's and systemd's PATH may be minimal.
+PATH="${PATH:+$PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH
+
+STACK='@@STACK@@'
+METHOD='@@METHOD@@'
+VNI=@@VNI@@
+PORTS='@@PORTS@@'
+NLB_DNS_NAME='@@NLB_DNS_NAME@@'   # empty: an offline copy, apply needs --remote
+CONTROL_NAME='@@CONTROL_NAME@@'   # a name that resolves whenever the VPC resolver works
+LEASE_SECONDS=@@LEASE@@
+DEV='@@DEV@@'
+PRIO4=@@PRIO4@@
+PRIO6=@@PRIO6@@
+VXLAN_PORT=4789
+# Instance families AWS Traffic Mirroring cannot use as a source (rendered from
+# wallarm_mirror.traffic_mirror.enrolment: UNSUPPORTED_FAMILIES, then XEN_FAMILIES_UNSUPPORTED).
+UNSUPPORTED_FAMILIES='@@UNSUPPORTED_FAMILIES@@'
+XEN_FAMILIES='@@XEN_FAMILIES@@'
+NXDOMAIN_LIMIT=3
+IMDS=http://169.254.169.254
+
+NAME="wallarm-host-mirror-$STACK"
+INSTALL_PATH='@@INSTALL_PATH@@'
+UNIT_DIR=/etc/systemd/system
+# Kernel facts live in /run (gone at reboot, like the kernel set-up); the lease and the options in
+# /var/lib (they outlive a reboot, so the boot-time guard can re-apply or stop).
+RUN_DIR="/run/wallarm-host-mirror/$STACK"
+LIB_DIR="/var/lib/wallarm-host-mirror/$STACK"
+
+log() { printf '%s[%s]: %s\n' wallarm-host-mirror "$STACK" "$*"; }
+die() { printf '%s[%s]: %s\n' wallarm-host-mirror "$STACK" "$*" >&2; exit 1; }
+usage_error() { printf '%s[%s]: %s\n' wallarm-host-mirror "$STACK" "$*" >&2; exit 2; }
+
+need_root() {
+    [ "$(id -u)" = 0 ] || die "$1 must run as root: it changes the kernel's traffic control and network devices."
+}
+
+# --- the one rule (wallarm_mirror.traffic_mirror.enrolment.mirror_method) -----------------------
+method_for() {
+    [ "$METHOD" = host ] && { echo host; return; }
+    family=${1%%.*}
+    case "$1" in *.*) size=${1#*.} ;; *) size='' ;; esac
+    case "$size" in metal*) echo host; return ;; esac
+    for unsupported in $UNSUPPORTED_FAMILIES $XEN_FAMILIES; do
+        [ "$family" = "$unsupported" ] && { echo host; return; }
+    done
+    echo aws
+}
+
+imds_token() {
+    curl -fsS -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' "$IMDS/latest/api/token" 2>/dev/null
+}
+
+imds_get() {  # $1 = path under meta-data/; empty output when IMDS does not answer
+    token=$(imds_token) || return 1
+    curl -fsS -m 2 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1" 2>/dev/null
+}
+
+instance_type() {
+    if [ -n "$ITYPE" ]; then echo "$ITYPE"; return 0; fi
+    imds_get instance-type
+}
+
+# --- addresses -------------------------------------------------------------------------------------
+default_interface() {
+    ip -4 route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}'
+}
+
+local_address() {  # the interface's first global IPv4 address: the outer source of every copy
+    ip -4 -o addr show dev "$1" scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}'
+}
+
+resolve4() {  # IPv4 addresses of a name, one a line (getent: files, then DNS, as the host resolves)
+    getent ahostsv4 "$1" 2>/dev/null | awk '$2 == "STREAM" {print $1}'
+}
+
+current_remote() {
+    ip -d link show "$DEV" 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "remote") {print $(i + 1); exit}}'
+}
+
+# The NLB node in this host's zone (<zone>.<nlb name>), else any node of the regional name. The
+# address in use is kept while the name still returns it, so re-applying does not move the copies.
+choose_remote() {
+    zone=$(imds_get placement/availability-zone) || zone=''
+    addresses=''
+    if [ -n "$zone" ]; then
+        addresses=$(resolve4 "$zone.$NLB_DNS_NAME")
+        [ -n "$addresses" ] || log "no NLB node answers as $zone.$NLB_DNS_NAME: using the regional name, so copies may cross zones (inter-zone data is billed)"
+    else
+        log "the instance metadata service gave no availability zone: using the NLB's regional name, so copies may cross zones"
+    fi
+    [ -n "$addresses" ] || addresses=$(resolve4 "$NLB_DNS_NAME")
+    [ -n "$addresses" ] || return 1
+    in_use=$(current_remote)
+    for address in $addresses; do
+        [ "$address" = "$in_use" ] && { echo "$address"; return 0; }
+    done
+    echo "$addresses" | awk 'NR == 1 {print; exit}'
+}
+
+# --- the kernel ------------------------------------------------------------------------------------
+# Tries every kernel feature in a throwaway network namespace (gone when unshare exits), so a
+# missing one is refused before anything on the host is touched.
+probe_kernel() {
+    command -v unshare >/dev/null 2>&1 || return 0
+    unshare --net true 2>/dev/null || return 0   # no namespaces here: the real commands will tell
+    missing=$(unshare --net sh -c '
+        tc qdisc add dev lo clsact 2>/dev/null || { echo "the clsact qdisc (sch_ingress)"; exit; }
+        tc filter add dev lo ingress prio 1 protocol ip u32 match ip protocol 6 0xff 2>/dev/null ||
+            { echo "the u32 classifier (cls_u32)"; exit; }
+        ip link add wmprobe type vxlan id 1 remote 127.0.0.2 local 127.0.0.1 dstport 4789 nolearning 2>/dev/null ||
+            { echo "vxlan devices (vxlan)"; exit; }
+        tc filter add dev lo egress prio 1 protocol ip u32 match ip protocol 6 0xff \
+            action mirred egress mirror dev wmprobe continue 2>/dev/null || echo "the mirred action (act_mirred)"
+    ')
+    [ -z "$missing" ] || die "this kernel lacks $missing, which host mirroring needs; use trafficMirrorMethod aws or a kernel that has it."
+}
+
+# Filters at our priority that do not mirror into our device belong to someone else.
+foreign_at() {  # $1 = interface, $2 = ingress|egress, $3 = priority; prints how many
+    tc filter show dev "$1" "$2" pref "$3" 2>/dev/null |
+        awk -v dev="$DEV" '/ fh [0-9a-f]+::/ {n++} index($0, "Mirror to device " dev ")") {m++} END {print n - m}'
+}
+
+ours_on() {  # $1 = interface, $2 = ingress|egress: how many of our mirror filters are there
+    tc filter show dev "$1" "$2" 2>/dev/null | awk -v dev="$DEV" 'index($0, "Mirror to device " dev ")") {m++} END {print m + 0}'
+}
+
+has_clsact() { tc qdisc show dev "$1" 2>/dev/null | grep -q '^qdisc clsact '; }
+
+delete_filters() {  # $1 = interface
+    for direction in ingress egress; do
+        for prio in $PRIO4 $PRIO6; do
+            if [ "$(foreign_at "$1" "$direction" "$prio")" != 0 ]; then
+                log "leaving $direction priority $prio on $1 alone: it holds filters that are not ours"
+                continue
+            fi
+            tc filter del dev "$1" "$direction" pref "$prio" 2>/dev/null || true
+        done
+    done
+}
+
+remove_kernel() {  # $1 = interface (may be gone)
+    if [ -n "$1" ] && ip link show "$1" >/dev/null 2>&1; then
+        delete_filters "$1"
+        if [ -f "$RUN_DIR/clsact-created" ] && has_clsact "$1" &&
+            [ -z "$(tc filter show dev "$1" ingress 2>/dev/null)" ] &&
+            [ -z "$(tc filter show dev "$1" egress 2>/dev/null)" ]; then
+            tc qdisc del dev "$1" clsact 2>/dev/null && log "removed the clsact qdisc this script had added to $1"
+        fi
+    fi
+    if ip -d link show "$DEV" 2>/dev/null | grep -q ' vxlan id '; then
+        ip link del "$DEV" && log "removed the vxlan device $DEV"
+    fi
+    rm -f "$RUN_DIR/clsact-created" "$RUN_DIR/interface" "$RUN_DIR/applied"
+}
+
+add_filters() {  # $1 = interface
+    for port in $PORTS; do
+        for family in 4 6; do
+            if [ "$family" = 4 ]; then prio=$PRIO4 proto=ip match=ip; else prio=$PRIO6 proto=ipv6 match=ip6; fi
+            tc filter add dev "$1" ingress pref "$prio" protocol "$proto" u32 \
+                match "$match" protocol 6 0xff match "$match" dport "$port" 0xffff \
+                action mirred egress mirror dev "$DEV" continue || return 1
+            tc filter add dev "$1" egress pref "$prio" protocol "$proto" u32 \
+                match "$match" protocol 6 0xff match "$match" sport "$port" 0xffff \
+                action mirred egress mirror dev "$DEV" continue || return 1
+        done
+    done
+}
+
+# Brings the kernel to the wanted set-up; changes nothing when it is there already.
+apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
+    wanted="$1 $2 $3 $VNI $PORTS"
+    count=$(echo "$PORTS" | wc -w)
+    previous=$(cat "$RUN_DIR/interface" 2>/dev/null) || previous=''
+    if [ "$(cat "$RUN_DIR/applied" 2>/dev/null)" = "$wanted" ] && [ "$(current_remote)" = "$2" ] &&
+        [ "$(ours_on "$1" ingress)" = $((2 * count)) ] && [ "$(ours_on "$1" egress)" = $((2 * count)) ]; then
+        log "already applied on $1: copies of TCP ports $PORTS go to $2 (VNI $VNI)"
+        return 0
+    fi
+    for direction in ingress egress; do
+        for prio in $PRIO4 $PRIO6; do
+            [ "$(foreign_at "$1" "$direction" "$prio")" = 0 ] ||
+                die "$direction priority $prio on $1 holds another tool's filters; host mirroring uses that priority for stack $STACK and will not touch them."
+        done
+    done
+    [ -z "$previous" ] || [ "$previous" = "$1" ] || remove_kernel "$previous"
+    mkdir -p "$RUN_DIR"
+    # A changed remote, VNI or port list: start from nothing of ours (the filters name the device).
+    delete_filters "$1"
+    ip link del "$DEV" 2>/dev/null || true
+    if ! has_clsact "$1"; then
+        tc qdisc add dev "$1" clsact || die "could not add a clsact qdisc to $1; nothing was changed."
+        : >"$RUN_DIR/clsact-created"
+    fi
+    echo "$1" >"$RUN_DIR/interface"
+    ip link add "$DEV" type vxlan id "$VNI" remote "$2" local "$3" dstport "$VXLAN_PORT" nolearning ||
+        { remove_kernel "$1"; die "could not create the vxlan device $DEV towards $2; nothing is left of it."; }
+    # No IPv6 on the tunnel device: its router solicitations would travel to the analyser too.
+    [ ! -w "/proc/sys/net/ipv6/conf/$DEV/disable_ipv6" ] || echo 1 >"/proc/sys/net/ipv6/conf/$DEV/disable_ipv6"
+    ip link set "$DEV" up || { remove_kernel "$1"; die "could not bring up $DEV; nothing is left of it."; }
+    add_filters "$1" || { remove_kernel "$1"; die "could not add the mirror filters to $1; nothing is left of them."; }
+    echo "$wanted" >"$RUN_DIR/applied"
+    mtu=$(cat "/sys/class/net/$1/mtu" 2>/dev/null) || mtu=0
+    log "applied on $1 (MTU $mtu): copies of TCP ports $PORTS, both directions, go to $2:$VXLAN_PORT as VXLAN VNI $VNI from $3"
+    [ "$mtu" -gt 1550 ] ||
+        log "MTU $mtu: copies of packets longer than $((mtu - 50)) bytes leave as IP fragments (VXLAN adds 50 bytes); the site's packets are not changed"
+}
+
+# --- commands --------------------------------------------------------------------------------------
+write_lease() {
+    mkdir -p "$LIB_DIR"
+    now=$(date +%s)
+    echo $((now + LEASE_SECONDS)) >"$LIB_DIR/lease"
+    # The options as given (an empty interface means: the default route's, looked up again).
+    printf '%s\n%s\n' "$ARG_IFACE" "$ARG_REMOTE" >"$LIB_DIR/options"
+}
+
+interfaces() {
+    for path in /sys/class/net/*; do printf ' %s' "${path##*/}"; done
+}
+
+resolve_interface() {
+    if [ -z "$IFACE" ]; then
+        IFACE=$(default_interface)
+        [ -n "$IFACE" ] || die "this host has no IPv4 default route to take the interface from; pass --interface."
+    fi
+    ip link show "$IFACE" >/dev/null 2>&1 || die "interface $IFACE does not exist; pass --interface with one of:$(interfaces)."
+}
+
+# apply without touching the lease: `apply` and `install` renew it, `guard` re-applies with it.
+do_apply() {
+    resolve_interface
+    if [ "$METHOD" = auto ]; then
+        itype=$(instance_type) || itype=''
+        [ -n "$itype" ] || die "cannot read this instance's type from the instance metadata service, which auto needs; pass --instance-type."
+        if [ "$(method_for "$itype")" = aws ]; then
+            log "$itype can be mirrored by AWS Traffic Mirroring, which the stack uses for it (trafficMirrorMethod auto): removing host mirroring instead of applying it"
+            do_uninstall
+            return 1
+        fi
+    fi
+    remote=$REMOTE
+    if [ -z "$remote" ]; then
+        [ -n "$NLB_DNS_NAME" ] || die "this copy was printed offline and knows no NLB address; pass --remote with the NLB's IPv4 address."
+        remote=$(choose_remote) || die "the NLB name $NLB_DNS_NAME does not resolve; pass --remote or check DNS."
+    fi
+    local_ip=$(local_address "$IFACE")
+    [ -n "$local_ip" ] || die "interface $IFACE has no global IPv4 address to send the copies from."
+    probe_kernel
+    apply_kernel "$IFACE" "$remote" "$local_ip"
+}
+
+do_remove() {
+    [ -n "$IFACE" ] || IFACE=$(cat "$RUN_DIR/interface" 2>/dev/null) || IFACE=''
+    [ -n "$IFACE" ] || IFACE=$(default_interface)
+    [ -z "$IFACE" ] || ip link show "$IFACE" >/dev/null 2>&1 || die "interface $IFACE does not exist."
+    remove_kernel "$IFACE"
+    # Without a lease an installed guard stops at its next run instead of applying again.
+    rm -f "$LIB_DIR/lease" "$LIB_DIR/options" "$LIB_DIR/nxdomain"
+    log "removed host mirroring${IFACE:+ from $IFACE}"
+}
+
+do_install() {
+    command -v systemctl >/dev/null 2>&1 || die "install needs systemd (systemctl); use apply from your own scheduler instead."
+    mkdir -p "$(dirname "$INSTALL_PATH")"
+    if [ "$0" != "$INSTALL_PATH" ]; then
+        if ! { cp "$0" "$INSTALL_PATH.new" && chmod 0700 "$INSTALL_PATH.new" && mv "$INSTALL_PATH.new" "$INSTALL_PATH"; }; then
+            die "could not copy this script to $INSTALL_PATH."
+        fi
+    fi
+    cat >"$UNIT_DIR/$NAME.service" <<EOF
+[Unit]
+Description=wallarm-mirror host mirroring guard for stack $STACK (lease and NLB checks, re-apply)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh $INSTALL_PATH guard
+EOF
+    cat >"$UNIT_DIR/$NAME.timer" <<EOF
+[Unit]
+Description=Runs the wallarm-mirror host mirroring guard for stack $STACK at boot and every minute
+
+[Timer]
+OnBootSec=30s
+OnUnitActiveSec=60s
+AccuracySec=5s
+
+[Install]
+WantedBy=timers.target
+EOF
+    if ! { systemctl daemon-reload && systemctl enable --now "$NAME.timer"; } >/dev/null 2>&1; then
+        log "systemctl could not enable $NAME.timer; applying now anyway"
+    fi
+}
+
+do_uninstall() {
+    remove_kernel "${IFACE:-$(cat "$RUN_DIR/interface" 2>/dev/null || true)}"
+    if [ -f "$UNIT_DIR/$NAME.timer" ] || [ -f "$UNIT_DIR/$NAME.service" ]; then
+        systemctl disable --now "$NAME.timer" >/dev/null 2>&1 || true
+        rm -f "$UNIT_DIR/$NAME.timer" "$UNIT_DIR/$NAME.service"
+        systemctl daemon-reload >/dev/null 2>&1 || true
+        log "removed the systemd units $NAME.timer and $NAME.service"
+    fi
+    rm -f "$INSTALL_PATH"
+    rm -rf "$LIB_DIR" "$RUN_DIR"
+    log "uninstalled host mirroring for stack $STACK"
+}
+
+do_guard() {
+    now=$(date +%s)
+    expiry=$(cat "$LIB_DIR/lease" 2>/dev/null) || expiry=0
+    case "$expiry" in '' | *[!0-9]*) expiry=0 ;; esac
+    if [ "$now" -ge "$expiry" ]; then
+        log "the lease expired (no apply from the stack's association since): stopping"
+        do_uninstall
+        return 0
+    fi
+    if [ -n "$NLB_DNS_NAME" ]; then
+        if [ -n "$(resolve4 "$NLB_DNS_NAME")" ]; then
+            rm -f "$LIB_DIR/nxdomain"
+        elif [ -n "$(resolve4 "$CONTROL_NAME")" ]; then
+            misses=$(($(cat "$LIB_DIR/nxdomain" 2>/dev/null || echo 0) + 1))
+            echo "$misses" >"$LIB_DIR/nxdomain"
+            log "the NLB name $NLB_DNS_NAME does not exist ($misses of $NXDOMAIN_LIMIT checks in a row)"
+            if [ "$misses" -ge "$NXDOMAIN_LIMIT" ]; then
+                log "the NLB is gone: stopping"
+                do_uninstall
+                return 0
+            fi
+        else
+            log "the resolver does not answer (not even for $CONTROL_NAME): no decision about the NLB this time"
+        fi
+    fi
+    { read -r ARG_IFACE && read -r ARG_REMOTE; } <"$LIB_DIR/options" 2>/dev/null || true
+    IFACE=$ARG_IFACE
+    REMOTE=$ARG_REMOTE
+    do_apply || true
+}
+
+do_status() {
+    iface=$(cat "$RUN_DIR/interface" 2>/dev/null) || iface=''
+    if [ -z "$iface" ]; then
+        echo "host mirroring for stack $STACK: not applied"
+    else
+        echo "host mirroring for stack $STACK: applied on $iface ($(cat "$RUN_DIR/applied" 2>/dev/null))"
+        ip -d link show "$DEV" 2>/dev/null | sed -n 's/^ *\(vxlan id .*\)/  \1/p'
+        tc -s filter show dev "$iface" ingress 2>/dev/null | awk -v dev="$DEV" 'index($0, "Mirror to device " dev ")") {o=1; next} o && /Sent/ {s += $2; p += $4; o=0} END {printf "  ingress copies: %d bytes, %d packets\n", s, p}'
+        tc -s filter show dev "$iface" egress 2>/dev/null | awk -v dev="$DEV" 'index($0, "Mirror to device " dev ")") {o=1; next} o && /Sent/ {s += $2; p += $4; o=0} END {printf "  egress copies: %d bytes, %d packets\n", s, p}'
+    fi
+    expiry=$(cat "$LIB_DIR/lease" 2>/dev/null) || expiry=''
+    if [ -n "$expiry" ]; then echo "  lease until $(date -u -d "@$expiry" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || echo "$expiry")"; fi
+    [ ! -f "$LIB_DIR/nxdomain" ] || echo "  NLB name missing on $(cat "$LIB_DIR/nxdomain") guard run(s) in a row"
+    [ ! -f "$UNIT_DIR/$NAME.timer" ] || echo "  installed: $NAME.timer runs guard every minute"
+}
+
+CMD=${1:-}
+[ $# -eq 0 ] || shift
+IFACE=''
+REMOTE=''
+ITYPE=''
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --interface | --remote | --instance-type)
+            if [ $# -lt 2 ] || [ -z "$2" ]; then usage_error "option $1 needs a value."; fi
+            case "$1" in --interface) IFACE=$2 ;; --remote) REMOTE=$2 ;; *) ITYPE=$2 ;; esac
+            shift 2
+            ;;
+        *) usage_error "unknown option $1; the options are --interface IF, --remote IP and --instance-type T." ;;
+    esac
+done
+case "$REMOTE" in
+    '') ;;
+    *[!0-9.]* | *..* | .* | *.) usage_error "--remote $REMOTE is not an IPv4 address." ;;
+    *) [ "$(echo "$REMOTE" | awk -F. 'NF == 4 && $1 < 256 && $2 < 256 && $3 < 256 && $4 < 256')" = "$REMOTE" ] ||
+        usage_error "--remote $REMOTE is not an IPv4 address." ;;
+esac
+case "$IFACE" in *[!A-Za-z0-9_.@:-]*) usage_error "--interface $IFACE is not an interface name." ;; esac
+ARG_IFACE=$IFACE
+ARG_REMOTE=$REMOTE
+
+case "$CMD" in
+    apply)
+        need_root apply
+        if do_apply; then write_lease; fi
+        ;;
+    remove) need_root remove; do_remove ;;
+    install)
+        need_root install
+        do_install
+        if do_apply; then write_lease; fi
+        ;;
+    uninstall) need_root uninstall; do_uninstall ;;
+    guard) need_root guard; do_guard ;;
+    status) do_status ;;
+    method)
+        itype=$(instance_type) || itype=''
+        [ -n "$itype" ] || die "cannot read this instance's type from the instance metadata service; pass --instance-type."
+        method_for "$itype"
+        ;;
+    '') usage_error "no command given; the commands are apply, remove, install, uninstall, guard, status and method." ;;
+    *) usage_error "unknown command $CMD; the commands are apply, remove, install, uninstall, guard, status and method." ;;
+esac
