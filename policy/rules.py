@@ -13,6 +13,7 @@ resource is created. So the code never treats "unknown" as "fine".
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,15 @@ TRAFFIC_MIRROR_FILTER = "aws:ec2/trafficMirrorFilter:TrafficMirrorFilter"
 TRAFFIC_MIRROR_FILTER_RULE = "aws:ec2/trafficMirrorFilterRule:TrafficMirrorFilterRule"
 TRAFFIC_MIRROR_SESSION = "aws:ec2/trafficMirrorSession:TrafficMirrorSession"
 TRAFFIC_MIRROR_TARGET = "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget"
+SSM_ASSOCIATION = "aws:ssm/association:Association"
+SSM_DOCUMENT = "aws:ssm/document:Document"
+# The only step our host mirroring document runs; aws:downloadContent, aws:runDocument and the like
+# would fetch what runs as root from somewhere else at run time.
+SELF_CONTAINED_ACTIONS = frozenset({"aws:runShellScript"})
+# A fetch from a URL other than the instance metadata service's, or from S3, in a runCommand line.
+_FETCH = re.compile(
+    r"\b(curl|wget)\b[^\n]*\b(?:https?|ftp)://(?!169\.254\.169\.254[:/])|\b(aws\s+s3\s+cp|aws\s+s3api\s+get-object)\b"
+)
 
 SSH_PORT = 22
 TCP_PROTOCOL_NUMBER = 6
@@ -510,6 +520,60 @@ def _traffic_mirror_session_own_target(args: StackValidationArgs, report_violati
         )
 
 
+def _association_target_problems(association: PolicyResource) -> list[str]:
+    targets = _items(_get(association.props, "targets"))
+    if not targets and not _get(association.props, "instanceId"):
+        return ["has no targets"]
+    problems = []
+    for target in targets:
+        key = str(_get(target, "key") or "")
+        values = [str(v) for v in _items(_get(target, "values"))]
+        if key.lower() == "instanceids" and "*" in values:
+            problems.append("targets InstanceIds=* (every managed instance of the account and region)")
+        elif not key.startswith("tag:") and key.lower() != "instanceids":
+            problems.append(f"targets {key}={','.join(values)}, neither a tag nor instance ids")
+    return problems
+
+
+def _document_problems(document: PolicyResource) -> list[str]:
+    try:
+        content = json.loads(str(_get(document.props, "content") or ""))
+    except ValueError:
+        return ["its content is not JSON, so what it runs cannot be read"]
+    problems = []
+    for step in _items(content.get("mainSteps") if isinstance(content, Mapping) else None):
+        action = str(_get(step, "action"))
+        if action not in SELF_CONTAINED_ACTIONS:
+            problems.append(f"step {_get(step, 'name')!r} is {action}")
+            continue
+        lines = "\n".join(str(line) for line in _items(_get(_get(step, "inputs") or {}, "runCommand")))
+        found = _FETCH.search(lines)
+        if found:
+            problems.append(f"step {_get(step, 'name')!r} fetches with {found.group(1) or found.group(2)} at run time")
+    return problems
+
+
+def _ssm_association_own_document(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    associations = [r for r in args.resources if r.resource_type == SSM_ASSOCIATION]
+    documents = {str(_get(d.props, "name")): d for d in args.resources if d.resource_type == SSM_DOCUMENT}
+    for association in associations:
+        problems = _association_target_problems(association)
+        name = str(_get(association.props, "name"))
+        own = _depends_on(association, "name", SSM_DOCUMENT) or ([documents[name]] if name in documents else [])
+        if not own:
+            problems.append(f"runs document {name!r}, which this stack does not define")
+        for document in own:
+            problems += [f"its document {document.name} {p}" for p in _document_problems(document)]
+        if problems:
+            report_violation(
+                f"SSM association {association.name} {'; '.join(problems)}. An association runs its document as "
+                "root on every instance it targets: target the web tier's tag, and run a Command document of "
+                "this stack whose whole script is in its content (aws:runShellScript steps, nothing fetched at "
+                "run time), as the host mirroring association does.",
+                association.urn,
+            )
+
+
 # Named when the ALB was the only load balancer; the name is a config key users may have set, so it
 # stays, and the policy covers every type (application, network, gateway and the classic ELB).
 ALB_INTERNAL = ResourceValidationPolicy(
@@ -621,8 +685,17 @@ RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
     PROD_DELETION_PROTECTION,
     TRAFFIC_MIRROR_FILTER_TCP_PORTS,
 ]
+SSM_ASSOCIATION_OWN_DOCUMENT = StackValidationPolicy(
+    name="ssm-association-own-document",
+    description="SSM associations target instances by tag or id (never all of them) and run a Command document "
+    "of the same stack that holds its whole script: no download at run time, since it runs as root.",
+    validate=_ssm_association_own_document,
+    severity=Severity.HIGH,
+)
+
 STACK_POLICIES: list[StackValidationPolicy] = [
     TRAFFIC_MIRROR_BOTH_DIRECTIONS,
     TRAFFIC_MIRROR_SESSION_OWN_TARGET,
+    SSM_ASSOCIATION_OWN_DOCUMENT,
 ]
 POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [*RESOURCE_POLICIES, *STACK_POLICIES]

@@ -17,7 +17,7 @@ PACKAGE = ROOT / "wallarm_mirror"
 # Packages whose every module is pure: text generators and models, tested without the engine.
 # native_node and traffic_mirror join as they appear (the enrolment Lambda's code runs in AWS
 # Lambda with boto3 and the standard library only).
-PURE_PACKAGES = ("config", "node", "mirror", "native_node", "traffic_mirror")
+PURE_PACKAGES = ("config", "node", "mirror", "native_node", "traffic_mirror", "host_mirror")
 # Pure modules inside packages that also hold Pulumi code: the program checks the boot script
 # (node_boot) before pulumi_aws is loaded; the plan and its diff run without the engine.
 PURE_MODULES = (
@@ -33,8 +33,10 @@ ALLOWED = {
     "node": set(),
     "native_node": {"node"},
     "traffic_mirror": set(),
+    # The host script carries the enrolment function's instance-type rule (one source of truth).
+    "host_mirror": {"traffic_mirror"},
     "config": {"mirror", "node", "native_node"},
-    "components": {"config", "mirror", "node", "native_node", "traffic_mirror"},
+    "components": {"config", "mirror", "node", "native_node", "traffic_mirror", "host_mirror"},
     "program": {"config", "components"},
     "offline": {"config", "node", "program"},
     "status": set(),
@@ -153,7 +155,8 @@ print(json.dumps(seen))
 # The pulumi_aws service packages each example stack needs; loading one costs 5-120 ms.
 DEV_SERVICES = ["autoscaling", "cloudwatch", "ec2", "iam", "lb", "secretsmanager", "sns", "vpc"]
 PROD_ADDS = ["s3"]  # its access-log bucket; its alarms notify an existing topic
-NATIVE_ADDS = ["lambda_", "sqs"]  # the enrolment function and its dead-letter queue
+# The enrolment function, its dead-letter queue, and the host mirroring document and association.
+NATIVE_ADDS = ["lambda_", "sqs", "ssm"]
 
 
 def test_each_part_loads_only_what_it_uses() -> None:

@@ -15,7 +15,11 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:  # the command line imports what a command needs when it runs (the import floor)
+    from .config import StackConfig
+    from .offline.plan import StackFile
 
 EXIT_BAD_INPUT = 2
 
@@ -201,6 +205,8 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
 
     if args.server == "aws-cli":
         return _aws_cli_session_command(args)
+    if args.server == "host":
+        return _host_script(args)
     overrides = _mirror_option_overrides(args.option or [])
     warnings: list[str] = []
     if args.endpoint is None:
@@ -247,13 +253,10 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _aws_cli_session_command(args: argparse.Namespace) -> int:
-    """nativeNode: `aws ec2 create-traffic-mirror-session` for one more interface of this stack."""
-    from .components.tags import stack_tags
-    from .components.traffic_mirror import session_description
+def _native_stack(args: argparse.Namespace) -> tuple[StackFile, StackConfig]:
+    """The stack file and config of a nativeNode stack for `mirror-config --server aws-cli|host`."""
     from .config import ConfigError, parse_stack_config
     from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
-    from .traffic_mirror.aws_cli import create_session_command
 
     project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
     path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
@@ -268,9 +271,47 @@ def _aws_cli_session_command(args: argparse.Namespace) -> int:
         _fail(str(error))
     if not config.native:
         _fail(
-            f"stack {stack_file.stack} uses analyzer {config.analyzer}: --server aws-cli is for analyzer nativeNode "
-            "(AWS VPC Traffic Mirroring); pick nginx, envoy, istio or traefik"
+            f"stack {stack_file.stack} uses analyzer {config.analyzer}: --server {args.server} is for analyzer "
+            "nativeNode (AWS VPC Traffic Mirroring or host mirroring); pick nginx, envoy, istio or traefik"
         )
+    return stack_file, config
+
+
+def _host_script(args: argparse.Namespace) -> int:
+    """nativeNode: the host mirroring script of this stack (what the SSM document runs)."""
+    from .components.host_mirroring import LEASE_SECONDS
+    from .host_mirror.script import HostScriptSpec, render_host_script
+
+    stack_file, config = _native_stack(args)
+    method = config.traffic_mirror_method
+    if method == "aws":
+        _fail(
+            f"stack {stack_file.stack} sets trafficMirrorMethod aws: no host is copied by the script (use auto or host)"
+        )
+    try:
+        script = render_host_script(
+            HostScriptSpec(
+                stack=stack_file.stack,
+                method=method,
+                vni=config.traffic_mirror_vni,
+                ports=tuple(config.traffic_mirror_ports),
+                nlb_dns_name=args.nlb_dns_name,
+                lease_seconds=LEASE_SECONDS,
+            )
+        )
+    except ValueError as error:
+        _fail(str(error))
+    print(script, end="")
+    return 0
+
+
+def _aws_cli_session_command(args: argparse.Namespace) -> int:
+    """nativeNode: `aws ec2 create-traffic-mirror-session` for one more interface of this stack."""
+    from .components.tags import stack_tags
+    from .components.traffic_mirror import session_description
+    from .traffic_mirror.aws_cli import create_session_command
+
+    stack_file, config = _native_stack(args)
     region = str(stack_file.config.get("aws:region", ""))
     if not region:
         _fail("the stack file sets no aws:region")
@@ -376,12 +417,16 @@ def main(argv: list[str] | None = None) -> int:
     mirror.add_argument(
         "--server",
         required=True,
-        choices=["nginx", "envoy", "istio", "traefik", "aws-cli"],
-        help="a web server's mirror config (nginxNode), or aws-cli: the command that mirrors one more "
-        "network interface by hand (nativeNode)",
+        choices=["nginx", "envoy", "istio", "traefik", "aws-cli", "host"],
+        help="a web server's mirror config (nginxNode); nativeNode: aws-cli, the command that mirrors one more "
+        "network interface by hand, or host, the host mirroring script (tc + VXLAN) the SSM document runs",
     )
     mirror.add_argument("--endpoint", help="render for this URL instead of the stack's mirror_endpoint")
     mirror.add_argument("--eni", help="aws-cli: the network interface to mirror (default: a placeholder)")
+    mirror.add_argument(
+        "--nlb-dns-name",
+        help="host: the NLB's DNS name (stack output nlb_dns_name); without it the script needs --remote IP",
+    )
     mirror.add_argument(
         "--option",
         action="append",

@@ -100,6 +100,7 @@ def test_pack_has_the_policies_of_the_design() -> None:
         "traffic-mirror-filter-tcp-ports",
         "traffic-mirror-both-directions",
         "traffic-mirror-session-own-target",
+        "ssm-association-own-document",
     ]
 
 
@@ -118,6 +119,8 @@ def test_example_native_stack_passes_every_policy(plans: Plans) -> None:
     assert native.one(ALB)["inputs"]["loadBalancerType"] == "network"
     assert len(native.all(FILTER_RULE)) == 2
     assert native.all(SESSION) and native.all(TARGET) and native.all(FILTER)
+    # ... and the host mirroring association (trafficMirrorMethod auto, the default) with its document.
+    assert native.all(rules.SSM_ASSOCIATION) and native.all(rules.SSM_DOCUMENT)
     assert every_violation(native) == []
 
 

@@ -6,6 +6,7 @@ changed field of it is refused; these cover the shapes the program never writes.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -343,3 +344,92 @@ def test_a_dependency_on_something_else_is_not_a_target() -> None:
 
 def test_stack_without_sessions_passes() -> None:
     assert own_target(policy_resource(TARGET, "mirror-target", {"id": "tmt-0123"})) == []
+
+
+# --- ssm-association-own-document: the host mirroring association ---------------------------
+
+ASSOCIATION = "aws:ssm/association:Association"
+DOCUMENT = "aws:ssm/document:Document"
+
+
+def ssm_document(steps: list[dict[str, Any]] | None = None, name: str = "wallarm-mirror-test-host-mirror") -> Any:
+    content = {
+        "schemaVersion": "2.2",
+        "mainSteps": steps
+        if steps is not None
+        else [
+            {
+                "action": "aws:runShellScript",
+                "name": "hostMirror",
+                "inputs": {"runCommand": ["set -eu", "curl -s http://169.254.169.254/latest/api/token", "sh x"]},
+            }
+        ],
+    }
+    return policy_resource(DOCUMENT, "host-mirror", {"name": name, "content": json.dumps(content)})
+
+
+def association(**changes: Any) -> Any:
+    props = {
+        "name": "wallarm-mirror-test-host-mirror",
+        "targets": [{"key": "tag:role", "values": ["web"]}],
+        "parameters": {"action": "apply"},
+        **changes,
+    }
+    return policy_resource(ASSOCIATION, "host-mirror", props)
+
+
+def association_violations(*resources: Any) -> list[str]:
+    return violations(rules.SSM_ASSOCIATION_OWN_DOCUMENT, StackValidationArgs(list(resources)))
+
+
+def test_the_host_mirroring_association_shape_passes() -> None:
+    assert association_violations(association(), ssm_document()) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"targets": [{"key": "InstanceIds", "values": ["*"]}]}, "targets InstanceIds=* (every managed instance"),
+        ({"targets": [{"key": "resource-groups:Name", "values": ["all"]}]}, "neither a tag nor instance ids"),
+        ({"targets": []}, "has no targets"),
+        ({"name": "AWS-RunShellScript"}, "runs document 'AWS-RunShellScript', which this stack does not define"),
+    ],
+)
+def test_an_association_beyond_the_tagged_hosts_or_our_document_is_refused(changes: dict[str, Any], said: str) -> None:
+    (message,) = association_violations(association(**changes), ssm_document())
+    assert message.startswith("SSM association host-mirror ")
+    assert said in message
+    assert "runs its document as root on every instance it targets" in message
+
+
+@pytest.mark.parametrize(
+    ("steps", "said"),
+    [
+        (
+            [{"action": "aws:downloadContent", "name": "fetch", "inputs": {}}],
+            "its document host-mirror step 'fetch' is aws:downloadContent",
+        ),
+        (
+            [{"action": "aws:runShellScript", "name": "s", "inputs": {"runCommand": ["curl -s https://x.example/s"]}}],
+            "step 's' fetches with curl at run time",
+        ),
+        (
+            [{"action": "aws:runShellScript", "name": "s", "inputs": {"runCommand": ["aws s3 cp s3://b/k /tmp/k"]}}],
+            "fetches with aws s3 cp at run time",
+        ),
+    ],
+)
+def test_a_document_that_fetches_what_it_runs_is_refused(steps: list[dict[str, Any]], said: str) -> None:
+    (message,) = association_violations(association(), ssm_document(steps))
+    assert said in message
+
+
+def test_a_document_named_by_dependency_is_ours() -> None:
+    document = ssm_document()
+    linked = policy_resource(
+        ASSOCIATION,
+        "host-mirror",
+        {"name": "renamed", "targets": [{"key": "tag:role", "values": ["web"]}]},
+        property_dependencies={"name": [document]},
+    )
+    assert association_violations(linked, document) == []

@@ -141,6 +141,7 @@ def test_enrolment_function_runs_on_running_instances_and_on_a_schedule(run_stac
     assert variables["TRAFFIC_MIRROR_TARGET_ID"] == run.id_of("TrafficMirrorTarget", "wallarm-mirror-target")
     assert variables["TRAFFIC_MIRROR_FILTER_ID"] == run.id_of("TrafficMirrorFilter", "wallarm-mirror-filter")
     assert (variables["TRAFFIC_MIRROR_VNI"], variables["TRAFFIC_MIRROR_SESSION_NUMBER"]) == ("4242", "1")
+    assert variables["TRAFFIC_MIRROR_METHOD"] == "auto", "the default: sessions where AWS can, the script elsewhere"
     assert function["handler"] == "enrolment.handler" and function["runtime"].startswith("python3")
     rules = {r.name: r.inputs for r in run.all("EventRule")}
     pattern = json.loads(rules["wallarm-mirror-enrolment-running"]["eventPattern"])
@@ -290,7 +291,7 @@ def test_outputs_name_every_id_a_user_wires_elsewhere(stack):
         "alarm_topic_arn",
     }
     if name == "tagged":
-        expected.add("enrolment_function_name")
+        expected |= {"enrolment_function_name", "host_mirror_document_name", "host_mirror_association_id"}
     assert set(run.outputs) == expected
 
 

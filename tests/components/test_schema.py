@@ -153,7 +153,7 @@ def test_every_typed_output_is_in_the_schema_with_its_docstring(resource):
     outputs = resource["properties"]
     hints = {k: v for k, v in inspect.get_annotations(WallarmMirror).items() if not k.startswith("_")}
     # Every output the program exports is a typed attribute too (YAML or TypeScript users have no other way).
-    assert len(outputs) == len(hints) == 23
+    assert len(outputs) == len(hints) == 25
     to_alias = StackConfig.model_config.get("alias_generator")
     assert callable(to_alias)
     camel = {to_alias(name): name for name in hints}

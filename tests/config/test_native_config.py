@@ -65,6 +65,8 @@ def test_graviton_types_are_fine_for_the_native_node_only():
         ("trafficMirrorSourceEniIds", '["eni-0123456789abcdef0", "eni-0123456789abcdef0"]', "more than once"),
         ("trafficMirrorSourceTags", '{"aws:cloudformation:stack-name": "x"}', "not starting with 'aws:'"),
         ("trafficMirrorSourceTags", '{"role": "' + "x" * 257 + '"}', "values at most 256"),
+        ("trafficMirrorMethod", "both", "Input should be 'auto', 'aws' or 'host'"),
+        ("trafficMirrorMethod", "host", "trafficMirrorSourceEniIds always get AWS sessions"),
         ("trafficMirrorPorts", "[]", "is empty"),
         ("trafficMirrorPorts", "[65536]", "is not a TCP port"),
         ("trafficMirrorPorts", "[80, 80]", "more than once"),
@@ -154,3 +156,42 @@ def test_plan_of_a_native_stack_with_a_bad_key_exits_2_naming_it(tmp_path, capsy
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert f"  - wallarm-mirror:{key}: " in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("method", ["auto", "host"])
+def test_host_mirroring_reaches_hosts_by_one_tag(method):
+    raw = {k: v for k, v in NATIVE.items() if k != "trafficMirrorSourceEniIds"}
+    two = {**raw, "trafficMirrorSourceTags": '{"role": "web", "tier": "front"}', "trafficMirrorMethod": method}
+    (said,) = problems(two)
+    assert said.startswith(
+        f"wallarm-mirror:trafficMirrorMethod: {method} reaches hosts through one State Manager association, which "
+        "selects instances by one tag, and trafficMirrorSourceTags has 2: keep one tag, or use aws"
+    )
+    assert parse_stack_config({**two, "trafficMirrorMethod": "aws"}, {"token"}).traffic_mirror_method == "aws"
+
+
+def test_host_needs_source_tags():
+    raw = {k: v for k, v in NATIVE.items() if k != "trafficMirrorSourceEniIds"}
+    (said,) = problems({**raw, "trafficMirrorMethod": "host"})
+    assert said.startswith("wallarm-mirror:trafficMirrorSourceTags: no traffic to mirror")
+
+
+def test_the_method_defaults_to_auto_and_fixed_interfaces_stay_with_it():
+    assert parse_stack_config(NATIVE, {"token"}).traffic_mirror_method == "auto"
+
+
+def test_a_bad_method_exits_2_naming_the_key_without_a_traceback(tmp_path, capsys):
+    stack = tmp_path / "Pulumi.bad.yaml"
+    config = {f"wallarm-mirror:{k}": (yaml.safe_load(v) if v.startswith(("[", "{")) else v) for k, v in NATIVE.items()}
+    config["wallarm-mirror:trafficMirrorMethod"] = "both"
+    config["wallarm-mirror:token"] = {"secure": "v1:AAAABBBBCCCC"}
+    stack.write_text(yaml.safe_dump({"config": {"aws:region": "eu-west-1", **config}}))
+    with pytest.raises(SystemExit) as exited:
+        main(["plan", "--config-file", str(stack)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "error: stack bad (Pulumi.bad.yaml): the stack config has 1 problem:",
+        "  - wallarm-mirror:trafficMirrorMethod: Input should be 'auto', 'aws' or 'host' (got 'both'). "
+        "Fix: pulumi config set wallarm-mirror:trafficMirrorMethod <value>",
+    ]

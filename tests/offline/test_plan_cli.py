@@ -150,7 +150,7 @@ def test_readme_bad_input_table_shows_the_real_messages(capsys):
 def test_readme_native_bad_input_table_shows_the_real_messages(capsys):
     main(["config-reference", "--native-bad-inputs"])
     table = capsys.readouterr().out
-    assert table.count("\n") == 17
+    assert table.count("\n") == 19
     assert "nativeNode" in table
     assert table in (ROOT / "README.md").read_text(), "README native bad-input table is stale: paste its output"
 

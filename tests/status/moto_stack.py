@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import botocore.awsrequest
+import botocore.exceptions
 import botocore.loaders
 import botocore.session
 from botocore.awsrequest import HTTPHeaders
@@ -126,6 +127,80 @@ class MotoStack:
 
         self.hooks["before-call.elastic-load-balancing-v2.DescribeTargetHealth"] = answer
 
+    def tagged_instances(self) -> list[str]:
+        """Every running instance carrying the stack's source tag."""
+        reservations = self.server.client("ec2").describe_instances(
+            Filters=[
+                {"Name": "tag:role", "Values": [f"web-{self.stack}"]},
+                {"Name": "instance-state-name", "Values": ["running"]},
+            ]
+        )["Reservations"]
+        return sorted(i["InstanceId"] for r in reservations for i in r["Instances"])
+
+    def web_instances(self, count: int) -> list[str]:
+        """More running web instances carrying the stack's source tag (role=web-<stack>)."""
+        ec2 = self.server.client("ec2")
+        subnet = ec2.describe_instances(Filters=[{"Name": "tag:role", "Values": [f"web-{self.stack}"]}])[
+            "Reservations"
+        ][0]["Instances"][0]["SubnetId"]
+        launched = ec2.run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=count,
+            MaxCount=count,
+            SubnetId=subnet,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "role", "Value": f"web-{self.stack}"}]}],
+        )["Instances"]
+        return [i["InstanceId"] for i in launched]
+
+    def host_mirroring(self, runs: dict[str, tuple[str, str]], managed: set[str], found: bool = True) -> None:
+        """The host mirroring association (moto has no State Manager): its target is the source tag,
+        its last run on each instance is runs[id] = (status, stderr), and SSM reaches `managed`."""
+        association = "0123abcd-4567-89ef-0123-456789abcdef"
+        self.outputs["host_mirror_association_id"] = association
+        command = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+
+        def describe(**_: Any) -> tuple[Any, dict[str, Any]]:
+            if not found:
+                raise botocore.exceptions.ClientError(
+                    {"Error": {"Code": "AssociationDoesNotExist", "Message": "no such association"}},
+                    "DescribeAssociation",
+                )
+            targets = [{"Key": "tag:role", "Values": [f"web-{self.stack}"]}]
+            return _ok({"AssociationDescription": {"AssociationId": association, "Targets": targets}})
+
+        self.hooks["before-call.ssm.DescribeAssociation"] = describe
+        executions = [{"AssociationId": association, "ExecutionId": "e-1", "CreatedTime": datetime.now(UTC)}]
+        self.hooks["before-call.ssm.DescribeAssociationExecutions"] = lambda **_: _ok(
+            {"AssociationExecutions": executions if runs else []}
+        )
+        self.hooks["before-call.ssm.DescribeAssociationExecutionTargets"] = lambda **_: _ok(
+            {
+                "AssociationExecutionTargets": [
+                    {
+                        "AssociationId": association,
+                        "ExecutionId": "e-1",
+                        "ResourceId": instance,
+                        "ResourceType": "ManagedInstance",
+                        "Status": status,
+                        "DetailedStatus": status,
+                        "OutputSource": {"OutputSourceId": command, "OutputSourceType": "RunCommand"},
+                    }
+                    for instance, (status, _) in runs.items()
+                ]
+            }
+        )
+
+        def invocation(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+            body = json.loads(params["body"])  # SSM speaks JSON: the body is still bytes here
+            instance = body["InstanceId"]
+            assert body["CommandId"] == command
+            return _ok({"InstanceId": instance, "StandardErrorContent": runs[instance][1], "StatusDetails": "Failed"})
+
+        self.hooks["before-call.ssm.GetCommandInvocation"] = invocation
+        self.hooks["before-call.ssm.DescribeInstanceInformation"] = lambda **_: _ok(
+            {"InstanceInformationList": [{"InstanceId": i, "PingStatus": "Online"} for i in sorted(managed)]}
+        )
+
     def session(self, **credentials: str) -> boto3.session.Session:
         """The standard-chain session status would open, with this stack's hooks registered."""
         core = botocore.session.Session()
@@ -190,13 +265,30 @@ def build_stack(server: MotoServer, analyser: str = "nginxNode", nodes: int = 2)
     ]
     topic = f"arn:aws:sns:{REGION}:123456789012:wallarm-mirror-alarms"
     if native:
+        # One web instance mirrored by an AWS session to the stack's target (the NLB).
+        target = ec2.create_traffic_mirror_target(NetworkLoadBalancerArn=balancer)["TrafficMirrorTarget"]
+        mirror_filter = ec2.create_traffic_mirror_filter()["TrafficMirrorFilter"]["TrafficMirrorFilterId"]
+        web = ec2.run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=subnets[0],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "role", "Value": f"web-{stack}"}]}],
+        )["Instances"][0]
+        session = ec2.create_traffic_mirror_session(
+            NetworkInterfaceId=web["NetworkInterfaces"][0]["NetworkInterfaceId"],
+            TrafficMirrorTargetId=target["TrafficMirrorTargetId"],
+            TrafficMirrorFilterId=mirror_filter,
+            SessionNumber=1,
+            VirtualNetworkId=4242,
+        )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
         outputs: dict[str, Any] = {
             "nlb_arn": balancer,
             "nlb_dns_name": f"{stack}-lb.elb.{REGION}.amazonaws.com",
             "target_group_arn": group_arn,
             "asg_name": asg,
-            "traffic_mirror_session_ids": ["tms-0123456789abcdef0"],
-            "traffic_mirror_target_id": "tmt-0123456789abcdef0",
+            "traffic_mirror_session_ids": [session],
+            "traffic_mirror_target_id": target["TrafficMirrorTargetId"],
             "alarm_topic_arn": topic,
             "token_store_arn": "[secret]",
         }

@@ -50,8 +50,11 @@ def test_a_healthy_stack_with_traffic_exits_0(moto: MotoServer, status: StatusRu
         assert "200 mirrored requests in 15 min (13.3/min)" in traffic
     else:  # 40 packets of 900 bytes a minute for 5 minutes
         assert "175.8 KiB in 200 packets in 15 min (200 B/s, 0.2 packets/s)" in traffic
+        sessions = run.line("sources", stack.outputs["traffic_mirror_target_id"])
+        assert sessions.startswith("ok") and "1 AWS traffic mirror session(s) send to the NLB" in sessions
     assert "none of the stack's 1 alarms is in ALARM" in run.out
-    assert run.out.splitlines()[-1] == "status: healthy (7 ok, 0 warn, 0 fail)"
+    checks = 7 if analyser == "nginxNode" else 8
+    assert run.out.splitlines()[-1] == f"status: healthy ({checks} ok, 0 warn, 0 fail)"
     assert run.err == ""
 
 
@@ -102,7 +105,7 @@ def test_no_traffic_exits_1_with_what_to_check(moto: MotoServer, status: StatusR
     assert NO_TRAFFIC in line
     if analyser == "nativeNode":
         assert "0 bytes in 15 min" in line
-        assert "tms-0123456789abcdef0" in line and "mirror-config --server aws-cli" in line
+        assert stack.outputs["traffic_mirror_session_ids"][0] in line and "mirror-config --server aws-cli" in line
     else:
         assert "0 requests in 15 min" in line
 
@@ -179,7 +182,16 @@ def test_json_output(moto: MotoServer, status: StatusRunner) -> None:
     document = json.loads(run.out)
     assert run.code == document["exit_code"] == 0
     assert document["analyser"] == "nativeNode" and document["region"] == "eu-west-1"
-    assert [c["check"] for c in document["checks"]] == ["asg", "target", "target", "boot", "boot", "traffic", "alarms"]
+    assert [c["check"] for c in document["checks"]] == [
+        "asg",
+        "target",
+        "target",
+        "boot",
+        "boot",
+        "sources",
+        "traffic",
+        "alarms",
+    ]
     assert {c["status"] for c in document["checks"]} == {"ok"}
 
 
@@ -295,6 +307,13 @@ STATUS_ACTIONS = [
     "ec2:GetConsoleOutput",
     "cloudwatch:GetMetricData",
     "cloudwatch:DescribeAlarms",
+    "ec2:DescribeTrafficMirrorSessions",
+    "ec2:DescribeInstances",
+    "ssm:DescribeAssociation",
+    "ssm:DescribeAssociationExecutions",
+    "ssm:DescribeAssociationExecutionTargets",
+    "ssm:GetCommandInvocation",
+    "ssm:DescribeInstanceInformation",
 ]
 
 
@@ -396,3 +415,46 @@ def test_a_region_from_the_environment_wins_and_is_named(
     assert "warning: the AWS region from your environment or profile is us-east-1" in run.err
     assert "set AWS_DEFAULT_REGION=eu-west-1" in run.err
     assert run.code == 1 and f"no Auto Scaling group {stack.outputs['asg_name']} in us-east-1" in run.out
+
+
+# ---- host mirroring (trafficMirrorMethod auto or host)
+
+
+def test_host_mirroring_counts_the_script_s_runs_and_the_hosts_ssm_reaches(
+    moto: MotoServer, status: StatusRunner
+) -> None:
+    stack = healthy(moto, "nativeNode")
+    stack.web_instances(2)
+    tagged = stack.tagged_instances()
+    stack.host_mirroring({host: ("Success", "") for host in tagged}, managed=set(tagged))
+    run = status(stack)
+    line = run.line("sources", stack.outputs["host_mirror_association_id"])
+    assert line.startswith("ok") and "the host script's last run succeeded on 3 of 3 instance(s)" in line
+    reach = run.line("ssm", f"role=web-{stack.stack}")
+    assert reach.startswith("ok") and "SSM reaches all 3 running tagged instances" in reach
+    assert run.code == 0, run.out
+
+
+def test_a_failed_run_shows_its_error_text_and_unreachable_hosts_are_named(
+    moto: MotoServer, status: StatusRunner
+) -> None:
+    stack = healthy(moto, "nativeNode")
+    hosts = stack.web_instances(2)
+    said = "wallarm-mirror-host: the kernel lacks the vxlan module (modprobe vxlan failed)"
+    runs = {hosts[0]: ("Success", ""), hosts[1]: ("Failed", f"some noise\n{said}\n")}
+    stack.host_mirroring(runs, managed={hosts[0]})
+    run = status(stack)
+    failed = run.line("sources", hosts[1])
+    assert failed.startswith("fail") and f"the host script Failed (Failed): {said}" in failed
+    reach = run.line("ssm", f"role=web-{stack.stack}")
+    assert reach.startswith("fail") and "2 of 3 running tagged instances are not reachable by SSM" in reach
+    assert hosts[1] in reach and "AmazonSSMManagedInstanceCore" in reach
+    assert run.code == 1
+
+
+def test_a_missing_association_fails_its_line(moto: MotoServer, status: StatusRunner) -> None:
+    stack = healthy(moto, "nativeNode")
+    stack.host_mirroring({}, set(), found=False)
+    run = status(stack)
+    line = run.line("sources", stack.outputs["host_mirror_association_id"])
+    assert line.startswith("fail") and "no SSM association" in line

@@ -119,6 +119,10 @@ class NativeAnalyser(HostedComponent):
     """The SNS topic of the alarms (None with alarmsEnabled false)."""
     enrolment_function_name: pulumi.Output[str | None]
     """The enrolment Lambda (None without trafficMirrorSourceTags)."""
+    host_mirror_document_name: pulumi.Output[str | None]
+    """The SSM document holding the host mirroring script (None with trafficMirrorMethod aws or no source tags)."""
+    host_mirror_association_id: pulumi.Output[str | None]
+    """The State Manager association that runs it on the tagged instances (None as above)."""
 
     def __init__(self, name: str, args: NativeAnalyserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = checked_args(_with_analyser(args, "nativeNode", "NativeAnalyserArgs"), "NativeAnalyserArgs")

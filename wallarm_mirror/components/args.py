@@ -245,9 +245,6 @@ class NginxAnalyserArgs(TypedDict, total=False):
     health_check_path: NotRequired[str]
     """Node health-check path; overrides the node profile. Config key: wallarm-mirror:healthCheckPath."""
 
-    traffic_mirror_method: NotRequired[str]
-    """How tagged instances are copied: aws (a traffic mirror session), host (tc + VXLAN on the host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere). One of: auto, aws, host. Config key: wallarm-mirror:trafficMirrorMethod; default "auto"."""
-
     instance_type: NotRequired[str]
     """EC2 type of the nodes (x86_64). Config key: wallarm-mirror:instanceType; default "t3.medium"."""
 

@@ -124,6 +124,25 @@ def build_native_analyser(
             child,
         )
 
+    host_mirroring = None
+    if config.traffic_mirror_source_tags and config.traffic_mirror_method != "aws":
+        # Imported here: a stack without host mirroring never loads pulumi_aws.ssm's document types.
+        from .host_mirroring import HostMirroring, HostMirroringArgs
+
+        host_mirroring = HostMirroring(
+            name,
+            HostMirroringArgs(
+                stack=stack,
+                method=config.traffic_mirror_method,
+                source_tags=config.traffic_mirror_source_tags,
+                vni=config.traffic_mirror_vni,
+                ports=config.traffic_mirror_ports,
+                nlb_dns_name=balancer.nlb.dns_name,
+                tags=tags,
+            ),
+            child,
+        )
+
     # X-Forwarded-For is trusted from the VPC's own ranges only (load balancers in front of the
     # mirrored instances add it there).
     trusted = vpc.apply(vpc_cidrs)
@@ -169,6 +188,9 @@ def build_native_analyser(
     }
     if enrolment is not None:
         outputs["enrolment_function_name"] = enrolment.function.name
+    if host_mirroring is not None:
+        outputs["host_mirror_document_name"] = host_mirroring.document.name
+        outputs["host_mirror_association_id"] = host_mirroring.association.id
     if identity.token_store_arn is not None:
         outputs["token_store_arn"] = identity.token_store_arn
     if config.alarms_enabled:

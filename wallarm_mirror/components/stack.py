@@ -97,6 +97,11 @@ class WallarmMirror(HostedComponent):
     """nativeNode: the sessions of trafficMirrorSourceEniIds (the enrolment function's are not Pulumi's)."""
     enrolment_function_name: pulumi.Output[str | None]
     """nativeNode: the enrolment Lambda (None without trafficMirrorSourceTags)."""
+    host_mirror_document_name: pulumi.Output[str | None]
+    """nativeNode: the SSM document holding the host mirroring script (None with trafficMirrorMethod aws or no
+    source tags)."""
+    host_mirror_association_id: pulumi.Output[str | None]
+    """nativeNode: the State Manager association that runs it on the tagged instances (None as above)."""
 
     # The type this class registers. The component package (provider.py) hosts it under the package's
     # `<package>:index:WallarmMirror` and then aliases TYPE_TOKEN, so a stack built by the program or

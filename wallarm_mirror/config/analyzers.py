@@ -42,6 +42,7 @@ NATIVE_NODE_ONLY: Mapping[str, str] = {
     "nativeNodeInstallerSha256": "the Wallarm Native Node installer",
     "trafficMirrorSourceEniIds": "AWS VPC Traffic Mirroring sessions",
     "trafficMirrorSourceTags": "AWS VPC Traffic Mirroring enrolment",
+    "trafficMirrorMethod": "how the Native Node's copies are made (AWS sessions or the host script)",
     "trafficMirrorPorts": "the traffic mirror filter",
     "trafficMirrorVni": "AWS VPC Traffic Mirroring sessions",
     "trafficMirrorSessionNumber": "AWS VPC Traffic Mirroring sessions",

@@ -150,7 +150,7 @@ class StackConfig(BaseModel):
         description="Instances carrying all these tags get their primary network interface mirrored, "
         "also those launched later (an enrolment Lambda).",
     )
-    traffic_mirror_method: TrafficMirrorMethod = Field(
+    traffic_mirror_method: Annotated[TrafficMirrorMethod, AfterValidator(native_checks.traffic_mirror_method)] = Field(
         default="auto",
         description="How tagged instances are copied: aws (a traffic mirror session), host (tc + VXLAN on the "
         "host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere).",

@@ -60,3 +60,23 @@ def mirror_ports(v: list[int]) -> list[int]:
             f"lists {len(v)} ports; a traffic mirror filter holds 10 rules, two per port, so at most {MAX_MIRROR_PORTS}"
         )
     return v
+
+
+def traffic_mirror_method(v: str, info: ValidationInfo) -> str:
+    """What host mirroring needs of the other source keys (see components/host_mirroring.py)."""
+    if info.data.get("analyzer") != "nativeNode" or v == "aws":
+        return v
+    tags = info.data.get("traffic_mirror_source_tags")
+    enis = info.data.get("traffic_mirror_source_eni_ids")
+    if v == "host" and enis:
+        raise ValueError(
+            "host copies the instances found by trafficMirrorSourceTags, and trafficMirrorSourceEniIds always get "
+            "AWS sessions: list those instances by tag instead, or use auto or aws"
+        )
+    # host with no tags and no interfaces is refused by source_tags already: "no traffic to mirror".
+    if tags is not None and len(tags) > 1:
+        raise ValueError(
+            f"{v} reaches hosts through one State Manager association, which selects instances by one tag, and "
+            f"trafficMirrorSourceTags has {len(tags)}: keep one tag, or use aws (sessions only)"
+        )
+    return v

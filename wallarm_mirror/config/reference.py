@@ -108,6 +108,8 @@ NATIVE_BAD_INPUT_EXAMPLES: tuple[tuple[str, str | None], ...] = (
     ("trafficMirrorSourceTags", None),
     ("trafficMirrorSourceEniIds", '["i-0123456789abcdef0"]'),
     ("trafficMirrorSourceTags", '{"aws:autoscaling:groupName": "web"}'),
+    ("trafficMirrorMethod", "both"),
+    ("trafficMirrorSourceTags", '{"role": "web", "tier": "front"}'),
     ("trafficMirrorPorts", "[80, 80]"),
     ("trafficMirrorPorts", "[80, 443, 8080, 8443, 3000, 5000]"),
     ("trafficMirrorPorts", "[0]"),

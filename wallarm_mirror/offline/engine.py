@@ -110,9 +110,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         resource_id = f"{args.name}-id"
         typ = args.typ
         if typ == "aws:lb/loadBalancer:LoadBalancer":
-            outputs["dnsName"] = f"internal-{args.name}-1234567890.{self.facts.region}.elb.amazonaws.com"
-            outputs["zoneId"] = self.facts.alb_zone_id
             kind = "net" if args.inputs.get("loadBalancerType") == "network" else "app"
+            # Shaped as AWS names each type (ELB API reference, DNSName examples): an ALB's region comes
+            # before "elb", an NLB's after it; the host mirroring script reads the region from it.
+            if kind == "net":
+                outputs["dnsName"] = f"{args.name}-0123456789abcdef.elb.{self.facts.region}.amazonaws.com"
+            else:
+                outputs["dnsName"] = f"internal-{args.name}-1234567890.{self.facts.region}.elb.amazonaws.com"
+            outputs["zoneId"] = self.facts.alb_zone_id
             outputs["arnSuffix"] = f"{kind}/{args.name}/0123456789abcdef"
             outputs["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/{outputs['arnSuffix']}")
         elif typ == "aws:lb/targetGroup:TargetGroup":

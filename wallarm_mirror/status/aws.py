@@ -121,6 +121,32 @@ class AlarmFacts:
     since: datetime | None
 
 
+@dataclass(frozen=True)
+class HostRun:
+    """The host mirroring association's last run on one instance (DescribeAssociationExecutionTargets)."""
+
+    instance_id: str
+    status: str  # Success, Failed, Pending, InProgress, TimedOut, ...
+    detail: str  # AWS's DetailedStatus
+    error: str = ""  # the run's last stderr line, for a run that did not succeed
+
+
+@dataclass(frozen=True)
+class HostMirrorFacts:
+    """The host mirroring association, its last run per instance, and which tagged instances SSM manages."""
+
+    association_id: str
+    found: bool
+    tag: tuple[str, str] | None = None  # the association's target tag (key, value)
+    runs: tuple[HostRun, ...] = ()
+    tagged: tuple[str, ...] = ()  # running instances carrying the tag (ec2:DescribeInstances)
+    managed: tuple[str, ...] = ()  # those of them SSM reaches: agent online (ssm:DescribeInstanceInformation)
+
+
+# Failed runs whose stderr is fetched (one GetCommandInvocation each): enough to see the pattern.
+_FAILED_RUNS_READ = 5
+
+
 def iam_action(service: str, operation: str) -> str:
     return f"{_IAM_PREFIX.get(service, service)}:{operation}"
 
@@ -281,6 +307,109 @@ class Aws:
         for result in answer.get("MetricDataResults", []):
             sums[metrics[int(result["Id"][1:])]] += float(sum(result.get("Values", [])))
         return sums
+
+    def mirror_sessions(self, target_id: str) -> int:
+        """ec2:DescribeTrafficMirrorSessions: how many sessions send to the stack's traffic mirror target."""
+        client = self._client("ec2")
+
+        def count() -> int:
+            pages = client.get_paginator("describe_traffic_mirror_sessions").paginate(
+                Filters=[{"Name": "traffic-mirror-target-id", "Values": [target_id]}]
+            )
+            return sum(len(page.get("TrafficMirrorSessions", [])) for page in pages)
+
+        return self._call("ec2", "DescribeTrafficMirrorSessions", count)
+
+    def host_mirroring(self, association_id: str) -> HostMirrorFacts:
+        """ssm:DescribeAssociation, DescribeAssociationExecutions, DescribeAssociationExecutionTargets,
+        GetCommandInvocation (failed runs' stderr), DescribeInstanceInformation, and ec2:DescribeInstances."""
+        ssm = self._client("ssm")
+        try:
+            association = self._call(
+                "ssm",
+                "DescribeAssociation",
+                lambda: ssm.describe_association(AssociationId=association_id)["AssociationDescription"],
+            )
+        except AwsError as error:
+            if error.code == "AssociationDoesNotExist":
+                return HostMirrorFacts(association_id, found=False)
+            raise
+        tags = [t for t in association.get("Targets", []) if str(t.get("Key", "")).startswith("tag:")]
+        tag = (tags[0]["Key"].removeprefix("tag:"), str(tags[0]["Values"][0])) if tags else None
+        executions = self._call(
+            "ssm",
+            "DescribeAssociationExecutions",
+            lambda: ssm.describe_association_executions(AssociationId=association_id).get("AssociationExecutions", []),
+        )
+        runs: list[HostRun] = []
+        if executions:
+            newest = max(executions, key=lambda e: e.get("CreatedTime") or datetime.min.replace(tzinfo=UTC))
+            targets = self._call(
+                "ssm",
+                "DescribeAssociationExecutionTargets",
+                lambda: [
+                    target
+                    for page in ssm.get_paginator("describe_association_execution_targets").paginate(
+                        AssociationId=association_id, ExecutionId=newest["ExecutionId"]
+                    )
+                    for target in page.get("AssociationExecutionTargets", [])
+                ],
+            )
+            failed_read = 0
+            for target in sorted(targets, key=lambda t: str(t.get("ResourceId"))):
+                status = str(target.get("Status", ""))
+                said = ""
+                command = (target.get("OutputSource") or {}).get("OutputSourceId")
+                if status != "Success" and command and failed_read < _FAILED_RUNS_READ:
+                    failed_read += 1
+                    said = self._run_error(str(command), str(target["ResourceId"]))
+                runs.append(HostRun(str(target["ResourceId"]), status, str(target.get("DetailedStatus", "")), said))
+        tagged: tuple[str, ...] = ()
+        managed: tuple[str, ...] = ()
+        if tag is not None:
+            tagged, managed = self._tagged_and_managed(*tag)
+        return HostMirrorFacts(association_id, True, tag, tuple(runs), tagged, managed)
+
+    def _run_error(self, command_id: str, instance_id: str) -> str:
+        ssm = self._client("ssm")
+        invocation = self._call(
+            "ssm",
+            "GetCommandInvocation",
+            lambda: ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id),
+        )
+        lines = [line for line in str(invocation.get("StandardErrorContent", "")).splitlines() if line.strip()]
+        return lines[-1].strip() if lines else str(invocation.get("StatusDetails", ""))
+
+    def _tagged_and_managed(self, key: str, value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        ec2, ssm = self._client("ec2"), self._client("ssm")
+        tagged = self._call(
+            "ec2",
+            "DescribeInstances",
+            lambda: sorted(
+                instance["InstanceId"]
+                for page in ec2.get_paginator("describe_instances").paginate(
+                    Filters=[
+                        {"Name": f"tag:{key}", "Values": [value]},
+                        {"Name": "instance-state-name", "Values": ["running"]},
+                    ]
+                )
+                for reservation in page.get("Reservations", [])
+                for instance in reservation.get("Instances", [])
+            ),
+        )
+        managed = self._call(
+            "ssm",
+            "DescribeInstanceInformation",
+            lambda: sorted(
+                info["InstanceId"]
+                for page in ssm.get_paginator("describe_instance_information").paginate(
+                    Filters=[{"Key": f"tag:{key}", "Values": [value]}]
+                )
+                for info in page.get("InstanceInformationList", [])
+                if info.get("PingStatus") == "Online"
+            ),
+        )
+        return tuple(tagged), tuple(managed)
 
     def alarms(self, prefix: str | None, dimension_values: set[str]) -> tuple[int, tuple[AlarmFacts, ...]]:
         """cloudwatch:DescribeAlarms: how many alarms carry the stack's name prefix, and the stack's

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
 
-from .aws import AlarmFacts, Aws, AwsError, AwsRefused, GroupFacts, TargetFacts
+from .aws import AlarmFacts, Aws, AwsError, AwsRefused, GroupFacts, HostMirrorFacts, TargetFacts
 from .outputs import StackOutputs
 from .result import CheckResult, Status
 
@@ -168,6 +168,106 @@ def check_boot(instance_id: str, line: str | None, target_healthy: bool) -> Chec
     )
 
 
+SSM_PREREQUISITE = (
+    "install the SSM agent and give the instance role AmazonSSMManagedInstanceCore "
+    "(docs/host-mirroring.md, prerequisites)"
+)
+_LISTED = 5  # instance ids named in one line
+
+
+def _some(ids: list[str] | tuple[str, ...]) -> str:
+    shown = ", ".join(ids[:_LISTED])
+    return shown + (f" and {len(ids) - _LISTED} more" if len(ids) > _LISTED else "")
+
+
+def check_sessions(target_id: str, count: int, host_mirroring: bool) -> CheckResult:
+    """nativeNode: the AWS traffic mirror sessions that send to the stack's target."""
+    subject = target_id
+    if count:
+        return CheckResult("sources", subject, Status.OK, f"{count} AWS traffic mirror session(s) send to the NLB")
+    if host_mirroring:
+        return CheckResult(
+            "sources", subject, Status.OK, "no traffic mirror session: every source is copied by the host script"
+        )
+    return CheckResult(
+        "sources",
+        subject,
+        Status.WARN,
+        "no traffic mirror session sends to the NLB",
+        "check trafficMirrorSourceEniIds / trafficMirrorSourceTags and the enrolment function's log",
+    )
+
+
+def check_host_mirroring(facts: HostMirrorFacts) -> list[CheckResult]:
+    """nativeNode, trafficMirrorMethod auto or host: SSM reaches the tagged hosts, and the script's last
+    run on each (its failure text when it failed)."""
+    subject = facts.association_id
+    if not facts.found:
+        return [
+            CheckResult(
+                "sources",
+                subject,
+                Status.FAIL,
+                f"no SSM association {facts.association_id} in this region",
+                "check the region and that the outputs are this stack's, after a finished `pulumi up`",
+            )
+        ]
+    results: list[CheckResult] = []
+    unmanaged = sorted(set(facts.tagged) - set(facts.managed))
+    if facts.tag is not None and unmanaged:
+        key, value = facts.tag
+        results.append(
+            CheckResult(
+                "ssm",
+                f"{key}={value}",
+                Status.FAIL,
+                f"{len(unmanaged)} of {len(facts.tagged)} running tagged instances are not reachable by SSM: "
+                f"{_some(unmanaged)}",
+                SSM_PREREQUISITE,
+            )
+        )
+    elif facts.tag is not None:
+        key, value = facts.tag
+        results.append(
+            CheckResult(
+                "ssm", f"{key}={value}", Status.OK, f"SSM reaches all {len(facts.tagged)} running tagged instances"
+            )
+        )
+    succeeded = [run for run in facts.runs if run.status == "Success"]
+    failed = [run for run in facts.runs if run.status not in ("Success", "Pending", "InProgress")]
+    if not facts.runs:
+        results.append(
+            CheckResult(
+                "sources",
+                subject,
+                Status.WARN,
+                "the association has not run on any instance yet",
+                "run again in a few minutes; State Manager runs a new association at once",
+            )
+        )
+    elif not failed:
+        results.append(
+            CheckResult(
+                "sources",
+                subject,
+                Status.OK,
+                f"the host script's last run succeeded on {len(succeeded)} of {len(facts.runs)} instance(s) "
+                "(each mirrors, or in auto leaves a type AWS can mirror to its session)",
+            )
+        )
+    for run in failed:
+        results.append(
+            CheckResult(
+                "sources",
+                run.instance_id,
+                Status.FAIL,
+                _cut(f"the host script {run.status} ({run.detail}): {run.error or 'no error text'}"),
+                "fix what the line says; the association runs again within 30 minutes",
+            )
+        )
+    return results
+
+
 def check_traffic(outputs: StackOutputs, sums: dict[str, float], minutes: int = TRAFFIC_MINUTES) -> CheckResult:
     """Traffic into the load balancer over the last `minutes`, as a rate; none at all fails."""
     seconds = minutes * 60
@@ -294,6 +394,17 @@ def run_checks(aws: Aws, outputs: StackOutputs) -> list[CheckResult]:
         line = _ask(results, "boot", instance_id, functools.partial(aws.boot_line, instance_id))
         if not isinstance(line, _Unanswered):
             results.append(check_boot(instance_id, line, instance_id in healthy))
+
+    if outputs.mirror_target_id:
+        target_id = outputs.mirror_target_id
+        count = _ask(results, "sources", target_id, lambda: aws.mirror_sessions(target_id))
+        if isinstance(count, int):
+            results.append(check_sessions(target_id, count, outputs.host_mirror_association is not None))
+    if outputs.host_mirror_association:
+        association = outputs.host_mirror_association
+        facts = _ask(results, "sources", association, lambda: aws.host_mirroring(association))
+        if isinstance(facts, HostMirrorFacts):
+            results.extend(check_host_mirroring(facts))
 
     metrics: tuple[str, ...]
     if outputs.analyser == "nginxNode":

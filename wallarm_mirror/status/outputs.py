@@ -48,6 +48,8 @@ class StackOutputs:
     session_ids: tuple[str, ...] = ()
     enrolment_function: str | None = None
     alarm_topic_arn: str | None = None
+    mirror_target_id: str | None = None  # nativeNode: the traffic mirror target (the NLB)
+    host_mirror_association: str | None = None  # nativeNode, trafficMirrorMethod auto or host
 
     @property
     def load_balancer_dimension(self) -> str:
@@ -124,6 +126,8 @@ def parse_outputs(text: str, source: str, stack: str | None = None) -> StackOutp
         raise OutputsError(f"{source} ({analyser} outputs): " + "; ".join(problems))
     function = document.get("enrolment_function_name")
     topic = document.get("alarm_topic_arn")
+    target = document.get("traffic_mirror_target_id")
+    association = document.get("host_mirror_association_id")
     return StackOutputs(
         analyser=analyser,
         load_balancer_arn=lb_arn,
@@ -134,6 +138,8 @@ def parse_outputs(text: str, source: str, stack: str | None = None) -> StackOutp
         session_ids=tuple(sessions),
         enrolment_function=function if isinstance(function, str) else None,
         alarm_topic_arn=topic if isinstance(topic, str) else None,
+        mirror_target_id=target if isinstance(target, str) and target else None,
+        host_mirror_association=association if isinstance(association, str) and association else None,
     )
 
 
