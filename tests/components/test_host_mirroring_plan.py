@@ -101,3 +101,14 @@ def test_document_content_refuses_what_ssm_would_misread(monkeypatch):
     monkeypatch.setattr(host_mirroring, "render_host_script", lambda _spec: "#" * (64 * 1024) + "\n")
     with pytest.raises(ValueError, match="SSM takes at most 64 KB"):
         host_mirroring.document_content(spec)
+
+
+def test_host_mirroring_adds_no_iam_the_script_needs_no_aws_permission(run_stack):
+    """The association runs with the web hosts' own instance role (AmazonSSMManagedInstanceCore, the
+    prerequisite); the script reads only IMDS. So host mirroring must add no role and no policy."""
+    iam = ("Role", "RolePolicy", "RolePolicyAttachment", "Policy", "InstanceProfile")
+    with_host = run_stack(TAGGED, trafficMirrorMethod="host")
+    without = run_stack(TAGGED, trafficMirrorMethod="aws")
+    for kind in iam:
+        assert sorted(r.name for r in with_host.all(kind)) == sorted(r.name for r in without.all(kind)), kind
+    assert "ssm:" not in json.dumps([r.inputs for r in with_host.all("RolePolicy")])
