@@ -8,13 +8,14 @@ and the script's lease (host_mirror) is renewed; when the association is gone, t
 and each host takes its mirroring away by itself.
 
 Facts relied on (AWS Systems Manager user guide, read 2026-12):
-- State Manager's shortest rate schedule is 30 minutes ("Reference: Cron and rate expressions for
-  Systems Manager", https://docs.aws.amazon.com/systems-manager/latest/userguide/reference-cron-and-rate-expressions.html).
+- Associations take rate expressions of 30 minutes or more ("Reference: Cron and rate expressions
+  for Systems Manager", https://docs.aws.amazon.com/systems-manager/latest/userguide/reference-cron-and-rate-expressions.html).
 - Association targets: `Key=tag:<key>,Values=<value>` (API_Target). Several tag filters in one
   target list were refused by Run Command ("Specifying multiple target filters is not supported
   yet", aws/aws-cli#2670); that associations behave the same is inferred: the config allows one
   source tag with host mirroring.
-- A Command document's content is at most 64 KB (SSM quotas, "Maximum document size").
+- A document's content must not exceed 64 KB (CreateDocument API reference, `Content`; the error
+  MaxDocumentSizeExceeded: "The size limit of a document is 64 KB").
 - `aws:runShellScript` runs the commands as root with `sh` on Linux; `{{ name }}` in them is
   replaced by the document parameter (SSM document syntax reference), so the script itself must
   not contain `{{`.
