@@ -207,7 +207,7 @@ def test_graviton_nodes_run_the_arm64_debian_image_and_the_aarch64_installer(run
     filters = {f["name"]: f["values"] for f in call["filters"]}
     assert call["owners"] == ["136693071363"]
     assert filters["name"] == ["debian-12-arm64-*"] and filters["architecture"] == ["arm64"]
-    assert "aio-native-0.25.5.aarch64.sh" in boot_script(run)
+    assert "aio-native-0.25.12.aarch64.sh" in boot_script(run)
 
 
 def test_x86_nodes_run_the_amd64_debian_image(run_stack):
@@ -215,7 +215,7 @@ def test_x86_nodes_run_the_amd64_debian_image(run_stack):
     ((_, call),) = [c for c in run.mocks.calls if c[0] == "aws:ec2/getAmi:getAmi"]
     filters = {f["name"]: f["values"] for f in call["filters"]}
     assert filters["name"] == ["debian-12-amd64-*"] and filters["architecture"] == ["x86_64"]
-    assert "aio-native-0.25.5.x86_64.sh" in boot_script(run)
+    assert "aio-native-0.25.12.x86_64.sh" in boot_script(run)
 
 
 def test_nodes_keep_the_asg_shape_imdsv2_encrypted_root_elb_health(stack):

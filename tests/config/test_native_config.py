@@ -33,7 +33,7 @@ def problems(raw: dict[str, str]) -> list[str]:
 def test_native_defaults():
     config = parse_stack_config(NATIVE, {"token"})
     assert config.native
-    assert (config.native_node_version, config.traffic_mirror_ports) == ("0.25.5", [80])
+    assert (config.native_node_version, config.traffic_mirror_ports) == ("0.25.12", [80])
     assert (config.traffic_mirror_vni, config.traffic_mirror_session_number) == (4242, 1)
     assert config.native_node_installer_sha256 is None and config.traffic_mirror_source_tags == {}
     assert config.nodes_subnets == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]

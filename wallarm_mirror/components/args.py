@@ -89,7 +89,7 @@ class WallarmMirrorArgs(TypedDict, total=False):
     """Node health-check path; overrides the node profile. Config key: wallarm-mirror:healthCheckPath."""
 
     native_node_version: NotRequired[str]
-    """Version of Wallarm's all-in-one Native Node installer (x.y.z, 0.24.0 or newer: VXLAN input). Config key: wallarm-mirror:nativeNodeVersion; default "0.25.5"."""
+    """Version of Wallarm's all-in-one Native Node installer (x.y.z, 0.24.0 or newer: VXLAN input). Config key: wallarm-mirror:nativeNodeVersion; default "0.25.12"."""
 
     native_node_installer_sha256: NotRequired[str]
     """SHA-256 of the installer for that version and architecture; the boot checks it. Config key: wallarm-mirror:nativeNodeInstallerSha256."""
@@ -346,7 +346,7 @@ class NativeAnalyserArgs(TypedDict, total=False):
     """Pin an AMI instead of looking up the newest of nodeVersion. Config key: wallarm-mirror:amiId."""
 
     native_node_version: NotRequired[str]
-    """Version of Wallarm's all-in-one Native Node installer (x.y.z, 0.24.0 or newer: VXLAN input). Config key: wallarm-mirror:nativeNodeVersion; default "0.25.5"."""
+    """Version of Wallarm's all-in-one Native Node installer (x.y.z, 0.24.0 or newer: VXLAN input). Config key: wallarm-mirror:nativeNodeVersion; default "0.25.12"."""
 
     native_node_installer_sha256: NotRequired[str]
     """SHA-256 of the installer for that version and architecture; the boot checks it. Config key: wallarm-mirror:nativeNodeInstallerSha256."""

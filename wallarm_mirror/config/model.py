@@ -31,8 +31,10 @@ TokenDelivery = Literal["secretsManager", "ssm", "userData"]
 Analyzer = Literal["nginxNode", "nativeNode"]
 TrafficMirrorMethod = Literal["auto", "aws", "host"]
 
-# The newest all-in-one Native Node installer the facts list (wallarm-facts.md section 9).
-DEFAULT_NATIVE_NODE_VERSION = "0.25.5"
+# The newest all-in-one Native Node installer (2026-11-16); 0.25.11 and 0.25.12 fix security
+# vulnerabilities. Source: docs.wallarm.com/6.x/updating-migrating/native-node/node-artifact-versions
+# (wallarm-facts.md section 10).
+DEFAULT_NATIVE_NODE_VERSION = "0.25.12"
 # Any fixed VNI works: the node's vni_filter accepts this one only, so another session's copies
 # sent to the same NLB by mistake are dropped.
 DEFAULT_VNI = 4242
