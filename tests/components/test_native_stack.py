@@ -111,6 +111,20 @@ def test_filter_accepts_exactly_tcp_to_and_from_each_port(stack):
     assert "networkServices" not in run.only("TrafficMirrorFilter").inputs
 
 
+def test_filter_rule_numbers_are_unique_per_filter_and_direction(run_stack):
+    """AWS: a rule number "must be unique for each Traffic Mirror rule in a given direction" (EC2 API,
+    CreateTrafficMirrorFilterRule); two equal numbers make `pulumi up` fail on a multi-port stack."""
+    run = run_stack(TAGGED, trafficMirrorPorts=[80, 8080])
+    numbers: dict[tuple[str, str], list[int]] = {}
+    for rule in run.all("TrafficMirrorFilterRule"):
+        key = (rule.inputs["trafficMirrorFilterId"], rule.inputs["trafficDirection"])
+        numbers.setdefault(key, []).append(int(rule.inputs["ruleNumber"]))
+    assert {direction for _, direction in numbers} == {"ingress", "egress"}
+    for (_, direction), seen in numbers.items():
+        assert len(seen) == len(set(seen)) > 1, f"{direction} rule numbers repeat: {sorted(seen)}"
+        assert all(1 <= n <= 32766 for n in seen)  # AWS's range for a rule number
+
+
 def test_one_session_per_listed_interface_with_vni_number_and_stack_description(run_stack):
     run = run_stack(STATIC, trafficMirrorVni=777, trafficMirrorSessionNumber=3)
     sessions = sorted((r.inputs for r in run.all("TrafficMirrorSession")), key=lambda s: s["networkInterfaceId"])
@@ -199,6 +213,18 @@ def test_nodes_accept_vxlan_only_from_the_sources_and_health_checks_only_from_th
     assert all(r["cidrIpv4"].startswith("10.0.") and r["cidrIpv4"].endswith("/24") for r in health)
     assert not any(r.get("cidrIpv4") == "0.0.0.0/0" for r in ingress)
     assert not any(r["fromPort"] <= 22 <= r["toPort"] for r in ingress)
+
+
+def test_node_egress_is_exactly_tcp_443_to_each_node_egress_cidr(run_stack):
+    cidrs = ["0.0.0.0/0", "::/0", "203.0.113.0/24"]
+    run = run_stack(STATIC, nodeEgressCidrs=cidrs)
+    group_id = run.id_of("SecurityGroup", "wallarm-mirror-node-sg")
+    egress = [r.inputs for r in run.all("SecurityGroupEgressRule") if r.inputs["securityGroupId"] == group_id]
+    assert sorted(r.get("cidrIpv4") or r["cidrIpv6"] for r in egress) == sorted(cidrs)
+    for rule in egress:
+        assert (rule["ipProtocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 443, 443), rule
+        assert "referencedSecurityGroupId" not in rule and "prefixListId" not in rule
+    assert all(("cidrIpv4" in r) != ("cidrIpv6" in r) for r in egress)
 
 
 def test_graviton_nodes_run_the_arm64_debian_image_and_the_aarch64_installer(run_stack):
