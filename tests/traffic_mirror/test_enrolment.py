@@ -136,9 +136,7 @@ def test_reconcile_deletes_our_session_on_an_eni_that_is_now_a_secondary_interfa
     # (a standalone one, or a primary moved by hand) and is now attached to a source at device index 1
     # belongs to a live, tagged instance, yet is not what we mirror: its session goes, with a reason.
     instance, primary = estate.source()
-    secondary = estate.ec2.create_network_interface(SubnetId=estate.subnet_id)["NetworkInterface"][
-        "NetworkInterfaceId"
-    ]
+    secondary = estate.ec2.create_network_interface(SubnetId=estate.subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
     ours_on_secondary = estate.session(secondary, estate.managed)
     estate.ec2.attach_network_interface(NetworkInterfaceId=secondary, InstanceId=instance, DeviceIndex=1)
     [attached] = estate.ec2.describe_network_interfaces(NetworkInterfaceIds=[secondary])["NetworkInterfaces"]
