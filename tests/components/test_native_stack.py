@@ -104,11 +104,50 @@ def test_filter_accepts_exactly_tcp_to_and_from_each_port(stack):
         return None if side is None else (int(side["fromPort"]), int(side["toPort"]))
 
     seen = sorted(
-        (r["trafficDirection"], ports_of(r.get("destinationPortRange")), ports_of(r.get("sourcePortRange")))
+        (
+            r["sourceCidrBlock"],
+            r["trafficDirection"],
+            ports_of(r.get("destinationPortRange")),
+            ports_of(r.get("sourcePortRange")),
+        )
         for r in rules
     )
-    assert seen == sorted([("ingress", (p, p), None) for p in ports] + [("egress", None, (p, p)) for p in ports])
+    # IPv4 and (the default) IPv6: dual-stack sources' IPv6 copies pass the filter too.
+    assert seen == sorted(
+        (anywhere, *side)
+        for anywhere in ("0.0.0.0/0", "::/0")
+        for side in [("ingress", (p, p), None) for p in ports] + [("egress", None, (p, p)) for p in ports]
+    )
+    assert all(r["sourceCidrBlock"] == r["destinationCidrBlock"] for r in rules)
     assert "networkServices" not in run.only("TrafficMirrorFilter").inputs
+
+
+def test_filter_is_ipv4_only_with_ipv6_off_and_keeps_the_ipv4_rule_names(run_stack):
+    both = run_stack(TAGGED)
+    ipv4 = run_stack(TAGGED, trafficMirrorIpv6=False, trafficMirrorPorts=[80, 443, 3000, 8080, 8443])
+    assert {r.inputs["sourceCidrBlock"] for r in ipv4.all("TrafficMirrorFilterRule")} == {"0.0.0.0/0"}
+    assert len(ipv4.all("TrafficMirrorFilterRule")) == 10  # AWS's limit per filter, exactly
+    assert len(both.all("TrafficMirrorFilterRule")) == 8
+    # Turning IPv6 on renames no IPv4 rule and leaves the filter's description (a new one would
+    # replace the filter under the sessions): the names and numbers the IPv4-only filter had.
+    v4_of_both = {
+        r.name: int(r.inputs["ruleNumber"])
+        for r in both.all("TrafficMirrorFilterRule")
+        if r.inputs["sourceCidrBlock"] == "0.0.0.0/0"
+    }
+    assert v4_of_both == {
+        "wallarm-mirror-filter-egress-tcp-80": 100,
+        "wallarm-mirror-filter-egress-tcp-8080": 101,
+        "wallarm-mirror-filter-ingress-tcp-80": 100,
+        "wallarm-mirror-filter-ingress-tcp-8080": 101,
+    }
+    assert sorted(r.name for r in both.all("TrafficMirrorFilterRule") if r.name not in v4_of_both) == [
+        "wallarm-mirror-filter-egress-tcp6-80",
+        "wallarm-mirror-filter-egress-tcp6-8080",
+        "wallarm-mirror-filter-ingress-tcp6-80",
+        "wallarm-mirror-filter-ingress-tcp6-8080",
+    ]
+    assert both.only("TrafficMirrorFilter").inputs["description"].endswith(": TCP 80, 8080, both directions")
 
 
 def test_filter_rule_numbers_are_unique_per_filter_and_direction(run_stack):
@@ -271,6 +310,44 @@ def test_inline_token_makes_the_native_user_data_secret(run_stack):
 
 
 # --- alarms and outputs ------------------------------------------------------------------------
+
+
+def test_native_dashboard_shows_nlb_traffic_healthy_nodes_and_enrolment(run_stack):
+    run = run_stack(TAGGED, dashboardEnabled=True, stack="staging")
+    dashboard = run.only("Dashboard").inputs
+    assert dashboard["dashboardName"] == "wallarm-mirror-staging"
+    body = json.loads(dashboard["dashboardBody"])
+    metrics = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
+    nlb = run.state_of("LoadBalancer", "wallarm-mirror-nlb")["arnSuffix"]
+    group = run.state_of("TargetGroup", "wallarm-mirror-vxlan-tg")["arnSuffix"]
+    asg = run.state_of("Group", run.only("Group").name)["name"]
+    assert nlb.startswith("net/") and group.startswith("targetgroup/")
+    assert metrics == [
+        ["AWS/NetworkELB", "ProcessedBytes", "LoadBalancer", nlb],
+        ["AWS/NetworkELB", "ProcessedPackets", "LoadBalancer", nlb],
+        ["AWS/NetworkELB", "HealthyHostCount", "TargetGroup", group, "LoadBalancer", nlb],
+        ["AWS/NetworkELB", "UnHealthyHostCount", "TargetGroup", group, "LoadBalancer", nlb],
+        ["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", asg],
+        # The enrolment function's own metrics: namespace, names and dimension are its contract.
+        ["WallarmMirror", "EnrolmentPending", "Stack", "staging"],
+        ["WallarmMirror", "EnrolmentFailed", "Stack", "staging"],
+    ]
+    assert {w["properties"]["region"] for w in body["widgets"]} == {"eu-west-1"}
+    assert run.outputs["dashboard_name"] == "wallarm-mirror-staging"
+
+
+def test_native_dashboard_without_tagged_sources_has_no_enrolment_widget(run_stack):
+    run = run_stack(STATIC, dashboardEnabled=True)
+    body = json.loads(run.only("Dashboard").inputs["dashboardBody"])
+    names = [m[1] for w in body["widgets"] for m in w["properties"]["metrics"]]
+    assert names == ["ProcessedBytes", "ProcessedPackets", "HealthyHostCount", "UnHealthyHostCount", "CPUUtilization"]
+
+
+def test_no_native_dashboard_unless_dashboard_enabled(run_stack):
+    for run in (run_stack(TAGGED), run_stack(TAGGED, dashboardEnabled=False)):
+        assert run.all("Dashboard") == []
+        assert run.all("MetricAlarm")  # the alarms stay: only the dashboard is off
+        assert run.outputs.get("dashboard_name") is None
 
 
 def test_alarms_watch_the_udp_target_group_and_the_enrolment_function(run_stack):

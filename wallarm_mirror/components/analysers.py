@@ -119,6 +119,8 @@ class NativeAnalyser(HostedComponent):
     """The SNS topic of the alarms (None with alarmsEnabled false)."""
     enrolment_function_name: pulumi.Output[str | None]
     """The enrolment Lambda (None without trafficMirrorSourceTags)."""
+    dashboard_name: pulumi.Output[str | None]
+    """The CloudWatch dashboard (None unless dashboardEnabled)."""
 
     def __init__(self, name: str, args: NativeAnalyserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = checked_args(_with_analyser(args, "nativeNode", "NativeAnalyserArgs"), "NativeAnalyserArgs")

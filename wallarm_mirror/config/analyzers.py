@@ -31,7 +31,6 @@ NGINX_NODE_ONLY: Mapping[str, str] = {
     "endpointHostname": "the name the web tier mirrors to; traffic mirroring needs no web-tier change",
     "mirrorOptions": "the generated web-tier mirror configs; traffic mirroring needs no web-tier change",
     "requestsPerNodeTarget": "scaling on ALB requests per node; an NLB has no request count",
-    "dashboardEnabled": "the ALB dashboard",
     "accessLogsBucket": "ALB access logs; an NLB logs TLS listeners only",
     "createAccessLogsBucket": "ALB access logs; an NLB logs TLS listeners only",
     "accessLogsPrefix": "ALB access logs; an NLB logs TLS listeners only",
@@ -43,6 +42,7 @@ NATIVE_NODE_ONLY: Mapping[str, str] = {
     "trafficMirrorSourceEniIds": "AWS VPC Traffic Mirroring sessions",
     "trafficMirrorSourceTags": "AWS VPC Traffic Mirroring enrolment",
     "trafficMirrorPorts": "the traffic mirror filter",
+    "trafficMirrorIpv6": "the traffic mirror filter",
     "trafficMirrorVni": "AWS VPC Traffic Mirroring sessions",
     "trafficMirrorSessionNumber": "AWS VPC Traffic Mirroring sessions",
 }

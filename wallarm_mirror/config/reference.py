@@ -109,7 +109,7 @@ NATIVE_BAD_INPUT_EXAMPLES: tuple[tuple[str, str | None], ...] = (
     ("trafficMirrorSourceEniIds", '["i-0123456789abcdef0"]'),
     ("trafficMirrorSourceTags", '{"aws:autoscaling:groupName": "web"}'),
     ("trafficMirrorPorts", "[80, 80]"),
-    ("trafficMirrorPorts", "[80, 443, 8080, 8443, 3000, 5000]"),
+    ("trafficMirrorPorts", "[80, 8080, 8443]"),
     ("trafficMirrorPorts", "[0]"),
     ("trafficMirrorVni", "16777216"),
     ("trafficMirrorSessionNumber", "0"),
