@@ -222,9 +222,11 @@ def native_dashboard_body(nlb: str, target_group: str, asg: str, region: str, *,
     """The Native Node analyser on one page: what the NLB carries (bytes and packets of the copies),
     healthy and unhealthy nodes, node CPU, and (with tagged sources) enrolment pending and failed.
 
-    AWS/NetworkELB metrics (NLB guide, "CloudWatch metrics for your Network Load Balancer"):
-    ProcessedBytes and ProcessedPackets by LoadBalancer; HealthyHostCount and UnHealthyHostCount by
-    TargetGroup and LoadBalancer. All of them are reported only while traffic flows (same page).
+    AWS/NetworkELB metrics: ProcessedBytes by LoadBalancer and HealthyHostCount/UnHealthyHostCount
+    by TargetGroup and LoadBalancer are documented (NLB guide, "CloudWatch metrics for your Network
+    Load Balancer", which also says metrics are reported only while traffic flows). ProcessedPackets
+    by LoadBalancer is inferred: seen in public dashboards of that namespace, not on a page read here;
+    if AWS has no such metric its widget stays empty and nothing else breaks.
     """
 
     def widget(title: str, metrics: list[list[object]], x: int, y: int, stat: str) -> dict[str, object]:
