@@ -470,32 +470,40 @@ def _port_runs(ports: set[int]) -> str:
     return ", ".join(_ports_text(low, high) for low, high in runs)
 
 
+def _address_family(props: Mapping[str, Any]) -> str:
+    """The family label of a rule's CIDRs: 'IPv6 ', or '' for IPv4. A rule matches one address family,
+    so an IPv4 request and an IPv6 response never meet (the program writes both directions per family)."""
+    cidrs = (_get(props, "sourceCidrBlock"), _get(props, "destinationCidrBlock"))
+    return "IPv6 " if any(":" in str(c) for c in cidrs if c is not None) else ""
+
+
 def _traffic_mirror_both_directions(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    # filter -> direction -> ports, and one rule per filter for the violation's URN
-    covered: dict[str, dict[str, set[int]]] = {}
-    some_rule: dict[str, str] = {}
+    # (filter, family) -> direction -> ports, and one rule per filter for the violation's URN
+    covered: dict[tuple[str, str], dict[str, set[int]]] = {}
+    some_rule: dict[tuple[str, str], str] = {}
     for rule in args.resources:
         if rule.resource_type != TRAFFIC_MIRROR_FILTER_RULE:
             continue
         accepted = accepted_ports(rule.props)
         if accepted is None:
             continue
-        key = _filter_of(rule)
+        key = (_filter_of(rule), _address_family(rule.props))
         directions = covered.setdefault(key, {"ingress": set(), "egress": set()})
         directions[accepted.direction].update(range(accepted.low, accepted.high + 1))
         some_rule.setdefault(key, rule.urn)
-    for key, directions in sorted(covered.items()):
+    for (name, family), directions in sorted(covered.items()):
         for one, other in (("ingress", "egress"), ("egress", "ingress")):
             missing = directions[one] - directions[other]
             if missing:
                 ports = _port_runs(missing)
                 report_violation(
-                    f"Traffic mirror filter {key} accepts TCP {ports} {one} ({APPLICATION_SIDE[one]}) but not "
+                    f"Traffic mirror filter {name} accepts {family}TCP {ports} {one} ({APPLICATION_SIDE[one]}) "
+                    "but not "
                     f"{other} ({APPLICATION_SIDE[other]}); the Native Node reassembles each TCP stream from both "
                     f"directions, so those connections cannot be analysed. Add an {other} accept rule for "
                     f"{ports} with {APPLICATION_SIDE[other]} (the program writes both for every "
                     "wallarm-mirror:trafficMirrorPorts entry).",
-                    some_rule[key],
+                    some_rule[(name, family)],
                 )
 
 

@@ -643,3 +643,59 @@ def test_up_checks_after_deploying_that_mirrored_traffic_is_analysed():
     assert status["run"] == '.venv/bin/python -m wallarm_mirror status --stack "$STACK" --wait 600'
     assert status["env"]["STACK"] == step_using(up, "pulumi/actions")["with"]["stack-name"]
     assert status["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+
+
+# ------------------------------------------------------------------------------------------
+# Pulumi versions: the CLI the workflows install and the one the component package asks for
+# follow the SDK in requirements.lock.txt. Dependabot bumps the lock only (it does not read
+# `pulumi-version` inputs or PulumiPlugin.yaml), so a pulumi bump turns this red until both follow.
+# ------------------------------------------------------------------------------------------
+
+
+def pulumi_version_problems(workflows: dict[str, dict[str, Any]], plugin: dict[str, Any], lock: str) -> list[str]:
+    """Where the workflows' `pulumi-version` or PulumiPlugin.yaml left the locked pulumi SDK."""
+    [(sdk, _)] = lock_pins(lock)["pulumi"]
+    problems = []
+    for name, workflow in workflows.items():
+        for job_name, job in workflow["jobs"].items():
+            for step in job.get("steps", []):
+                if str(step.get("uses", "")).split("@")[0] != "pulumi/actions":
+                    continue
+                # pulumi/actions action.yml: `pulumi-version`, "Install a specific version of the Pulumi
+                # CLI"; without it (or `pulumi-version-file`) the action installs the newest CLI.
+                pinned = str(step.get("with", {}).get("pulumi-version"))
+                if pinned != str(sdk):
+                    problems.append(f"{name} job {job_name}: pulumi-version {pinned}, the lock has pulumi=={sdk}")
+    required = plugin.get("requiredPulumiVersion")
+    if required != f">={sdk}":
+        problems.append(f"PulumiPlugin.yaml requiredPulumiVersion {required!r}, the lock has pulumi=={sdk}")
+    return problems
+
+
+def test_workflows_and_the_plugin_ask_for_the_locked_pulumi():
+    plugin = yaml.safe_load((ROOT / "PulumiPlugin.yaml").read_text(encoding="utf-8"))
+    lock = (ROOT / "requirements.lock.txt").read_text(encoding="utf-8")
+    problems = pulumi_version_problems(all_workflows(), plugin, lock)
+    assert problems == [], "; ".join(problems) + ": set them to the locked version"
+    uses = [
+        step
+        for workflow in all_workflows().values()
+        for step in steps(workflow)
+        if "pulumi/actions@" in str(step.get("uses"))
+    ]
+    assert len(uses) == 2  # preview and up: each one is checked above
+
+
+def test_a_pulumi_bump_in_the_lock_alone_is_reported():
+    plugin = yaml.safe_load((ROOT / "PulumiPlugin.yaml").read_text(encoding="utf-8"))
+    lock = (ROOT / "requirements.lock.txt").read_text(encoding="utf-8")
+    [(sdk, _)] = lock_pins(lock)["pulumi"]
+    bumped = lock.replace(f"\npulumi=={sdk} ", "\npulumi==3.999.0 ")
+
+    problems = pulumi_version_problems(all_workflows(), plugin, bumped)
+
+    assert problems == [
+        f"preview.yml job preview: pulumi-version {sdk}, the lock has pulumi==3.999.0",
+        f"preview.yml job up: pulumi-version {sdk}, the lock has pulumi==3.999.0",
+        f"PulumiPlugin.yaml requiredPulumiVersion '>={sdk}', the lock has pulumi==3.999.0",
+    ]

@@ -117,7 +117,7 @@ def test_example_native_stack_passes_every_policy(plans: Plans) -> None:
     native = plans.native
     # Not a vacuous pass: the plan holds every resource the traffic mirror policies look at.
     assert native.one(ALB)["inputs"]["loadBalancerType"] == "network"
-    assert len(native.all(FILTER_RULE)) == 2
+    assert len(native.all(FILTER_RULE)) == 4  # port 80, both directions, IPv4 and IPv6
     assert native.all(SESSION) and native.all(TARGET) and native.all(FILTER)
     # ... and the host mirroring association (trafficMirrorMethod auto, the default) with its document.
     assert native.all(rules.SSM_ASSOCIATION) and native.all(rules.SSM_DOCUMENT)
@@ -512,6 +512,13 @@ def test_filter_rule_for_udp_is_a_violation_and_leaves_the_port_one_way(plans: P
     assert [f.split(": ", 1)[0] for f in found] == ["traffic-mirror-filter-tcp-ports", "traffic-mirror-both-directions"]
     assert "accepts protocol 17, not TCP (6)" in found[0]
     assert "accepts TCP 80 egress (sourcePortRange) but not ingress (destinationPortRange)" in found[1]
+
+
+def test_ipv6_rules_do_not_cover_an_ipv4_port_mirrored_one_way(plans: Plans) -> None:
+    # An IPv4 request and an IPv6 response are never one connection: each family needs both directions.
+    rule = plans.native.one(FILTER_RULE, "wallarm-mirror-filter-egress-tcp6-80")
+    message = only_violation(plans.native, rule, mutated(rule, "ruleAction", "reject"))
+    assert "accepts IPv6 TCP 80 ingress (destinationPortRange) but not egress (sourcePortRange)" in message
 
 
 def test_filter_with_amazon_dns_is_a_violation(plans: Plans) -> None:

@@ -104,11 +104,64 @@ def test_filter_accepts_exactly_tcp_to_and_from_each_port(stack):
         return None if side is None else (int(side["fromPort"]), int(side["toPort"]))
 
     seen = sorted(
-        (r["trafficDirection"], ports_of(r.get("destinationPortRange")), ports_of(r.get("sourcePortRange")))
+        (
+            r["sourceCidrBlock"],
+            r["trafficDirection"],
+            ports_of(r.get("destinationPortRange")),
+            ports_of(r.get("sourcePortRange")),
+        )
         for r in rules
     )
-    assert seen == sorted([("ingress", (p, p), None) for p in ports] + [("egress", None, (p, p)) for p in ports])
+    # IPv4 and (the default) IPv6: dual-stack sources' IPv6 copies pass the filter too.
+    assert seen == sorted(
+        (anywhere, *side)
+        for anywhere in ("0.0.0.0/0", "::/0")
+        for side in [("ingress", (p, p), None) for p in ports] + [("egress", None, (p, p)) for p in ports]
+    )
+    assert all(r["sourceCidrBlock"] == r["destinationCidrBlock"] for r in rules)
     assert "networkServices" not in run.only("TrafficMirrorFilter").inputs
+
+
+def test_filter_is_ipv4_only_with_ipv6_off_and_keeps_the_ipv4_rule_names(run_stack):
+    both = run_stack(TAGGED)
+    ipv4 = run_stack(TAGGED, trafficMirrorIpv6=False, trafficMirrorPorts=[80, 443, 3000, 8080, 8443])
+    assert {r.inputs["sourceCidrBlock"] for r in ipv4.all("TrafficMirrorFilterRule")} == {"0.0.0.0/0"}
+    assert len(ipv4.all("TrafficMirrorFilterRule")) == 10  # AWS's limit per filter, exactly
+    assert len(both.all("TrafficMirrorFilterRule")) == 8
+    # Turning IPv6 on renames no IPv4 rule and leaves the filter's description (a new one would
+    # replace the filter under the sessions): the names and numbers the IPv4-only filter had.
+    v4_of_both = {
+        r.name: int(r.inputs["ruleNumber"])
+        for r in both.all("TrafficMirrorFilterRule")
+        if r.inputs["sourceCidrBlock"] == "0.0.0.0/0"
+    }
+    assert v4_of_both == {
+        "wallarm-mirror-filter-egress-tcp-80": 100,
+        "wallarm-mirror-filter-egress-tcp-8080": 101,
+        "wallarm-mirror-filter-ingress-tcp-80": 100,
+        "wallarm-mirror-filter-ingress-tcp-8080": 101,
+    }
+    assert sorted(r.name for r in both.all("TrafficMirrorFilterRule") if r.name not in v4_of_both) == [
+        "wallarm-mirror-filter-egress-tcp6-80",
+        "wallarm-mirror-filter-egress-tcp6-8080",
+        "wallarm-mirror-filter-ingress-tcp6-80",
+        "wallarm-mirror-filter-ingress-tcp6-8080",
+    ]
+    assert both.only("TrafficMirrorFilter").inputs["description"].endswith(": TCP 80, 8080, both directions")
+
+
+def test_filter_rule_numbers_are_unique_per_filter_and_direction(run_stack):
+    """AWS: a rule number "must be unique for each Traffic Mirror rule in a given direction" (EC2 API,
+    CreateTrafficMirrorFilterRule); two equal numbers make `pulumi up` fail on a multi-port stack."""
+    run = run_stack(TAGGED, trafficMirrorPorts=[80, 8080])
+    numbers: dict[tuple[str, str], list[int]] = {}
+    for rule in run.all("TrafficMirrorFilterRule"):
+        key = (rule.inputs["trafficMirrorFilterId"], rule.inputs["trafficDirection"])
+        numbers.setdefault(key, []).append(int(rule.inputs["ruleNumber"]))
+    assert {direction for _, direction in numbers} == {"ingress", "egress"}
+    for (_, direction), seen in numbers.items():
+        assert len(seen) == len(set(seen)) > 1, f"{direction} rule numbers repeat: {sorted(seen)}"
+        assert all(1 <= n <= 32766 for n in seen)  # AWS's range for a rule number
 
 
 def test_one_session_per_listed_interface_with_vni_number_and_stack_description(run_stack):
@@ -202,13 +255,25 @@ def test_nodes_accept_vxlan_only_from_the_sources_and_health_checks_only_from_th
     assert not any(r["fromPort"] <= 22 <= r["toPort"] for r in ingress)
 
 
+def test_node_egress_is_exactly_tcp_443_to_each_node_egress_cidr(run_stack):
+    cidrs = ["0.0.0.0/0", "::/0", "203.0.113.0/24"]
+    run = run_stack(STATIC, nodeEgressCidrs=cidrs)
+    group_id = run.id_of("SecurityGroup", "wallarm-mirror-node-sg")
+    egress = [r.inputs for r in run.all("SecurityGroupEgressRule") if r.inputs["securityGroupId"] == group_id]
+    assert sorted(r.get("cidrIpv4") or r["cidrIpv6"] for r in egress) == sorted(cidrs)
+    for rule in egress:
+        assert (rule["ipProtocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 443, 443), rule
+        assert "referencedSecurityGroupId" not in rule and "prefixListId" not in rule
+    assert all(("cidrIpv4" in r) != ("cidrIpv6" in r) for r in egress)
+
+
 def test_graviton_nodes_run_the_arm64_debian_image_and_the_aarch64_installer(run_stack):
     run = run_stack(STATIC, instanceType="c7g.large")
     ((_, call),) = [c for c in run.mocks.calls if c[0] == "aws:ec2/getAmi:getAmi"]
     filters = {f["name"]: f["values"] for f in call["filters"]}
     assert call["owners"] == ["136693071363"]
     assert filters["name"] == ["debian-12-arm64-*"] and filters["architecture"] == ["arm64"]
-    assert "aio-native-0.25.5.aarch64.sh" in boot_script(run)
+    assert "aio-native-0.25.12.aarch64.sh" in boot_script(run)
 
 
 def test_x86_nodes_run_the_amd64_debian_image(run_stack):
@@ -216,7 +281,7 @@ def test_x86_nodes_run_the_amd64_debian_image(run_stack):
     ((_, call),) = [c for c in run.mocks.calls if c[0] == "aws:ec2/getAmi:getAmi"]
     filters = {f["name"]: f["values"] for f in call["filters"]}
     assert filters["name"] == ["debian-12-amd64-*"] and filters["architecture"] == ["x86_64"]
-    assert "aio-native-0.25.5.x86_64.sh" in boot_script(run)
+    assert "aio-native-0.25.12.x86_64.sh" in boot_script(run)
 
 
 def test_nodes_keep_the_asg_shape_imdsv2_encrypted_root_elb_health(stack):
@@ -246,6 +311,44 @@ def test_inline_token_makes_the_native_user_data_secret(run_stack):
 
 
 # --- alarms and outputs ------------------------------------------------------------------------
+
+
+def test_native_dashboard_shows_nlb_traffic_healthy_nodes_and_enrolment(run_stack):
+    run = run_stack(TAGGED, dashboardEnabled=True, stack="staging")
+    dashboard = run.only("Dashboard").inputs
+    assert dashboard["dashboardName"] == "wallarm-mirror-staging"
+    body = json.loads(dashboard["dashboardBody"])
+    metrics = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
+    nlb = run.state_of("LoadBalancer", "wallarm-mirror-nlb")["arnSuffix"]
+    group = run.state_of("TargetGroup", "wallarm-mirror-vxlan-tg")["arnSuffix"]
+    asg = run.state_of("Group", run.only("Group").name)["name"]
+    assert nlb.startswith("net/") and group.startswith("targetgroup/")
+    assert metrics == [
+        ["AWS/NetworkELB", "ProcessedBytes", "LoadBalancer", nlb],
+        ["AWS/NetworkELB", "ProcessedPackets", "LoadBalancer", nlb],
+        ["AWS/NetworkELB", "HealthyHostCount", "TargetGroup", group, "LoadBalancer", nlb],
+        ["AWS/NetworkELB", "UnHealthyHostCount", "TargetGroup", group, "LoadBalancer", nlb],
+        ["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", asg],
+        # The enrolment function's own metrics: namespace, names and dimension are its contract.
+        ["WallarmMirror", "EnrolmentPending", "Stack", "staging"],
+        ["WallarmMirror", "EnrolmentFailed", "Stack", "staging"],
+    ]
+    assert {w["properties"]["region"] for w in body["widgets"]} == {"eu-west-1"}
+    assert run.outputs["dashboard_name"] == "wallarm-mirror-staging"
+
+
+def test_native_dashboard_without_tagged_sources_has_no_enrolment_widget(run_stack):
+    run = run_stack(STATIC, dashboardEnabled=True)
+    body = json.loads(run.only("Dashboard").inputs["dashboardBody"])
+    names = [m[1] for w in body["widgets"] for m in w["properties"]["metrics"]]
+    assert names == ["ProcessedBytes", "ProcessedPackets", "HealthyHostCount", "UnHealthyHostCount", "CPUUtilization"]
+
+
+def test_no_native_dashboard_unless_dashboard_enabled(run_stack):
+    for run in (run_stack(TAGGED), run_stack(TAGGED, dashboardEnabled=False)):
+        assert run.all("Dashboard") == []
+        assert run.all("MetricAlarm")  # the alarms stay: only the dashboard is off
+        assert run.outputs.get("dashboard_name") is None
 
 
 def test_alarms_watch_the_udp_target_group_and_the_enrolment_function(run_stack):

@@ -33,7 +33,7 @@ def problems(raw: dict[str, str]) -> list[str]:
 def test_native_defaults():
     config = parse_stack_config(NATIVE, {"token"})
     assert config.native
-    assert (config.native_node_version, config.traffic_mirror_ports) == ("0.25.5", [80])
+    assert (config.native_node_version, config.traffic_mirror_ports) == ("0.25.12", [80])
     assert (config.traffic_mirror_vni, config.traffic_mirror_session_number) == (4242, 1)
     assert config.native_node_installer_sha256 is None and config.traffic_mirror_source_tags == {}
     assert config.nodes_subnets == ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
@@ -70,7 +70,8 @@ def test_graviton_types_are_fine_for_the_native_node_only():
         ("trafficMirrorPorts", "[]", "is empty"),
         ("trafficMirrorPorts", "[65536]", "is not a TCP port"),
         ("trafficMirrorPorts", "[80, 80]", "more than once"),
-        ("trafficMirrorPorts", "[1, 2, 3, 4, 5, 6]", "at most 5"),
+        ("trafficMirrorPorts", "[80, 8080, 8443]", "with trafficMirrorIpv6 (the default) each port takes four"),
+        ("trafficMirrorIpv6", "maybe", "Input should be a valid boolean"),
         ("trafficMirrorPorts", "80", "Input should be a valid list"),
         ("trafficMirrorVni", "-1", "greater than or equal to 0"),
         ("trafficMirrorVni", "16777216", "less than or equal to 16777215"),
@@ -84,6 +85,22 @@ def test_each_bad_native_value_is_refused_naming_its_key(key, value, said):
     assert len(found) == 1
     assert found[0].startswith(f"wallarm-mirror:{key}: ")
     assert said in found[0]
+
+
+def test_the_port_limit_is_two_with_ipv6_and_five_with_ipv4_only():
+    """10 rules per traffic mirror filter (AWS quotas): each port takes 2 per address family."""
+    assert parse_stack_config({**NATIVE, "trafficMirrorPorts": "[80, 8080]"}, {"token"}).traffic_mirror_ipv6
+    (said,) = problems({**NATIVE, "trafficMirrorPorts": "[80, 8080, 8443]"})
+    assert said.startswith("wallarm-mirror:trafficMirrorPorts: lists 3 ports; a traffic mirror filter holds 10 rules")
+    assert "so at most 2; list fewer ports, or set trafficMirrorIpv6 to false" in said
+    assert "(two rules per port, at most 5)" in said
+
+    ipv4_only = {**NATIVE, "trafficMirrorIpv6": "false"}
+    five = parse_stack_config({**ipv4_only, "trafficMirrorPorts": "[80, 443, 3000, 8080, 8443]"}, {"token"})
+    assert (five.traffic_mirror_ipv6, len(five.traffic_mirror_ports)) == (False, 5)
+    (said,) = problems({**ipv4_only, "trafficMirrorPorts": "[1, 2, 3, 4, 5, 6]"})
+    assert said.startswith("wallarm-mirror:trafficMirrorPorts: lists 6 ports;")
+    assert "with IPv4 only each port takes two (TCP to and from it), so at most 5" in said
 
 
 @pytest.mark.parametrize(

@@ -49,9 +49,11 @@ KEY_VALUES: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
         st.dictionaries(st.sampled_from(["aws:x", ""]), st.text(max_size=5), min_size=1, max_size=2) | junk,
     ),
     "trafficMirrorPorts": (
-        st.lists(st.integers(1, 65535), min_size=1, max_size=5, unique=True),
+        # Valid with or without IPv6 (at most 2 ports), broken with either (6 ports and more).
+        st.lists(st.integers(1, 65535), min_size=1, max_size=2, unique=True),
         st.lists(st.integers(-1, 70000), min_size=6, max_size=7) | st.just([0]) | st.just([]) | junk,
     ),
+    "trafficMirrorIpv6": (st.booleans(), st.sampled_from(["maybe", "2", [True]])),
     "trafficMirrorVni": (st.integers(0, 16_777_215), st.integers(16_777_216, 20_000_000) | st.integers(-3, -1) | junk),
     "trafficMirrorSessionNumber": (st.integers(1, 32_766), st.integers(32_767, 40_000) | st.just(0) | junk),
     "nativeNodeVersion": (
@@ -123,7 +125,8 @@ def one_native_config(values: dict[str, Any]) -> None:
     nlb = run.only("LoadBalancer").inputs
     assert (nlb["loadBalancerType"], nlb["internal"]) == ("network", True)
     ports = values.get("trafficMirrorPorts", [80])
-    assert len(run.all("TrafficMirrorFilterRule")) == 2 * len(ports)
+    families = 2 if values.get("trafficMirrorIpv6", True) else 1
+    assert len(run.all("TrafficMirrorFilterRule")) == 2 * len(ports) * families
     assert sorted(s.inputs["networkInterfaceId"] for s in run.all("TrafficMirrorSession")) == sorted(
         values.get("trafficMirrorSourceEniIds", [])
     )

@@ -129,6 +129,33 @@ def test_reconcile_deletes_our_sessions_of_stopped_terminated_and_untagged_insta
     assert [s["NetworkInterfaceId"] for s in ours(estate)] == [kept_eni]
 
 
+def test_reconcile_deletes_our_session_on_an_eni_that_is_now_a_secondary_interface_of_a_source(
+    estate: Estate,
+) -> None:
+    # Only the primary ENI (device index 0) of a source is mirrored. An ENI that carried our session
+    # (a standalone one, or a primary moved by hand) and is now attached to a source at device index 1
+    # belongs to a live, tagged instance, yet is not what we mirror: its session goes, with a reason.
+    instance, primary = estate.source()
+    secondary = estate.ec2.create_network_interface(SubnetId=estate.subnet_id)["NetworkInterface"]["NetworkInterfaceId"]
+    ours_on_secondary = estate.session(secondary, estate.managed)
+    estate.ec2.attach_network_interface(NetworkInterfaceId=secondary, InstanceId=instance, DeviceIndex=1)
+    [attached] = estate.ec2.describe_network_interfaces(NetworkInterfaceIds=[secondary])["NetworkInterfaces"]
+    assert (attached["Attachment"]["InstanceId"], attached["Attachment"]["DeviceIndex"]) == (instance, 1)
+
+    summary = run(SCHEDULE, estate.settings, estate.ec2)
+
+    assert summary["deleted"] == [
+        {
+            "eni": secondary,
+            "session": ours_on_secondary,
+            "reason": "its ENI is no longer the primary interface of an instance",
+        }
+    ]
+    assert [c["eni"] for c in summary["created"]] == [primary]
+    assert estate.sessions(secondary) == []
+    assert [s["NetworkInterfaceId"] for s in ours(estate)] == [primary]
+
+
 def test_a_session_of_ours_with_old_settings_is_replaced_and_duplicates_collapse(estate: Estate) -> None:
     _, old_eni = estate.source()
     _, twice_eni = estate.source()

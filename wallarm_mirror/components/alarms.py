@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -25,6 +26,8 @@ class AlarmsArgs:
     # Another analyser's table (NATIVE_ALARMS) and the dimensions its extra kinds need.
     specs: tuple[AlarmSpec, ...] | None = None
     extra_dimensions: dict[str, dict[str, pulumi.Input[str]]] | None = None
+    # Another analyser's dashboard: the body from (load balancer, target group, ASG, region), resolved.
+    dashboard_body: Callable[[str, str, str, str], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,65 @@ def dashboard_body(alb: str, target_group: str, asg: str, region: str) -> str:
     )
 
 
+# Custom metrics of the enrolment function (namespace, names and the Stack dimension = the Pulumi
+# stack name: the contract with traffic_mirror/enrolment.py, which publishes them).
+ENROLMENT_NAMESPACE = "WallarmMirror"
+ENROLMENT_PENDING = "EnrolmentPending"
+ENROLMENT_FAILED = "EnrolmentFailed"
+
+
+def native_dashboard_body(nlb: str, target_group: str, asg: str, region: str, *, stack: str, enrolment: bool) -> str:
+    """The Native Node analyser on one page: what the NLB carries (bytes and packets of the copies),
+    healthy and unhealthy nodes, node CPU, and (with tagged sources) enrolment pending and failed.
+
+    AWS/NetworkELB metrics: ProcessedBytes by LoadBalancer and HealthyHostCount/UnHealthyHostCount
+    by TargetGroup and LoadBalancer are documented (NLB guide, "CloudWatch metrics for your Network
+    Load Balancer", which also says metrics are reported only while traffic flows). ProcessedPackets
+    by LoadBalancer is inferred: seen in public dashboards of that namespace, not on a page read here;
+    if AWS has no such metric its widget stays empty and nothing else breaks.
+    """
+
+    def widget(title: str, metrics: list[list[object]], x: int, y: int, stat: str) -> dict[str, object]:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {"title": title, "region": region, "stat": stat, "period": 60, "metrics": metrics},
+        }
+
+    widgets = [
+        widget("Mirrored bytes (NLB)", [[NLB_NAMESPACE, "ProcessedBytes", "LoadBalancer", nlb]], 0, 0, "Sum"),
+        widget("Mirrored packets (NLB)", [[NLB_NAMESPACE, "ProcessedPackets", "LoadBalancer", nlb]], 12, 0, "Sum"),
+        widget(
+            "Healthy / unhealthy nodes",
+            [
+                [NLB_NAMESPACE, "HealthyHostCount", "TargetGroup", target_group, "LoadBalancer", nlb],
+                [NLB_NAMESPACE, "UnHealthyHostCount", "TargetGroup", target_group, "LoadBalancer", nlb],
+            ],
+            0,
+            6,
+            "Minimum",
+        ),
+        widget("Node CPU %", [["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", asg]], 12, 6, "Average"),
+    ]
+    if enrolment:
+        widgets.append(
+            widget(
+                "Enrolment: sources pending / failed",
+                [
+                    [ENROLMENT_NAMESPACE, ENROLMENT_PENDING, "Stack", stack],
+                    [ENROLMENT_NAMESPACE, ENROLMENT_FAILED, "Stack", stack],
+                ],
+                0,
+                12,
+                "Maximum",
+            )
+        )
+    return json.dumps({"widgets": widgets}, sort_keys=True)
+
+
 class MirrorAlarms(pulumi.ComponentResource):
     """Creates the stack's CloudWatch alarms (no healthy node, unhealthy nodes, CPU, 5xx, connection
     errors) with actions to the given SNS topic or one it creates, and optionally a dashboard."""
@@ -263,7 +325,7 @@ class MirrorAlarms(pulumi.ComponentResource):
                 dashboard_name=prefix,
                 dashboard_body=pulumi.Output.all(
                     args.alb_arn_suffix, args.target_group_arn_suffix, args.asg_name, args.region
-                ).apply(lambda v: dashboard_body(*v)),
+                ).apply(lambda v: (args.dashboard_body or dashboard_body)(*v)),
                 opts=child,
             )
             self.dashboard_name = dashboard.dashboard_name

@@ -123,6 +123,8 @@ class NativeAnalyser(HostedComponent):
     """The SSM document holding the host mirroring script (None with trafficMirrorMethod aws or no source tags)."""
     host_mirror_association_id: pulumi.Output[str | None]
     """The State Manager association that runs it on the tagged instances (None as above)."""
+    dashboard_name: pulumi.Output[str | None]
+    """The CloudWatch dashboard (None unless dashboardEnabled)."""
 
     def __init__(self, name: str, args: NativeAnalyserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = checked_args(_with_analyser(args, "nativeNode", "NativeAnalyserArgs"), "NativeAnalyserArgs")

@@ -89,7 +89,7 @@ class WallarmMirrorArgs(TypedDict, total=False):
     """Node health-check path; overrides the node profile. Config key: wallarm-mirror:healthCheckPath."""
 
     native_node_version: NotRequired[str]
-    """Version of Wallarm's all-in-one Native Node installer (x.y.z, 0.24.0 or newer: VXLAN input). Config key: wallarm-mirror:nativeNodeVersion; default "0.25.5"."""
+    """Version of Wallarm's all-in-one Native Node installer (x.y.z, 0.24.0 or newer: VXLAN input). Config key: wallarm-mirror:nativeNodeVersion; default "0.25.12"."""
 
     native_node_installer_sha256: NotRequired[str]
     """SHA-256 of the installer for that version and architecture; the boot checks it. Config key: wallarm-mirror:nativeNodeInstallerSha256."""
@@ -103,8 +103,11 @@ class WallarmMirrorArgs(TypedDict, total=False):
     traffic_mirror_method: NotRequired[str]
     """How tagged instances are copied: aws (a traffic mirror session), host (tc + VXLAN on the host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere). One of: auto, aws, host. Config key: wallarm-mirror:trafficMirrorMethod; default "auto"."""
 
+    traffic_mirror_ipv6: NotRequired[bool]
+    """Mirror IPv6 too (dual-stack sources): four filter rules per port instead of two, so at most 2 ports (5 with false). Config key: wallarm-mirror:trafficMirrorIpv6; default true."""
+
     traffic_mirror_ports: NotRequired[Sequence[int]]
-    """TCP ports of the application: mirrored in both directions, nothing else (at most 5). Config key: wallarm-mirror:trafficMirrorPorts; default [80]."""
+    """TCP ports of the application: mirrored in both directions, nothing else (at most 2; 5 with trafficMirrorIpv6 false). Config key: wallarm-mirror:trafficMirrorPorts; default [80]."""
 
     traffic_mirror_vni: NotRequired[int]
     """VXLAN network id of the sessions; the node accepts only it. Config key: wallarm-mirror:trafficMirrorVni; default 4242."""
@@ -343,7 +346,7 @@ class NativeAnalyserArgs(TypedDict, total=False):
     """Pin an AMI instead of looking up the newest of nodeVersion. Config key: wallarm-mirror:amiId."""
 
     native_node_version: NotRequired[str]
-    """Version of Wallarm's all-in-one Native Node installer (x.y.z, 0.24.0 or newer: VXLAN input). Config key: wallarm-mirror:nativeNodeVersion; default "0.25.5"."""
+    """Version of Wallarm's all-in-one Native Node installer (x.y.z, 0.24.0 or newer: VXLAN input). Config key: wallarm-mirror:nativeNodeVersion; default "0.25.12"."""
 
     native_node_installer_sha256: NotRequired[str]
     """SHA-256 of the installer for that version and architecture; the boot checks it. Config key: wallarm-mirror:nativeNodeInstallerSha256."""
@@ -357,8 +360,11 @@ class NativeAnalyserArgs(TypedDict, total=False):
     traffic_mirror_method: NotRequired[str]
     """How tagged instances are copied: aws (a traffic mirror session), host (tc + VXLAN on the host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere). One of: auto, aws, host. Config key: wallarm-mirror:trafficMirrorMethod; default "auto"."""
 
+    traffic_mirror_ipv6: NotRequired[bool]
+    """Mirror IPv6 too (dual-stack sources): four filter rules per port instead of two, so at most 2 ports (5 with false). Config key: wallarm-mirror:trafficMirrorIpv6; default true."""
+
     traffic_mirror_ports: NotRequired[Sequence[int]]
-    """TCP ports of the application: mirrored in both directions, nothing else (at most 5). Config key: wallarm-mirror:trafficMirrorPorts; default [80]."""
+    """TCP ports of the application: mirrored in both directions, nothing else (at most 2; 5 with trafficMirrorIpv6 false). Config key: wallarm-mirror:trafficMirrorPorts; default [80]."""
 
     traffic_mirror_vni: NotRequired[int]
     """VXLAN network id of the sessions; the node accepts only it. Config key: wallarm-mirror:trafficMirrorVni; default 4242."""
@@ -392,6 +398,9 @@ class NativeAnalyserArgs(TypedDict, total=False):
 
     alarm_topic_arn: NotRequired[pulumi.Input[str]]
     """SNS topic for alarm actions; without it the stack creates one. Config key: wallarm-mirror:alarmTopicArn."""
+
+    dashboard_enabled: NotRequired[bool]
+    """A CloudWatch dashboard of the analyser. Config key: wallarm-mirror:dashboardEnabled; default false."""
 
     extra_policy_arns: NotRequired[Sequence[pulumi.Input[str]]]
     """More IAM policies for the node role. Config key: wallarm-mirror:extraPolicyArns; default []."""

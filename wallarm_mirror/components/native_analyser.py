@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pulumi
 import pulumi_aws as aws
 
@@ -9,7 +11,7 @@ from ..config import StackConfig
 from ..config.checks import GRAVITON_FAMILY
 from ..native_node.boot_script import Arch, NativeBootSpec, render_native_boot_script
 from ..node.boot_script import TokenSource, encode_user_data
-from .alarms import ENROLMENT_ALARMS, NATIVE_ALARMS, AlarmsArgs, MirrorAlarms
+from .alarms import ENROLMENT_ALARMS, NATIVE_ALARMS, AlarmsArgs, MirrorAlarms, native_dashboard_body
 from .enrolment import EnrolmentArgs, TrafficMirrorEnrolment
 from .native_security_group import NativeSecurityGroup, NativeSecurityGroupArgs
 from .network_load_balancer import MirrorNetworkLoadBalancer, NetworkLoadBalancerArgs
@@ -96,6 +98,7 @@ def build_native_analyser(
             stack=stack,
             nlb_arn=balancer.nlb.arn,
             ports=config.traffic_mirror_ports,
+            ipv6=config.traffic_mirror_ipv6,
             source_eni_ids=resolved.items("traffic_mirror_source_eni_ids"),
             vni=config.traffic_mirror_vni,
             session_number=config.traffic_mirror_session_number,
@@ -208,12 +211,15 @@ def build_native_analyser(
                 target_group_arn_suffix=balancer.target_group.arn_suffix,
                 asg_name=nodes.group.name,
                 region=region,
-                dashboard=False,
+                dashboard=config.dashboard_enabled,
                 tags=tags,
                 specs=specs,
                 extra_dimensions=extra,
+                dashboard_body=functools.partial(native_dashboard_body, stack=stack, enrolment=enrolment is not None),
             ),
             child,
         )
         outputs["alarm_topic_arn"] = alarms.topic_arn
+        if alarms.dashboard_name is not None:
+            outputs["dashboard_name"] = alarms.dashboard_name
     return outputs

@@ -52,9 +52,12 @@ class MirrorNetworkLoadBalancer(pulumi.ComponentResource):
             protocol="UDP",
             target_type="instance",
             # Both directions of a TCP connection must reach the same node, or it cannot reassemble
-            # the stream. A UDP flow is hashed on its 5-tuple, and whether AWS keeps one outer VXLAN
-            # source port for both directions of a mirrored connection is not documented; with
-            # source-IP stickiness every packet mirrored from one interface goes to one node.
+            # the stream. A UDP flow is hashed on its 5-tuple, and AWS derives the outer VXLAN source
+            # port from a hash of the mirrored packet's 5-tuple (packet-format page), so the two
+            # directions may take different ports; with source-IP stickiness every packet mirrored
+            # from one interface goes to one node. The NLB guide says stickiness may be reset when any
+            # target's health changes or targets are (de)registered: a scale-out, a refresh or a
+            # flapping node moves interfaces between nodes, and streams in flight then are lost.
             stickiness=aws.lb.TargetGroupStickinessArgs(enabled=True, type="source_ip"),
             deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
             health_check=aws.lb.TargetGroupHealthCheckArgs(

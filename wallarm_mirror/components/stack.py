@@ -90,7 +90,7 @@ class WallarmMirror(HostedComponent):
     access_logs_bucket: pulumi.Output[str | None]
     """nginxNode: the bucket of the ALB's access logs (None without access logs)."""
     dashboard_name: pulumi.Output[str | None]
-    """nginxNode: the CloudWatch dashboard (None unless dashboardEnabled)."""
+    """The CloudWatch dashboard (None unless dashboardEnabled)."""
     launch_template_version: pulumi.Output[int]
     """The launch template version the nodes run."""
     traffic_mirror_session_ids: pulumi.Output[list[str] | None]

@@ -11,6 +11,10 @@ from .tags import item_name_fragment
 
 TCP = 6
 ANYWHERE_V4 = "0.0.0.0/0"
+ANYWHERE_V6 = "::/0"
+# Rule numbers: unique per filter and direction (EC2 API, CreateTrafficMirrorFilterRule); IPv4 keeps
+# the numbers it always had, IPv6 takes its own block. At most 5 ports, so the blocks never meet.
+FIRST_RULE = {ANYWHERE_V4: 100, ANYWHERE_V6: 200}
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,9 @@ class TrafficMirrorArgs:
     stack: str
     nlb_arn: pulumi.Input[str]
     ports: list[int]
+    # Also mirror IPv6 (dual-stack sources): a rule matches one address family, so each port's two
+    # rules are repeated with ::/0 (config check: at most 2 ports then, within 10 rules).
+    ipv6: bool
     source_eni_ids: list[pulumi.Input[str]]
     vni: int
     session_number: int
@@ -31,7 +38,8 @@ def session_description(stack: str) -> str:
 
 class TrafficMirror(pulumi.ComponentResource):
     """Creates the traffic mirror target (the NLB), a filter that accepts exactly TCP to and from the
-    application ports in both directions, and one session per interface in trafficMirrorSourceEniIds."""
+    application ports in both directions (IPv4, and IPv6 unless turned off), and one session per
+    interface in trafficMirrorSourceEniIds."""
 
     def __init__(self, name: str, args: TrafficMirrorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("wallarm:mirror:TrafficMirror", name, None, opts)
@@ -46,36 +54,41 @@ class TrafficMirror(pulumi.ComponentResource):
         # No network services (no Amazon DNS): the node analyses HTTP only.
         self.filter = aws.ec2.TrafficMirrorFilter(
             f"{name}-filter",
+            # Unchanged by trafficMirrorIpv6: a new description would replace the filter, which the
+            # sessions (also the enrolment function's, outside this stack) still use.
             description=f"wallarm-mirror {args.stack}: TCP {', '.join(map(str, args.ports))}, both directions",
             tags={**args.tags, "Name": f"{name}-filter"},
             opts=child,
         )
         # A filter rejects what no rule accepts. Seen from the mirrored interface, requests come in
         # (ingress) to the application port and responses go out (egress) from it; the node needs
-        # both to reassemble a stream. Rules are named by port, so removing one port renames nothing.
+        # both to reassemble a stream. Rules are named by port (and family), so removing one port
+        # renames nothing; the IPv4 rules keep the names they had before IPv6 came.
         self.rules: list[aws.ec2.TrafficMirrorFilterRule] = []
-        for index, port in enumerate(args.ports):
-            to_port = aws.ec2.TrafficMirrorFilterRuleDestinationPortRangeArgs(from_port=port, to_port=port)
-            from_port = aws.ec2.TrafficMirrorFilterRuleSourcePortRangeArgs(from_port=port, to_port=port)
-            for direction, ranges in (
-                ("ingress", {"destination_port_range": to_port}),
-                ("egress", {"source_port_range": from_port}),
-            ):
-                self.rules.append(
-                    aws.ec2.TrafficMirrorFilterRule(
-                        f"{name}-filter-{direction}-tcp-{port}",
-                        traffic_mirror_filter_id=self.filter.id,
-                        description=f"TCP {'to' if direction == 'ingress' else 'from'} port {port}",
-                        traffic_direction=direction,
-                        rule_number=100 + index,
-                        rule_action="accept",
-                        protocol=TCP,
-                        source_cidr_block=ANYWHERE_V4,
-                        destination_cidr_block=ANYWHERE_V4,
-                        opts=child,
-                        **ranges,
+        families = [(ANYWHERE_V4, "tcp", "")] + ([(ANYWHERE_V6, "tcp6", " (IPv6)")] if args.ipv6 else [])
+        for anywhere, kind, label in families:
+            for index, port in enumerate(args.ports):
+                to_port = aws.ec2.TrafficMirrorFilterRuleDestinationPortRangeArgs(from_port=port, to_port=port)
+                from_port = aws.ec2.TrafficMirrorFilterRuleSourcePortRangeArgs(from_port=port, to_port=port)
+                for direction, ranges in (
+                    ("ingress", {"destination_port_range": to_port}),
+                    ("egress", {"source_port_range": from_port}),
+                ):
+                    self.rules.append(
+                        aws.ec2.TrafficMirrorFilterRule(
+                            f"{name}-filter-{direction}-{kind}-{port}",
+                            traffic_mirror_filter_id=self.filter.id,
+                            description=f"TCP{label} {'to' if direction == 'ingress' else 'from'} port {port}",
+                            traffic_direction=direction,
+                            rule_number=FIRST_RULE[anywhere] + index,
+                            rule_action="accept",
+                            protocol=TCP,
+                            source_cidr_block=anywhere,
+                            destination_cidr_block=anywhere,
+                            opts=child,
+                            **ranges,
+                        )
                     )
-                )
         self.sessions = [
             aws.ec2.TrafficMirrorSession(
                 # A known id names its session (as before); an Output's is named by its position.

@@ -81,8 +81,9 @@ def native_advice(config: StackConfig) -> list[str]:
         "analyzer nativeNode: not every instance type can be a traffic mirror source (AWS: "
         f"{UNSUPPORTED_SOURCE_FAMILIES}; of the older, non-Nitro types only {NON_NITRO_SOURCES}). "
         "Sessions on other types fail; the enrolment function logs and skips them.",
-        "analyzer nativeNode: AWS bills every traffic mirror session per hour it exists, also while its "
-        "source instance is stopped (one session per mirrored interface).",
+        "analyzer nativeNode: AWS bills traffic mirroring per hour per network interface with mirroring "
+        "enabled (one session per mirrored interface); whether a stopped source is billed is not documented, "
+        "so the enrolment function deletes the sessions of stopped instances.",
     ]
     tls = sorted(TLS_PORTS & set(config.traffic_mirror_ports))
     if tls:

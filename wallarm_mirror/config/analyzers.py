@@ -31,7 +31,6 @@ NGINX_NODE_ONLY: Mapping[str, str] = {
     "endpointHostname": "the name the web tier mirrors to; traffic mirroring needs no web-tier change",
     "mirrorOptions": "the generated web-tier mirror configs; traffic mirroring needs no web-tier change",
     "requestsPerNodeTarget": "scaling on ALB requests per node; an NLB has no request count",
-    "dashboardEnabled": "the ALB dashboard",
     "accessLogsBucket": "ALB access logs; an NLB logs TLS listeners only",
     "createAccessLogsBucket": "ALB access logs; an NLB logs TLS listeners only",
     "accessLogsPrefix": "ALB access logs; an NLB logs TLS listeners only",
@@ -44,6 +43,7 @@ NATIVE_NODE_ONLY: Mapping[str, str] = {
     "trafficMirrorSourceTags": "AWS VPC Traffic Mirroring enrolment",
     "trafficMirrorMethod": "how the Native Node's copies are made (AWS sessions or the host script)",
     "trafficMirrorPorts": "the traffic mirror filter",
+    "trafficMirrorIpv6": "the traffic mirror filter",
     "trafficMirrorVni": "AWS VPC Traffic Mirroring sessions",
     "trafficMirrorSessionNumber": "AWS VPC Traffic Mirroring sessions",
 }

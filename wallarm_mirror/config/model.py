@@ -31,8 +31,10 @@ TokenDelivery = Literal["secretsManager", "ssm", "userData"]
 Analyzer = Literal["nginxNode", "nativeNode"]
 TrafficMirrorMethod = Literal["auto", "aws", "host"]
 
-# The newest all-in-one Native Node installer the facts list (wallarm-facts.md section 9).
-DEFAULT_NATIVE_NODE_VERSION = "0.25.5"
+# The newest all-in-one Native Node installer (2026-11-16); 0.25.11 and 0.25.12 fix security
+# vulnerabilities. Source: docs.wallarm.com/6.x/updating-migrating/native-node/node-artifact-versions
+# (wallarm-facts.md section 10).
+DEFAULT_NATIVE_NODE_VERSION = "0.25.12"
 # Any fixed VNI works: the node's vni_filter accepts this one only, so another session's copies
 # sent to the same NLB by mistake are dropped.
 DEFAULT_VNI = 4242
@@ -155,9 +157,16 @@ class StackConfig(BaseModel):
         description="How tagged instances are copied: aws (a traffic mirror session), host (tc + VXLAN on the "
         "host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere).",
     )
+    # Declared before traffic_mirror_ports: the port limit depends on it.
+    traffic_mirror_ipv6: bool = Field(
+        default=True,
+        description="Mirror IPv6 too (dual-stack sources): four filter rules per port instead of two, so at most "
+        "2 ports (5 with false).",
+    )
     traffic_mirror_ports: Annotated[list[int], AfterValidator(native_checks.mirror_ports)] = Field(
         default_factory=lambda: [80],
-        description="TCP ports of the application: mirrored in both directions, nothing else (at most 5).",
+        description="TCP ports of the application: mirrored in both directions, nothing else (at most 2; 5 with "
+        "trafficMirrorIpv6 false).",
     )
     traffic_mirror_vni: int = Field(
         default=DEFAULT_VNI,

@@ -11,8 +11,12 @@ from .checks import ids
 # VXLAN input (tcp_stream.from_vxlan) arrived in Native Node 0.24.0 (facts, section 9).
 MIN_NATIVE_NODE_VERSION = (0, 24, 0)
 _ENI_ID = re.compile(r"^eni-([0-9a-f]{8}|[0-9a-f]{17})$")
-# AWS allows 10 rules per traffic mirror filter; each port takes two (ingress and egress).
-MAX_MIRROR_PORTS = 5
+# AWS allows 10 rules per traffic mirror filter (quotas page). A port takes two rules, ingress to it
+# and egress from it, per address family: IPv4 only, 2 per port (5 ports); with IPv6 (dual-stack
+# sources, trafficMirrorIpv6), 4 per port (2 ports, 8 rules).
+FILTER_RULES = 10
+MAX_MIRROR_PORTS = FILTER_RULES // 2
+MAX_MIRROR_PORTS_WITH_IPV6 = FILTER_RULES // 4
 
 
 def native_node_version(v: str) -> str:
@@ -47,7 +51,7 @@ def source_tags(v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
     return v
 
 
-def mirror_ports(v: list[int]) -> list[int]:
+def mirror_ports(v: list[int], info: ValidationInfo) -> list[int]:
     if not v:
         raise ValueError("is empty; list the TCP ports the application serves HTTP on, e.g. [80]")
     bad = [port for port in v if not 1 <= port <= 65535]
@@ -55,9 +59,19 @@ def mirror_ports(v: list[int]) -> list[int]:
         raise ValueError(f"{', '.join(map(str, bad))} is not a TCP port (1-65535)")
     if len(set(v)) != len(v):
         raise ValueError("lists a port more than once; list each once")
-    if len(v) > MAX_MIRROR_PORTS:
+    # A trafficMirrorIpv6 that failed its own check is reported there; count as with its default.
+    if info.data.get("traffic_mirror_ipv6", True):
+        if len(v) > MAX_MIRROR_PORTS_WITH_IPV6:
+            raise ValueError(
+                f"lists {len(v)} ports; a traffic mirror filter holds {FILTER_RULES} rules and with "
+                "trafficMirrorIpv6 (the default) each port takes four (TCP to and from it, IPv4 and IPv6), so "
+                f"at most {MAX_MIRROR_PORTS_WITH_IPV6}; list fewer ports, or set trafficMirrorIpv6 to false to "
+                f"mirror IPv4 only (two rules per port, at most {MAX_MIRROR_PORTS})"
+            )
+    elif len(v) > MAX_MIRROR_PORTS:
         raise ValueError(
-            f"lists {len(v)} ports; a traffic mirror filter holds 10 rules, two per port, so at most {MAX_MIRROR_PORTS}"
+            f"lists {len(v)} ports; a traffic mirror filter holds {FILTER_RULES} rules and with IPv4 only each "
+            f"port takes two (TCP to and from it), so at most {MAX_MIRROR_PORTS}"
         )
     return v
 

@@ -111,7 +111,7 @@ NATIVE_BAD_INPUT_EXAMPLES: tuple[tuple[str, str | None], ...] = (
     ("trafficMirrorMethod", "both"),
     ("trafficMirrorSourceTags", '{"role": "web", "tier": "front"}'),
     ("trafficMirrorPorts", "[80, 80]"),
-    ("trafficMirrorPorts", "[80, 443, 8080, 8443, 3000, 5000]"),
+    ("trafficMirrorPorts", "[80, 8080, 8443]"),
     ("trafficMirrorPorts", "[0]"),
     ("trafficMirrorVni", "16777216"),
     ("trafficMirrorSessionNumber", "0"),

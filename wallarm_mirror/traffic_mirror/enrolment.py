@@ -34,8 +34,9 @@ Events
   Every pending/running instance with the source tags gets its session; every managed session whose
   ENI is no longer the primary ENI of a pending/running instance with the source tags is deleted.
   That covers a deleted ENI, a terminated instance, a stopped instance (deleted on purpose: AWS bills
-  sessions per hour whether or not the source runs, and the "running" event or the next reconcile
-  creates a new one on start), an instance whose tags were removed and a detached ENI.
+  per hour per ENI with mirroring enabled and does not say whether a stopped source counts, and the
+  "running" event or the next reconcile creates a new one on start), an instance whose tags were
+  removed and a detached ENI.
   A managed session on a wanted ENI whose target, filter, VNI or session number differ from the
   environment (the stack changed them) is deleted and created again; the description alone is not
   compared.
