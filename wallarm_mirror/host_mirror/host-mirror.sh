@@ -3,8 +3,8 @@
 #
 # Copies the TCP traffic of the application ports on this host's interface to the stack's Network
 # Load Balancer as VXLAN (UDP 4789, VNI @@VNI@@), the packets AWS Traffic Mirroring would send:
-# a clsact qdisc on the interface, u32 filters at this stack's own priorities (@@PRIO4@@ IPv4,
-# @@PRIO6@@ IPv6) whose only action is `mirred egress mirror ... continue` into the vxlan device
+# a clsact qdisc on the interface, u32 filters at this stack's own priorities (ingress @@IN4@@ IPv4
+# and @@IN6@@ IPv6, egress @@OUT4@@ and @@OUT6@@) whose only action is `mirred egress mirror ... continue` into the vxlan device
 # @@DEV@@. `continue` makes the filters transparent: classification goes on to whatever filters
 # other tools have, and the site's own packets are never changed, delayed or dropped.
 #
@@ -35,8 +35,12 @@ NLB_DNS_NAME='@@NLB_DNS_NAME@@'   # empty: an offline copy, apply needs --remote
 CONTROL_NAME='@@CONTROL_NAME@@'   # a name that resolves whenever the VPC resolver works
 LEASE_SECONDS=@@LEASE@@
 DEV='@@DEV@@'
-PRIO4=@@PRIO4@@
-PRIO6=@@PRIO6@@
+# Four priorities: u32 lists every table of a priority under both directions of a clsact qdisc, so
+# each direction and family has its own and `tc filter show` of one direction shows only its filters.
+IN4=@@IN4@@
+IN6=@@IN6@@
+OUT4=@@OUT4@@
+OUT6=@@OUT6@@
 VXLAN_PORT=4789
 # Instance families AWS Traffic Mirroring cannot use as a source (rendered from
 # wallarm_mirror.traffic_mirror.enrolment: UNSUPPORTED_FAMILIES, then XEN_FAMILIES_UNSUPPORTED).
@@ -104,9 +108,11 @@ current_remote() {
     ip -d link show "$DEV" 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "remote") {print $(i + 1); exit}}'
 }
 
-# The NLB node in this host's zone (<zone>.<nlb name>), else any node of the regional name. The
-# address in use is kept while the name still returns it, so re-applying does not move the copies.
+# The NLB node in this host's zone (<zone>.<nlb name>), else any node of the regional name, in
+# CHOSEN. The address in use is kept while the name still returns it, so re-applying does not move
+# the copies.
 choose_remote() {
+    CHOSEN=''
     zone=$(imds_get placement/availability-zone) || zone=''
     addresses=''
     if [ -n "$zone" ]; then
@@ -119,9 +125,9 @@ choose_remote() {
     [ -n "$addresses" ] || return 1
     in_use=$(current_remote)
     for address in $addresses; do
-        [ "$address" = "$in_use" ] && { echo "$address"; return 0; }
+        [ "$address" = "$in_use" ] && { CHOSEN=$address; return 0; }
     done
-    echo "$addresses" | awk 'NR == 1 {print; exit}'
+    CHOSEN=$(echo "$addresses" | awk 'NR == 1 {print; exit}')
 }
 
 # --- the kernel ------------------------------------------------------------------------------------
@@ -155,14 +161,14 @@ ours_on() {  # $1 = interface, $2 = ingress|egress: how many of our mirror filte
 has_clsact() { tc qdisc show dev "$1" 2>/dev/null | grep -q '^qdisc clsact '; }
 
 delete_filters() {  # $1 = interface
-    for direction in ingress egress; do
-        for prio in $PRIO4 $PRIO6; do
-            if [ "$(foreign_at "$1" "$direction" "$prio")" != 0 ]; then
-                log "leaving $direction priority $prio on $1 alone: it holds filters that are not ours"
-                continue
-            fi
-            tc filter del dev "$1" "$direction" pref "$prio" 2>/dev/null || true
-        done
+    for pair in "ingress $IN4" "ingress $IN6" "egress $OUT4" "egress $OUT6"; do
+        direction=${pair% *}
+        prio=${pair#* }
+        if [ "$(foreign_at "$1" "$direction" "$prio")" != 0 ]; then
+            log "leaving $direction priority $prio on $1 alone: it holds filters that are not ours"
+            continue
+        fi
+        tc filter del dev "$1" "$direction" pref "$prio" 2>/dev/null || true
     done
 }
 
@@ -184,11 +190,15 @@ remove_kernel() {  # $1 = interface (may be gone)
 add_filters() {  # $1 = interface
     for port in $PORTS; do
         for family in 4 6; do
-            if [ "$family" = 4 ]; then prio=$PRIO4 proto=ip match=ip; else prio=$PRIO6 proto=ipv6 match=ip6; fi
-            tc filter add dev "$1" ingress pref "$prio" protocol "$proto" u32 \
+            if [ "$family" = 4 ]; then
+                in=$IN4 out=$OUT4 proto=ip match=ip
+            else
+                in=$IN6 out=$OUT6 proto=ipv6 match=ip6
+            fi
+            tc filter add dev "$1" ingress pref "$in" protocol "$proto" u32 \
                 match "$match" protocol 6 0xff match "$match" dport "$port" 0xffff \
                 action mirred egress mirror dev "$DEV" continue || return 1
-            tc filter add dev "$1" egress pref "$prio" protocol "$proto" u32 \
+            tc filter add dev "$1" egress pref "$out" protocol "$proto" u32 \
                 match "$match" protocol 6 0xff match "$match" sport "$port" 0xffff \
                 action mirred egress mirror dev "$DEV" continue || return 1
         done
@@ -205,11 +215,9 @@ apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
         log "already applied on $1: copies of TCP ports $PORTS go to $2 (VNI $VNI)"
         return 0
     fi
-    for direction in ingress egress; do
-        for prio in $PRIO4 $PRIO6; do
-            [ "$(foreign_at "$1" "$direction" "$prio")" = 0 ] ||
-                die "$direction priority $prio on $1 holds another tool's filters; host mirroring uses that priority for stack $STACK and will not touch them."
-        done
+    for pair in "ingress $IN4" "ingress $IN6" "egress $OUT4" "egress $OUT6"; do
+        [ "$(foreign_at "$1" "${pair% *}" "${pair#* }")" = 0 ] ||
+            die "${pair% *} priority ${pair#* } on $1 holds another tool's filters; host mirroring uses that priority for stack $STACK and will not touch them."
     done
     [ -z "$previous" ] || [ "$previous" = "$1" ] || remove_kernel "$previous"
     mkdir -p "$RUN_DIR"
@@ -270,7 +278,8 @@ do_apply() {
     remote=$REMOTE
     if [ -z "$remote" ]; then
         [ -n "$NLB_DNS_NAME" ] || die "this copy was printed offline and knows no NLB address; pass --remote with the NLB's IPv4 address."
-        remote=$(choose_remote) || die "the NLB name $NLB_DNS_NAME does not resolve; pass --remote or check DNS."
+        choose_remote || die "the NLB name $NLB_DNS_NAME does not resolve; pass --remote or check DNS."
+        remote=$CHOSEN
     fi
     local_ip=$(local_address "$IFACE")
     [ -n "$local_ip" ] || die "interface $IFACE has no global IPv4 address to send the copies from."

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.host_mirror.lab import Lab, namespaces_work
+from wallarm_mirror.host_mirror import HostScriptSpec, render_host_script
+
+STACK = "lab-stack"
+VNI = 4242
+NLB_NAME = "wm-lab-0123456789abcdef.elb.eu-west-1.amazonaws.com"
+CONTROL = "ssm.eu-west-1.amazonaws.com"
+
+
+@pytest.fixture(scope="session")
+def kernel() -> None:
+    why = namespaces_work()
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; CI must run the host mirroring kernel tests")
+        pytest.skip(why)
+
+
+@pytest.fixture
+def make_lab(kernel: None, tmp_path: Path) -> Iterator[Callable[..., Lab]]:
+    labs: list[Lab] = []
+
+    def make(**kwargs: int) -> Lab:
+        lab = Lab(tmp_path / f"lab{len(labs)}", **kwargs)
+        labs.append(lab)
+        return lab
+
+    try:
+        yield make
+    finally:
+        for lab in labs:
+            lab.close()
+
+
+@pytest.fixture
+def lab(make_lab: Callable[..., Lab]) -> Lab:
+    return make_lab()
+
+
+def write_script(folder: Path, **overrides: object) -> Path:
+    values: dict[str, object] = {"stack": STACK, "method": "host", "vni": VNI, "ports": (8080,), "nlb_dns_name": NLB_NAME}
+    values.update(overrides)
+    path = folder / f"host-mirror-{len(list(folder.glob('host-mirror-*.sh')))}.sh"
+    path.write_text(render_host_script(HostScriptSpec(**values)))  # type: ignore[arg-type]
+    return path

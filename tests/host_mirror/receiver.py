@@ -1,0 +1,47 @@
+"""Stand-in for the NLB's UDP 4789 listener: records every datagram it gets, in a file, until SIGTERM.
+
+Run inside the receiver's network namespace (standard library only, started by path):
+    python receiver.py OUT ADDRESS [ADDRESS ...]
+Each record in OUT is: 4-byte big-endian length, 1-byte index of the address it came to, the datagram.
+OUT.ready appears once every socket is bound. The kernel reassembles IP fragments before a datagram
+reaches the socket, as the NLB node's target would see it.
+"""
+
+from __future__ import annotations
+
+import selectors
+import signal
+import socket
+import struct
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    selector = selectors.DefaultSelector()
+    for index, address in enumerate(sys.argv[2:]):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        sock.bind((address, 4789))
+        selector.register(sock, selectors.EVENT_READ, index)
+    running = True
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal running
+        running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    with out.open("wb") as sink:
+        Path(f"{out}.ready").touch()
+        while running:
+            for key, _ in selector.select(timeout=0.05):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                data = sock.recv(65535)
+                sink.write(struct.pack("!IB", len(data), key.data) + data)
+                sink.flush()
+
+
+if __name__ == "__main__":
+    main()

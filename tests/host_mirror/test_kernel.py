@@ -1,0 +1,260 @@
+"""The rendered script on the real kernel: a veth "web host" in network namespaces (see lab.py).
+
+Each test builds its own namespaces and removes them (the `make_lab` fixture), runs the script as a
+host would (as root, in a mount namespace whose /run, /var/lib, /etc/hosts and /etc/resolv.conf are
+the lab's) and checks what a UDP 4789 receiver standing in for the NLB got, decoded down to TCP.
+Skipped with a reason where namespaces cannot be made; under CI=true that is a failure.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from tests.host_mirror.conftest import CONTROL, NLB_NAME, STACK, VNI, write_script
+from tests.host_mirror.lab import APP_PORT, BIG, CLIENT_IP, NLB_IP, NLB_IP_2, OTHER_PORT, WEB_IP, WEB_IP6, Lab
+from tests.host_mirror.vxlan import copies, streams
+from wallarm_mirror.host_mirror.script import device_name, priorities
+
+DEV = device_name(STACK)
+PRIORITIES = priorities(STACK)
+
+
+def one_sentence(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
+    return lines[0]
+
+
+def applied(lab: Lab, script: Path, *args: str) -> str:
+    result = lab.script(script, "apply", *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_copies_requests_and_responses_whole_with_the_stacks_vni(lab: Lab) -> None:
+    script = write_script(lab.root)
+    applied(lab, script, "--remote", NLB_IP)
+    receiver = lab.receive()
+    lab.fetch(f"http://{WEB_IP}:{APP_PORT}/big.bin", out=str(lab.root / "got.bin"))
+    lab.stop_receiving(receiver)
+    assert (lab.root / "got.bin").read_bytes() == lab.big  # the site answered as before
+    found, other = copies(lab.received)
+    assert other == 0
+    assert {copy.vni for copy in found} == {VNI}
+    by_direction = streams(found)
+    (request,) = (data for (src, _, dst, dport), data in by_direction.items() if dst == WEB_IP and dport == APP_PORT)
+    assert request.startswith(b"GET /big.bin HTTP/1.1\r\n")
+    (response,) = (data for (src, sport, _, _), data in by_direction.items() if src == WEB_IP and sport == APP_PORT)
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200") and body == lab.big and len(body) == BIG
+
+
+def test_other_ports_stay_out_and_ipv6_is_copied_too(lab: Lab) -> None:
+    script = write_script(lab.root)
+    applied(lab, script, "--remote", NLB_IP)
+    receiver = lab.receive()
+    lab.fetch(f"http://{WEB_IP}:{OTHER_PORT}/big.bin")
+    lab.fetch(f"http://[{WEB_IP6}]:{APP_PORT}/small.txt")
+    lab.stop_receiving(receiver)
+    found, other = copies(lab.received)
+    assert other == 0
+    assert found, "nothing was copied"
+    assert all(APP_PORT in (copy.sport, copy.dport) for copy in found)
+    assert {copy.ip_version for copy in found} == {6}
+    responses = [data for (src, sport, _, _), data in streams(found).items() if sport == APP_PORT]
+    assert responses and responses[0].endswith(b"hello from the web host\n")
+
+
+def our_filters(lab: Lab) -> list[str]:
+    state = lab.web_state()
+    return [line for line in state.splitlines() if f"Mirror to device {DEV})" in line]
+
+
+def test_apply_twice_leaves_one_set_of_filters(lab: Lab) -> None:
+    script = write_script(lab.root, ports=(8080, 8443))
+    applied(lab, script, "--remote", NLB_IP)
+    first = lab.web_state()
+    second = applied(lab, script, "--remote", NLB_IP)
+    assert "already applied" in second
+    assert lab.web_state() == first
+    # per port: ingress and egress, IPv4 and IPv6
+    assert len(our_filters(lab)) == 2 * 2 * 2
+    assert lab.ns(lab.web, f"ip -o link show type vxlan | grep -c ' {DEV}:'").stdout.strip() == "1"
+
+
+def test_reapplying_with_another_remote_moves_the_copies(lab: Lab) -> None:
+    script = write_script(lab.root)
+    applied(lab, script, "--remote", NLB_IP)
+    applied(lab, script, "--remote", NLB_IP_2)
+    details = lab.ns(lab.web, f"ip -d link show {DEV}").stdout
+    assert f"remote {NLB_IP_2} " in details and f"id {VNI} " in details and "dstport 4789" in details
+    assert len(our_filters(lab)) == 4
+    receiver = lab.receive()
+    lab.fetch(f"http://{WEB_IP}:{APP_PORT}/small.txt")
+    lab.stop_receiving(receiver)
+    found, _ = copies(lab.received)
+    assert found and {copy.receiver for copy in found} == {1}  # index 1: NLB_IP_2
+
+
+FOREIGN = "foreign"
+
+
+def add_foreign_set_up(lab: Lab) -> None:
+    """What another tool (Cilium, a traffic shaper) had before us: the clsact qdisc and a filter of
+    its own, at tc's automatic priority, that sees the same TCP packets (and mirrors them elsewhere)."""
+    lab.ns(lab.web, "ip link add f0 type veth peer name f1 && ip link set f0 up && ip link set f1 up && "
+           "tc qdisc add dev w0 clsact && "
+           "tc filter add dev w0 egress protocol ip u32 match ip protocol 6 0xff action mirred egress mirror dev f0")  # fmt: skip
+
+
+def foreign_packets(lab: Lab) -> int:
+    shown = lab.ns(lab.web, "tc -s filter show dev w0 egress").stdout
+    match = re.search(r"Mirror to device f0\).*?Sent \d+ bytes (\d+) pkt", shown, re.S)
+    assert match, shown
+    return int(match.group(1))
+
+
+def test_a_foreign_filter_and_qdisc_stay_and_keep_seeing_packets(lab: Lab) -> None:
+    add_foreign_set_up(lab)
+    before = lab.web_state()
+    script = write_script(lab.root)
+    applied(lab, script, "--remote", NLB_IP)
+    assert "Mirror to device f0)" in lab.web_state()
+    seen = foreign_packets(lab)
+    lab.fetch(f"http://{WEB_IP}:{APP_PORT}/big.bin")
+    # our filters run first (lower priority number) and `continue`: the foreign one still sees them
+    assert foreign_packets(lab) > seen + 100
+    removed = lab.script(script, "remove")
+    assert removed.returncode == 0, removed.stderr
+    after = lab.web_state()
+    assert after.replace(" \n", "\n") == before.replace(" \n", "\n")
+    assert "qdisc clsact" in after and "Mirror to device f0)" in after
+
+
+def test_remove_leaves_nothing_of_its_own(lab: Lab) -> None:
+    before = lab.web_state()
+    script = write_script(lab.root)
+    applied(lab, script, "--remote", NLB_IP)
+    during = lab.web_state()
+    assert "qdisc clsact" in during and DEV in during
+    removed = lab.script(script, "remove")
+    assert removed.returncode == 0, removed.stderr
+    assert lab.web_state() == before
+    assert not list((lab.root / "run").rglob("*.*")) and not any(p.is_file() for p in (lab.root / "run").rglob("*"))
+
+
+def test_refuses_a_missing_interface_and_changes_nothing(lab: Lab) -> None:
+    before = lab.web_state()
+    result = lab.script(write_script(lab.root), "apply", "--interface", "eth9", "--remote", NLB_IP)
+    assert result.returncode == 1
+    assert one_sentence(result.stderr).startswith(f"wallarm-host-mirror[{STACK}]: interface eth9 does not exist;")
+    assert lab.web_state() == before
+
+
+def test_refuses_to_run_as_an_ordinary_user(lab: Lab) -> None:
+    result = lab.script(write_script(lab.root), "apply", "--remote", NLB_IP, as_nobody=True)
+    assert result.returncode == 1
+    assert "apply must run as root" in one_sentence(result.stderr)
+
+
+def test_an_offline_copy_needs_the_remote(lab: Lab) -> None:
+    before = lab.web_state()
+    result = lab.script(write_script(lab.root, nlb_dns_name=None), "apply")
+    assert result.returncode == 1
+    assert "printed offline" in one_sentence(result.stderr) and "--remote" in result.stderr
+    assert lab.web_state() == before
+
+
+def test_refuses_unknown_commands_and_options(lab: Lab) -> None:
+    script = write_script(lab.root)
+    for args in (("mirror",), ("apply", "--interfaces", "w0"), ("apply", "--remote"), ("apply", "--remote", "10.1.2")):
+        result = lab.script(script, *args)
+        assert result.returncode == 2, args
+        one_sentence(result.stderr)
+
+
+def test_refuses_a_kernel_without_clsact(lab: Lab) -> None:
+    """A tc that answers as a kernel without sch_ingress does: the probe (in a throwaway namespace)
+    names what is missing before anything on the host changes."""
+    fake = lab.root / "bin" / "tc"
+    fake.write_text('#!/bin/sh\ncase "$*" in *clsact*) echo "Error: Specified qdisc kind is unknown." >&2; exit 2 ;; esac\n'
+                    'exec /usr/sbin/tc "$@"\n')  # fmt: skip
+    fake.chmod(0o755)
+    before = lab.web_state()
+    result = lab.script(write_script(lab.root), "apply", "--remote", NLB_IP, path_prefix=lab.root / "bin")
+    assert result.returncode == 1
+    assert "this kernel lacks the clsact qdisc" in one_sentence(result.stderr)
+    assert lab.web_state() == before
+
+
+def test_the_nlb_node_of_the_hosts_zone_is_chosen(lab: Lab) -> None:
+    lab.imds(zone="eu-west-1b")
+    lab.write_hosts({NLB_NAME: NLB_IP, f"eu-west-1b.{NLB_NAME}": NLB_IP_2, f"eu-west-1a.{NLB_NAME}": NLB_IP})
+    output = applied(lab, write_script(lab.root))
+    assert f"go to {NLB_IP_2}:4789" in output
+    assert f"remote {NLB_IP_2} " in lab.ns(lab.web, f"ip -d link show {DEV}").stdout
+
+
+def test_without_a_zonal_name_the_regional_one_is_used_and_said(lab: Lab) -> None:
+    lab.imds(zone="eu-west-1c")
+    lab.write_hosts({NLB_NAME: NLB_IP})
+    output = applied(lab, write_script(lab.root))
+    assert f"no NLB node answers as eu-west-1c.{NLB_NAME}" in output and "copies may cross zones" in output
+    assert f"go to {NLB_IP}:4789" in output
+
+
+def test_auto_on_a_type_aws_mirrors_removes_instead(lab: Lab) -> None:
+    lab.imds(instance_type="m5.large")
+    script = write_script(lab.root, method="auto")
+    before = lab.web_state()
+    applied(lab, script, "--remote", NLB_IP, "--instance-type", "m6i.large")  # AWS cannot: host applies
+    assert our_filters(lab)
+    output = applied(lab, script, "--remote", NLB_IP)  # the instance type from IMDS: m5, AWS mirrors it
+    assert "removing host mirroring instead" in output
+    assert lab.web_state() == before
+    assert lab.script(script, "method").stdout == "aws\n"
+
+
+def set_lease(lab: Lab, expiry: int) -> None:
+    (lab.root / "lib" / "wallarm-host-mirror" / STACK / "lease").write_text(f"{expiry}\n")
+
+
+def test_guard_stops_everything_once_the_lease_expired(lab: Lab) -> None:
+    before = lab.web_state()
+    script = write_script(lab.root)
+    lab.write_hosts({NLB_NAME: NLB_IP, CONTROL: "10.0.0.2"})
+    applied(lab, script, "--remote", NLB_IP)
+    kept = lab.script(script, "guard")
+    assert kept.returncode == 0 and our_filters(lab), kept.stdout + kept.stderr
+    set_lease(lab, int(time.time()) - 1)
+    stopped = lab.script(script, "guard")
+    assert "the lease expired" in stopped.stdout
+    assert lab.web_state() == before
+    assert not (lab.root / "lib" / "wallarm-host-mirror" / STACK).exists()
+
+
+def test_guard_stops_after_the_nlb_name_is_gone_three_times_but_not_when_dns_is_down(lab: Lab) -> None:
+    before = lab.web_state()
+    script = write_script(lab.root)
+    lab.write_hosts({NLB_NAME: NLB_IP, CONTROL: "10.0.0.2"})
+    applied(lab, script, "--remote", NLB_IP)
+    lab.write_hosts({})  # the resolver answers nothing at all: no decision, however often
+    for _ in range(4):
+        transient = lab.script(script, "guard")
+        assert "no decision" in transient.stdout
+    assert our_filters(lab)
+    lab.write_hosts({CONTROL: "10.0.0.2"})  # the resolver works, the NLB's name is gone
+    for run in (1, 2):
+        missing = lab.script(script, "guard")
+        assert f"({run} of 3 checks in a row)" in missing.stdout
+        assert our_filters(lab)
+    lab.write_hosts({NLB_NAME: NLB_IP, CONTROL: "10.0.0.2"})  # back: the count starts again
+    lab.script(script, "guard")
+    lab.write_hosts({CONTROL: "10.0.0.2"})
+    for run in (1, 2):
+        assert f"({run} of 3" in lab.script(script, "guard").stdout
+    gone = lab.script(script, "guard")
+    assert "the NLB is gone: stopping" in gone.stdout
+    assert lab.web_state() == before
