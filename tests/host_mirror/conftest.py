@@ -46,7 +46,13 @@ def lab(make_lab: Callable[..., Lab]) -> Lab:
 
 
 def write_script(folder: Path, **overrides: object) -> Path:
-    values: dict[str, object] = {"stack": STACK, "method": "host", "vni": VNI, "ports": (8080,), "nlb_dns_name": NLB_NAME}
+    values: dict[str, object] = {
+        "stack": STACK,
+        "method": "host",
+        "vni": VNI,
+        "ports": (8080,),
+        "nlb_dns_name": NLB_NAME,
+    }
     values.update(overrides)
     path = folder / f"host-mirror-{len(list(folder.glob('host-mirror-*.sh')))}.sh"
     path.write_text(render_host_script(HostScriptSpec(**values)))  # type: ignore[arg-type]

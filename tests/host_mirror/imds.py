@@ -9,6 +9,7 @@ listening.
 from __future__ import annotations
 
 import secrets
+import socketserver
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -46,7 +47,14 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(404, "Not Found")
 
 
+class Server(HTTPServer):
+    def server_bind(self) -> None:
+        # HTTPServer's own looks the address up in DNS (getfqdn): 10 s where DNS does not answer.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "169.254.169.254", 80
+
+
 if __name__ == "__main__":
-    server = HTTPServer(("169.254.169.254", 80), Handler)
+    server = Server(("169.254.169.254", 80), Handler)
     print("READY", flush=True)
     server.serve_forever()

@@ -3,7 +3,9 @@
     cli (c0 10.77.0.2, fd77::2) ── veth ── (w0 10.77.0.1, fd77::1) web (w1 10.77.1.1) ── veth ── (r0 10.77.1.2,
                                                                                           10.77.1.3) rcv
 The web host's default route leaves through w0, so w0 is the interface the script picks. Its copies go
-out of w1 to the receiver on UDP 4789 (10.77.1.2, and 10.77.1.3 as a second NLB address). Every
+out of w1 to the receiver on UDP 4789 (10.77.1.2, and 10.77.1.3 as a second NLB address). w1 takes no
+segmentation offload (gso_max_segs 1), as a real NIC's wire: a veth would otherwise hand a 64 KB
+VXLAN super-packet to the receiver's namespace in one piece, which no Ethernet link carries. Every
 process is started here and stopped in `close`; every namespace is deleted there. The script runs in
 a mount namespace of its own where a lab directory stands in for /run and /var/lib (its state) and
 lab files for /etc/hosts and /etc/resolv.conf (names resolve from the hosts file; DNS is 127.0.0.1,
@@ -31,7 +33,9 @@ BIG = 200 * 1024
 _numbers = itertools.count()
 
 
-def run(argv: Sequence[str], check: bool = True, timeout: float = 20, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str], check: bool = True, timeout: float = 20, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, check=check, timeout=timeout, **kwargs)  # type: ignore[call-overload]
 
 
@@ -92,7 +96,7 @@ class Lab:
                 f"ip addr add {CLIENT_IP6}/64 dev c0 nodad && ip route add default via {WEB_IP}")  # fmt: skip
         self.ns(self.web, f"ip link set w0 mtu {web_mtu} up && ip addr add {WEB_IP}/24 dev w0 && "
                 f"ip addr add {WEB_IP6}/64 dev w0 nodad && ip route add default via {CLIENT_IP} dev w0 && "
-                f"ip link set w1 mtu {relay_mtu} up && ip addr add 10.77.1.1/24 dev w1 && "
+                f"ip link set w1 mtu {relay_mtu} gso_max_segs 1 up && ip addr add 10.77.1.1/24 dev w1 && "
                 "ip addr add 169.254.169.254/32 dev lo")  # fmt: skip
         self.ns(self.rcv, f"ip link set r0 mtu {relay_mtu} up && ip addr add {NLB_IP}/24 dev r0 && "
                 f"ip addr add {NLB_IP_2}/24 dev r0 && ip route add default via 10.77.1.1")  # fmt: skip
@@ -151,7 +155,9 @@ class Lab:
         self.received.unlink(missing_ok=True)
         ready = Path(f"{self.received}.ready")
         ready.unlink(missing_ok=True)
-        process = self.start(self.rcv, [sys.executable, str(HERE / "receiver.py"), str(self.received), NLB_IP, NLB_IP_2])
+        process = self.start(
+            self.rcv, [sys.executable, str(HERE / "receiver.py"), str(self.received), NLB_IP, NLB_IP_2]
+        )
         deadline = time.monotonic() + 10
         while not ready.exists():
             if time.monotonic() > deadline or process.poll() is not None:
@@ -184,8 +190,8 @@ class Lab:
         env = dict(os.environ)
         if path_prefix is not None:
             env["PATH"] = f"{path_prefix}:{env['PATH']}"
-        return run(["ip", "netns", "exec", self.web, "unshare", "-m", "sh", "-c", mounts, "sh", str(self.root), *command],
-                   check=check, input=stdin, env=env)  # fmt: skip
+        argv = ["ip", "netns", "exec", self.web, "unshare", "-m", "sh", "-c", mounts, "sh", str(self.root), *command]
+        return run(argv, check=check, input=stdin, env=env)
 
     def web_state(self) -> str:
         """What tc and ip show in the web host: qdiscs, filters of both directions, links."""
@@ -195,5 +201,7 @@ class Lab:
 
     def snmp(self, name: str) -> dict[str, int]:
         """The Ip: counters of a namespace (ReasmOKs, FragCreates, ...)."""
-        lines = [line.split() for line in self.ns(name, "cat /proc/net/snmp").stdout.splitlines() if line.startswith("Ip:")]
+        lines = [
+            line.split() for line in self.ns(name, "cat /proc/net/snmp").stdout.splitlines() if line.startswith("Ip:")
+        ]
         return dict(zip(lines[0][1:], (int(value) for value in lines[1][1:]), strict=True))

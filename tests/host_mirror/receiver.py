@@ -20,11 +20,13 @@ from pathlib import Path
 def main() -> None:
     out = Path(sys.argv[1])
     selector = selectors.DefaultSelector()
+    sockets: dict[int, socket.socket] = {}
     for index, address in enumerate(sys.argv[2:]):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         sock.bind((address, 4789))
         selector.register(sock, selectors.EVENT_READ, index)
+        sockets[index] = sock
     running = True
 
     def stop(signum: int, frame: object) -> None:
@@ -36,9 +38,7 @@ def main() -> None:
         Path(f"{out}.ready").touch()
         while running:
             for key, _ in selector.select(timeout=0.05):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                data = sock.recv(65535)
+                data = sockets[key.data].recv(65535)
                 sink.write(struct.pack("!IB", len(data), key.data) + data)
                 sink.flush()
 

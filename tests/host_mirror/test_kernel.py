@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from tests.host_mirror.conftest import CONTROL, NLB_NAME, STACK, VNI, write_script
 from tests.host_mirror.lab import APP_PORT, BIG, CLIENT_IP, NLB_IP, NLB_IP_2, OTHER_PORT, WEB_IP, WEB_IP6, Lab
@@ -104,9 +107,12 @@ FOREIGN = "foreign"
 def add_foreign_set_up(lab: Lab) -> None:
     """What another tool (Cilium, a traffic shaper) had before us: the clsact qdisc and a filter of
     its own, at tc's automatic priority, that sees the same TCP packets (and mirrors them elsewhere)."""
-    lab.ns(lab.web, "ip link add f0 type veth peer name f1 && ip link set f0 up && ip link set f1 up && "
-           "tc qdisc add dev w0 clsact && "
-           "tc filter add dev w0 egress protocol ip u32 match ip protocol 6 0xff action mirred egress mirror dev f0")  # fmt: skip
+    lab.ns(
+        lab.web,
+        "ip link add f0 type veth peer name f1 && ip link set f0 up && ip link set f1 up && "
+        "tc qdisc add dev w0 clsact && "
+        "tc filter add dev w0 egress protocol ip u32 match ip protocol 6 0xff action mirred egress mirror dev f0",
+    )
 
 
 def foreign_packets(lab: Lab) -> int:
@@ -179,8 +185,11 @@ def test_refuses_a_kernel_without_clsact(lab: Lab) -> None:
     """A tc that answers as a kernel without sch_ingress does: the probe (in a throwaway namespace)
     names what is missing before anything on the host changes."""
     fake = lab.root / "bin" / "tc"
-    fake.write_text('#!/bin/sh\ncase "$*" in *clsact*) echo "Error: Specified qdisc kind is unknown." >&2; exit 2 ;; esac\n'
-                    'exec /usr/sbin/tc "$@"\n')  # fmt: skip
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *clsact*) echo "Error: Specified qdisc kind is unknown." >&2; exit 2 ;; esac\n'
+        'exec /usr/sbin/tc "$@"\n'
+    )
     fake.chmod(0o755)
     before = lab.web_state()
     result = lab.script(write_script(lab.root), "apply", "--remote", NLB_IP, path_prefix=lab.root / "bin")
@@ -258,3 +267,34 @@ def test_guard_stops_after_the_nlb_name_is_gone_three_times_but_not_when_dns_is_
     gone = lab.script(script, "guard")
     assert "the NLB is gone: stopping" in gone.stdout
     assert lab.web_state() == before
+
+
+@pytest.mark.parametrize(
+    ("web_mtu", "client_mtu", "largest_frame", "fragmented"),
+    [
+        (1500, 1500, 1514, True),  # every full-size copy is 1564 bytes on a 1500 link: IP fragments
+        (9001, 1500, 1514, False),  # the VPC's MTU, clients at 1500 (the internet): copies fit whole
+        (9001, 9001, 9015, True),  # jumbo segments between VPC hosts: 9065-byte copies are fragmented
+    ],
+)
+def test_copies_near_the_mtu_arrive_whole_and_the_sites_packets_do_not_change(
+    make_lab: Callable[..., Lab], web_mtu: int, client_mtu: int, largest_frame: int, fragmented: bool
+) -> None:
+    lab = make_lab(web_mtu=web_mtu, client_mtu=client_mtu)
+    applied(lab, write_script(lab.root), "--remote", NLB_IP)
+    receiver = lab.receive()
+    reassembled = lab.snmp(lab.rcv)["ReasmOKs"]
+    lab.fetch(f"http://{WEB_IP}:{APP_PORT}/big.bin", out=str(lab.root / "got.bin"))
+    lab.stop_receiving(receiver)
+    assert (lab.root / "got.bin").read_bytes() == lab.big
+    found, other = copies(lab.received)
+    assert other == 0
+    # tc sees the web host's TCP segmentation super-packets; the vxlan device's output segments them
+    # again, so every copy carries one frame no longer than the link allows, never a 64 KB one
+    assert max(copy.frame_length for copy in found) == largest_frame
+    response = [data for (src, sport, _, _), data in streams(found).items() if src == WEB_IP and sport == APP_PORT]
+    assert response and response[0].endswith(lab.big)
+    assert (lab.snmp(lab.rcv)["ReasmOKs"] > reassembled) is fragmented
+    # out of band: no path MTU learnt from the copies' size for the client, no change of the site's MTU
+    assert " mtu " not in lab.ns(lab.web, f"ip route get {CLIENT_IP}").stdout
+    assert lab.ns(lab.web, "cat /sys/class/net/w0/mtu").stdout.strip() == str(web_mtu)

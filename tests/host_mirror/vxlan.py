@@ -72,7 +72,9 @@ def decode(receiver: int, datagram: bytes) -> Copy | None:
         return None
     sport, dport, seq = struct.unpack_from("!HHI", segment, 0)
     offset = (segment[12] >> 4) * 4
-    return Copy(len(datagram), receiver, vni, len(frame), version, src, dst, sport, dport, seq, segment[13], segment[offset:])
+    return Copy(
+        len(datagram), receiver, vni, len(frame), version, src, dst, sport, dport, seq, segment[13], segment[offset:]
+    )
 
 
 def copies(path: Path) -> tuple[list[Copy], int]:
