@@ -2,7 +2,8 @@
 
 Run inside the receiver's network namespace (standard library only, started by path):
     python receiver.py OUT ADDRESS [ADDRESS ...]
-Each record in OUT is: 4-byte big-endian length, 1-byte index of the address it came to, the datagram.
+Each record in OUT is: 4-byte big-endian length, 1-byte index of the address it came to, the sender's
+IPv4 address (4 bytes), the datagram.
 OUT.ready appears once every socket is bound. The kernel reassembles IP fragments before a datagram
 reaches the socket, as the NLB node's target would see it.
 """
@@ -38,8 +39,8 @@ def main() -> None:
         Path(f"{out}.ready").touch()
         while running:
             for key, _ in selector.select(timeout=0.05):
-                data = sockets[key.data].recv(65535)
-                sink.write(struct.pack("!IB", len(data), key.data) + data)
+                data, (sender, _) = sockets[key.data].recvfrom(65535)
+                sink.write(struct.pack("!IB4s", len(data), key.data, socket.inet_aton(sender)) + data)
                 sink.flush()
 
 

@@ -46,6 +46,8 @@ def test_copies_requests_and_responses_whole_with_the_stacks_vni(lab: Lab) -> No
     found, other = copies(lab.received)
     assert other == 0
     assert {copy.vni for copy in found} == {VNI}
+    # the outer source is the host's own address (the NLB keeps one host's copies on one node by it)
+    assert {copy.sender for copy in found} == {WEB_IP}
     by_direction = streams(found)
     (request,) = (data for (src, _, dst, dport), data in by_direction.items() if dst == WEB_IP and dport == APP_PORT)
     assert request.startswith(b"GET /big.bin HTTP/1.1\r\n")
@@ -106,20 +108,28 @@ FOREIGN = "foreign"
 
 def add_foreign_set_up(lab: Lab) -> None:
     """What another tool (Cilium, a traffic shaper) had before us: the clsact qdisc and a filter of
-    its own, at tc's automatic priority, that sees the same TCP packets (and mirrors them elsewhere)."""
+    its own in each direction, after ours, that sees the same TCP packets (and mirrors them elsewhere).
+    Different priorities per direction, so each direction's listing shows only its own filter."""
     lab.ns(
         lab.web,
         "ip link add f0 type veth peer name f1 && ip link set f0 up && ip link set f1 up && "
         "tc qdisc add dev w0 clsact && "
-        "tc filter add dev w0 egress protocol ip u32 match ip protocol 6 0xff action mirred egress mirror dev f0",
+        "tc filter add dev w0 ingress pref 40000 protocol ip u32 match ip protocol 6 0xff "
+        "action mirred egress mirror dev f0 && "
+        "tc filter add dev w0 egress pref 40001 protocol ip u32 match ip protocol 6 0xff "
+        "action mirred egress mirror dev f0",
     )
 
 
-def foreign_packets(lab: Lab) -> int:
-    shown = lab.ns(lab.web, "tc -s filter show dev w0 egress").stdout
-    match = re.search(r"Mirror to device f0\).*?Sent \d+ bytes (\d+) pkt", shown, re.S)
-    assert match, shown
-    return int(match.group(1))
+def foreign_packets(lab: Lab) -> tuple[int, int]:
+    """Packets the foreign filters matched: (ingress, egress)."""
+    counts = []
+    for direction in ("ingress", "egress"):
+        shown = lab.ns(lab.web, f"tc -s filter show dev w0 {direction}").stdout
+        match = re.search(r"Mirror to device f0\).*?Sent \d+ bytes (\d+) pkt", shown, re.S)
+        assert match, shown
+        counts.append(int(match.group(1)))
+    return counts[0], counts[1]
 
 
 def test_a_foreign_filter_and_qdisc_stay_and_keep_seeing_packets(lab: Lab) -> None:
@@ -128,15 +138,26 @@ def test_a_foreign_filter_and_qdisc_stay_and_keep_seeing_packets(lab: Lab) -> No
     script = write_script(lab.root)
     applied(lab, script, "--remote", NLB_IP)
     assert "Mirror to device f0)" in lab.web_state()
-    seen = foreign_packets(lab)
+    seen_in, seen_out = foreign_packets(lab)
     lab.fetch(f"http://{WEB_IP}:{APP_PORT}/big.bin")
-    # our filters run first (lower priority number) and `continue`: the foreign one still sees them
-    assert foreign_packets(lab) > seen + 100
+    # our filters run first (lower priority number) and `continue`: the foreign ones still see them
+    now_in, now_out = foreign_packets(lab)
+    assert now_in > seen_in + 5 and now_out > seen_out + 20
     removed = lab.script(script, "remove")
     assert removed.returncode == 0, removed.stderr
     after = lab.web_state()
     assert after.replace(" \n", "\n") == before.replace(" \n", "\n")
     assert "qdisc clsact" in after and "Mirror to device f0)" in after
+
+
+def test_a_clsact_qdisc_it_did_not_add_stays_even_when_bare(lab: Lab) -> None:
+    """Another tool's clsact without classic filters (tcx programs do not show in `tc filter`)."""
+    lab.ns(lab.web, "tc qdisc add dev w0 clsact")
+    before = lab.web_state()
+    script = write_script(lab.root)
+    applied(lab, script, "--remote", NLB_IP)
+    assert lab.script(script, "remove").returncode == 0
+    assert lab.web_state() == before and "qdisc clsact" in before
 
 
 def test_remove_leaves_nothing_of_its_own(lab: Lab) -> None:

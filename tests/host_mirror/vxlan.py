@@ -25,6 +25,7 @@ class Copy:
 
     datagram_length: int
     receiver: int  # index of the receiver address it came to
+    sender: str  # the outer source address
     vni: int
     frame_length: int  # the inner Ethernet frame
     ip_version: int
@@ -37,17 +38,17 @@ class Copy:
     payload: bytes
 
 
-def read_records(path: Path) -> list[tuple[int, bytes]]:
+def read_records(path: Path) -> list[tuple[int, str, bytes]]:
     data = path.read_bytes()
     records, offset = [], 0
-    while offset + 5 <= len(data):
-        length, receiver = struct.unpack_from("!IB", data, offset)
-        records.append((receiver, data[offset + 5 : offset + 5 + length]))
-        offset += 5 + length
+    while offset + 9 <= len(data):
+        length, receiver, sender = struct.unpack_from("!IB4s", data, offset)
+        records.append((receiver, str(ipaddress.IPv4Address(sender)), data[offset + 9 : offset + 9 + length]))
+        offset += 9 + length
     return records
 
 
-def decode(receiver: int, datagram: bytes) -> Copy | None:
+def decode(receiver: int, sender: str, datagram: bytes) -> Copy | None:
     """The TCP segment inside a VXLAN datagram; None for anything else (tests count those too)."""
     if len(datagram) < 8 + 14 or datagram[0] != 0x08:
         return None
@@ -73,15 +74,27 @@ def decode(receiver: int, datagram: bytes) -> Copy | None:
     sport, dport, seq = struct.unpack_from("!HHI", segment, 0)
     offset = (segment[12] >> 4) * 4
     return Copy(
-        len(datagram), receiver, vni, len(frame), version, src, dst, sport, dport, seq, segment[13], segment[offset:]
+        len(datagram),
+        receiver,
+        sender,
+        vni,
+        len(frame),
+        version,
+        src,
+        dst,
+        sport,
+        dport,
+        seq,
+        segment[13],
+        segment[offset:],
     )
 
 
 def copies(path: Path) -> tuple[list[Copy], int]:
     """The decoded TCP copies, and how many datagrams were something else."""
     decoded, other = [], 0
-    for receiver, datagram in read_records(path):
-        copy = decode(receiver, datagram)
+    for receiver, sender, datagram in read_records(path):
+        copy = decode(receiver, sender, datagram)
         if copy is None:
             other += 1
         else:
