@@ -77,6 +77,10 @@ def our_filters(lab: Lab) -> list[str]:
     return [line for line in state.splitlines() if f"Mirror to device {DEV})" in line]
 
 
+def all_filters(lab: Lab) -> int:
+    return len(re.findall(r" fh [0-9a-f]+::", lab.web_state()))
+
+
 def test_apply_twice_leaves_one_set_of_filters(lab: Lab) -> None:
     script = write_script(lab.root, ports=(8080, 8443))
     applied(lab, script, "--remote", NLB_IP)
@@ -85,7 +89,7 @@ def test_apply_twice_leaves_one_set_of_filters(lab: Lab) -> None:
     assert "already applied" in second
     assert lab.web_state() == first
     # per port: ingress and egress, IPv4 and IPv6
-    assert len(our_filters(lab)) == 2 * 2 * 2
+    assert len(our_filters(lab)) == all_filters(lab) == 2 * 2 * 2
     assert lab.ns(lab.web, f"ip -o link show type vxlan | grep -c ' {DEV}:'").stdout.strip() == "1"
 
 
@@ -95,7 +99,7 @@ def test_reapplying_with_another_remote_moves_the_copies(lab: Lab) -> None:
     applied(lab, script, "--remote", NLB_IP_2)
     details = lab.ns(lab.web, f"ip -d link show {DEV}").stdout
     assert f"remote {NLB_IP_2} " in details and f"id {VNI} " in details and "dstport 4789" in details
-    assert len(our_filters(lab)) == 4
+    assert len(our_filters(lab)) == all_filters(lab) == 4
     receiver = lab.receive()
     lab.fetch(f"http://{WEB_IP}:{APP_PORT}/small.txt")
     lab.stop_receiving(receiver)
@@ -103,7 +107,16 @@ def test_reapplying_with_another_remote_moves_the_copies(lab: Lab) -> None:
     assert found and {copy.receiver for copy in found} == {1}  # index 1: NLB_IP_2
 
 
-FOREIGN = "foreign"
+def test_guard_repairs_drift_a_deleted_device(lab: Lab) -> None:
+    script = write_script(lab.root)
+    lab.write_hosts({NLB_NAME: NLB_IP, CONTROL: "10.0.0.2"})
+    applied(lab, script, "--remote", NLB_IP)
+    first = lab.web_state()
+    lab.ns(lab.web, f"ip link del {DEV}")  # the filters now mirror to "device *"
+    repaired = lab.script(script, "guard")
+    assert repaired.returncode == 0, repaired.stderr
+    assert re.sub(r"index \d+ ", "", lab.web_state()) == re.sub(r"index \d+ ", "", first)
+    assert len(our_filters(lab)) == all_filters(lab) == 4
 
 
 def add_foreign_set_up(lab: Lab) -> None:
@@ -256,8 +269,13 @@ def test_guard_stops_everything_once_the_lease_expired(lab: Lab) -> None:
     script = write_script(lab.root)
     lab.write_hosts({NLB_NAME: NLB_IP, CONTROL: "10.0.0.2"})
     applied(lab, script, "--remote", NLB_IP)
+    lease = (lab.root / "lib" / "wallarm-host-mirror" / STACK / "lease").read_text()
+    assert int(lease) > time.time() + 5000  # 5400 s from the apply
+    time.sleep(1)
     kept = lab.script(script, "guard")
     assert kept.returncode == 0 and our_filters(lab), kept.stdout + kept.stderr
+    # only apply and install (the stack's association) renew the lease, never the guard itself
+    assert (lab.root / "lib" / "wallarm-host-mirror" / STACK / "lease").read_text() == lease
     set_lease(lab, int(time.time()) - 1)
     stopped = lab.script(script, "guard")
     assert "the lease expired" in stopped.stdout

@@ -148,10 +148,16 @@ probe_kernel() {
     [ -z "$missing" ] || die "this kernel lacks $missing, which host mirroring needs; use trafficMirrorMethod aws or a kernel that has it."
 }
 
-# Filters at our priority that do not mirror into our device belong to someone else.
+# Filters at our priority that do not mirror into our device belong to someone else. Ours lose the
+# device's name when it is deleted under them (tc shows "device *"): on the interface we applied to,
+# those are ours too, so drift is repaired instead of refused.
 foreign_at() {  # $1 = interface, $2 = ingress|egress, $3 = priority; prints how many
+    orphans=''
+    [ "$(cat "$RUN_DIR/interface" 2>/dev/null)" != "$1" ] || orphans=yes
     tc filter show dev "$1" "$2" pref "$3" 2>/dev/null |
-        awk -v dev="$DEV" '/ fh [0-9a-f]+::/ {n++} index($0, "Mirror to device " dev ")") {m++} END {print n - m}'
+        awk -v dev="$DEV" -v orphans="$orphans" '/ fh [0-9a-f]+::/ {n++}
+            index($0, "Mirror to device " dev ")") || (orphans && index($0, "Mirror to device *)")) {m++}
+            END {print n - m}'
 }
 
 ours_on() {  # $1 = interface, $2 = ingress|egress: how many of our mirror filters are there
