@@ -9,7 +9,8 @@ VXLAN super-packet to the receiver's namespace in one piece, which no Ethernet l
 process is started here and stopped in `close`; every namespace is deleted there. The script runs in
 a mount namespace of its own where a lab directory stands in for /run and /var/lib (its state) and
 lab files for /etc/hosts and /etc/resolv.conf (names resolve from the hosts file; DNS is 127.0.0.1,
-where nothing answers): the host's own files are never touched.
+where nothing answers), and lab folders for /etc/systemd/system and /usr/local/sbin (install's
+units and copy): the host's own files are never touched.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class Lab:
         self.root = root
         self.processes: list[subprocess.Popen[bytes]] = []
         self.received = root / "received.bin"
-        for folder in ("run", "lib", "docs", "bin"):
+        for folder in ("run", "lib", "docs", "bin", "units", "sbin"):
             (root / folder).mkdir(parents=True, exist_ok=True)
         (root / "hosts").write_text("127.0.0.1 localhost\n")
         (root / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
@@ -180,6 +181,7 @@ class Lab:
         mounts = (
             'mount --bind "$1/run" /run && mount --bind "$1/lib" /var/lib && '
             'mount --bind "$1/hosts" /etc/hosts && mount --bind "$1/resolv.conf" /etc/resolv.conf && '
+            'mount --bind "$1/units" /etc/systemd/system && mount --bind "$1/sbin" /usr/local/sbin && '
             'shift && exec "$@"'
         )
         command = ["sh", str(script), *args]

@@ -337,3 +337,33 @@ def test_copies_near_the_mtu_arrive_whole_and_the_sites_packets_do_not_change(
     # out of band: no path MTU learnt from the copies' size for the client, no change of the site's MTU
     assert " mtu " not in lab.ns(lab.web, f"ip route get {CLIENT_IP}").stdout
     assert lab.ns(lab.web, "cat /sys/class/net/w0/mtu").stdout.strip() == str(web_mtu)
+
+
+def test_install_adds_a_guard_timer_and_uninstall_takes_everything_away(lab: Lab) -> None:
+    systemctl = lab.root / "bin" / "systemctl"
+    systemctl.write_text(f'#!/bin/sh\necho "$*" >> {lab.root}/systemctl.log\n')
+    systemctl.chmod(0o755)
+    before = lab.web_state()
+    script = write_script(lab.root)
+    installed = lab.script(script, "install", "--remote", NLB_IP, path_prefix=lab.root / "bin")
+    assert installed.returncode == 0, installed.stderr
+    name = f"wallarm-host-mirror-{STACK}"
+    copy = lab.root / "sbin" / name
+    assert copy.read_text() == script.read_text() and copy.stat().st_mode & 0o777 == 0o700
+    service = (lab.root / "units" / f"{name}.service").read_text()
+    assert f"ExecStart=/bin/sh /usr/local/sbin/{name} guard" in service
+    timer = (lab.root / "units" / f"{name}.timer").read_text()
+    assert "OnBootSec=30s" in timer and "OnUnitActiveSec=60s" in timer
+    assert (lab.root / "systemctl.log").read_text().splitlines() == ["daemon-reload", f"enable --now {name}.timer"]
+    assert len(our_filters(lab)) == 4
+    assert (lab.root / "lib" / "wallarm-host-mirror" / STACK / "options").read_text() == f"\n{NLB_IP}\n"
+    removed = lab.script(script, "uninstall", path_prefix=lab.root / "bin")
+    assert removed.returncode == 0, removed.stderr
+    assert lab.web_state() == before
+    assert not any(
+        path.is_file() for folder in ("units", "sbin", "lib", "run") for path in (lab.root / folder).rglob("*")
+    )
+    assert (lab.root / "systemctl.log").read_text().splitlines()[-2:] == [
+        f"disable --now {name}.timer",
+        "daemon-reload",
+    ]
