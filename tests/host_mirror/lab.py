@@ -63,7 +63,7 @@ def namespaces_work() -> str | None:
 class Lab:
     """The three namespaces, their processes and the lab's files (see the module docstring)."""
 
-    def __init__(self, root: Path, web_mtu: int = 1500, client_mtu: int = 1500) -> None:
+    def __init__(self, root: Path, web_mtu: int = 1500, client_mtu: int = 1500, servers: bool = True) -> None:
         number = next(_numbers)
         tag = f"wmh{os.getpid() % 100000}x{number}"
         self.web, self.cli, self.rcv = f"{tag}w", f"{tag}c", f"{tag}r"
@@ -79,13 +79,13 @@ class Lab:
         (root / "docs" / "small.txt").write_text("hello from the web host\n")
         self._created: list[str] = []
         try:
-            self._build(web_mtu, client_mtu)
+            self._build(web_mtu, client_mtu, servers)
         except BaseException:
             self.close()
             raise
 
     # --- set-up ---------------------------------------------------------------------------------
-    def _build(self, web_mtu: int, client_mtu: int) -> None:
+    def _build(self, web_mtu: int, client_mtu: int, servers: bool) -> None:
         for name in (self.web, self.cli, self.rcv):
             run(["ip", "netns", "add", name])
             self._created.append(name)
@@ -101,13 +101,15 @@ class Lab:
                 "ip addr add 169.254.169.254/32 dev lo")  # fmt: skip
         self.ns(self.rcv, f"ip link set r0 mtu {relay_mtu} up && ip addr add {NLB_IP}/24 dev r0 && "
                 f"ip addr add {NLB_IP_2}/24 dev r0 && ip route add default via 10.77.1.1")  # fmt: skip
+        if not servers:
+            return
         for port in (APP_PORT, OTHER_PORT):
             self.start(self.web, [sys.executable, "-m", "http.server", str(port), "--bind", "::",
                                   "--directory", str(self.root / "docs")])  # fmt: skip
         for port in (APP_PORT, OTHER_PORT):
-            self._wait_for(f"http://{WEB_IP}:{port}/small.txt")
+            self.wait_for(f"http://{WEB_IP}:{port}/small.txt")
 
-    def _wait_for(self, url: str) -> None:
+    def wait_for(self, url: str) -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.fetch(url, check=False).returncode == 0:
