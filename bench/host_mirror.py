@@ -163,8 +163,11 @@ def main() -> int:
     parser.add_argument("--body-kb", type=int, default=16, help="size of the page each GET returns")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--mtu", type=int, default=1500, help="MTU of the web host's links")
-    parser.add_argument("--client-mtu", type=int, help="MTU of the client's link (default: --mtu); 1500 with --mtu 9001 "
-                        "is the VPC host serving internet clients")  # fmt: skip
+    parser.add_argument(
+        "--client-mtu",
+        type=int,
+        help="MTU of the client's link (default: --mtu); 1500 with --mtu 9001 is a VPC host serving internet clients",
+    )
     args = parser.parse_args()
     why = namespaces_work()
     if why is not None:
@@ -204,7 +207,8 @@ def main() -> int:
     offered = args.clients / args.interval
     print(
         f"# host mirroring cost: {args.clients} clients x 1 GET every {args.interval * 1000:.0f} ms "
-        f"(offered {offered:.0f}/s), {args.body_kb} KB pages, {args.seconds:.0f} s per run, MTU {args.mtu} (client {args.client_mtu or args.mtu}), "
+        f"(offered {offered:.0f}/s), {args.body_kb} KB pages, {args.seconds:.0f} s per run, "
+        f"MTU {args.mtu} (client {args.client_mtu or args.mtu}), "
         f"{os.cpu_count()} CPUs, load average {load_average:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
     print("| run | answered | p50 | p99 | web interface (rx+tx) | copies on the wire | NGINX CPU /1k req "
