@@ -28,8 +28,8 @@ def kernel() -> None:
 def make_lab(kernel: None, tmp_path: Path) -> Iterator[Callable[..., Lab]]:
     labs: list[Lab] = []
 
-    def make(**kwargs: int) -> Lab:
-        lab = Lab(tmp_path / f"lab{len(labs)}", **kwargs)
+    def make(web_mtu: int = 1500, client_mtu: int = 1500) -> Lab:
+        lab = Lab(tmp_path / f"lab{len(labs)}", web_mtu=web_mtu, client_mtu=client_mtu)
         labs.append(lab)
         return lab
 
