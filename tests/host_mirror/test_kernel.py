@@ -182,7 +182,9 @@ def test_remove_leaves_nothing_of_its_own(lab: Lab) -> None:
     removed = lab.script(script, "remove")
     assert removed.returncode == 0, removed.stderr
     assert lab.web_state() == before
-    assert not list((lab.root / "run").rglob("*.*")) and not any(p.is_file() for p in (lab.root / "run").rglob("*"))
+    # only the lock file stays (uninstall takes it too)
+    left = [path.name for path in (lab.root / "run").rglob("*") if path.is_file()]
+    assert left == [f"{STACK}.lock"]
 
 
 def test_refuses_a_missing_interface_and_changes_nothing(lab: Lab) -> None:
@@ -215,20 +217,27 @@ def test_refuses_unknown_commands_and_options(lab: Lab) -> None:
         one_sentence(result.stderr)
 
 
-def test_refuses_a_kernel_without_clsact(lab: Lab) -> None:
-    """A tc that answers as a kernel without sch_ingress does: the probe (in a throwaway namespace)
-    names what is missing before anything on the host changes."""
-    fake = lab.root / "bin" / "tc"
+@pytest.mark.parametrize(
+    ("tool", "word", "error", "named"),
+    [
+        ("tc", "clsact", "Error: Specified qdisc kind is unknown.", "the clsact qdisc (sch_ingress)"),
+        ("tc", "u32", "Error: TC classifier not found.", "the u32 classifier (cls_u32)"),
+        ("tc", "mirred", "Error: Failed to load TC action module.", "the mirred action (act_mirred)"),
+        ("ip", "vxlan", "Error: Unknown device type.", "vxlan devices (vxlan)"),
+    ],
+)
+def test_refuses_a_kernel_without_a_feature(lab: Lab, tool: str, word: str, error: str, named: str) -> None:
+    """A tool that answers as a kernel without the feature does (the kernel's own messages): the probe
+    (in a throwaway namespace) names what is missing before anything on the host changes."""
+    fake = lab.root / "bin" / tool
     fake.write_text(
-        "#!/bin/sh\n"
-        'case "$*" in *clsact*) echo "Error: Specified qdisc kind is unknown." >&2; exit 2 ;; esac\n'
-        'exec /usr/sbin/tc "$@"\n'
+        f'#!/bin/sh\ncase "$*" in *{word}*) echo "{error}" >&2; exit 2 ;; esac\nexec /usr/sbin/{tool} "$@"\n'
     )
     fake.chmod(0o755)
     before = lab.web_state()
     result = lab.script(write_script(lab.root), "apply", "--remote", NLB_IP, path_prefix=lab.root / "bin")
     assert result.returncode == 1
-    assert "this kernel lacks the clsact qdisc" in one_sentence(result.stderr)
+    assert f"this kernel lacks {named}, which host mirroring needs" in one_sentence(result.stderr)
     assert lab.web_state() == before
 
 
@@ -337,6 +346,18 @@ def test_copies_near_the_mtu_arrive_whole_and_the_sites_packets_do_not_change(
     # out of band: no path MTU learnt from the copies' size for the client, no change of the site's MTU
     assert " mtu " not in lab.ns(lab.web, f"ip route get {CLIENT_IP}").stdout
     assert lab.ns(lab.web, "cat /sys/class/net/w0/mtu").stdout.strip() == str(web_mtu)
+
+
+def test_status_shows_what_is_applied_and_what_was_copied(lab: Lab) -> None:
+    script = write_script(lab.root)
+    assert "not applied" in lab.script(script, "status").stdout
+    applied(lab, script, "--remote", NLB_IP)
+    lab.fetch(f"http://{WEB_IP}:{APP_PORT}/big.bin")
+    shown = lab.script(script, "status").stdout
+    assert f"applied on w0 (w0 {NLB_IP} {WEB_IP} {VNI} 8080)" in shown
+    assert f"vxlan id {VNI} remote {NLB_IP} local {WEB_IP}" in shown and "lease until 20" in shown
+    egress = re.search(r"egress copies: (\d+) bytes, (\d+) packets", shown)
+    assert egress and int(egress.group(1)) > BIG and int(egress.group(2)) > 100
 
 
 def test_install_adds_a_guard_timer_and_uninstall_takes_everything_away(lab: Lab) -> None:

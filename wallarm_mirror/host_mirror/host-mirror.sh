@@ -63,6 +63,11 @@ usage_error() { printf '%s[%s]: %s\n' wallarm-host-mirror "$STACK" "$*" >&2; exi
 
 need_root() {
     [ "$(id -u)" = 0 ] || die "$1 must run as root: it changes the kernel's traffic control and network devices."
+    # One run at a time: the association's apply and the timer's guard may start together.
+    command -v flock >/dev/null 2>&1 || return 0
+    mkdir -p "${RUN_DIR%/*}"
+    exec 9>"$RUN_DIR.lock"
+    flock -w 60 9 || die "another run of host mirroring for stack $STACK held its lock for 60 s; try again."
 }
 
 # --- the one rule (wallarm_mirror.traffic_mirror.enrolment.mirror_method) -----------------------
@@ -346,7 +351,7 @@ do_uninstall() {
         systemctl daemon-reload >/dev/null 2>&1 || true
         log "removed the systemd units $NAME.timer and $NAME.service"
     fi
-    rm -f "$INSTALL_PATH"
+    rm -f "$INSTALL_PATH" "$RUN_DIR.lock"
     rm -rf "$LIB_DIR" "$RUN_DIR"
     log "uninstalled host mirroring for stack $STACK"
 }
