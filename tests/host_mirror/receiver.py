@@ -37,11 +37,17 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     with out.open("wb") as sink:
         Path(f"{out}.ready").touch()
-        while running:
-            for key, _ in selector.select(timeout=0.05):
+        # After SIGTERM, what is queued in the sockets is still read (drained) before exiting, so a
+        # receiver that lagged behind on a busy machine loses nothing the kernel delivered.
+        while True:
+            stopping = not running
+            ready = selector.select(timeout=0 if stopping else 0.05)
+            for key, _ in ready:
                 data, (sender, _) = sockets[key.data].recvfrom(65535)
                 sink.write(struct.pack("!IB4s", len(data), key.data, socket.inet_aton(sender)) + data)
                 sink.flush()
+            if stopping and not ready:
+                break
 
 
 if __name__ == "__main__":

@@ -236,7 +236,7 @@ apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
     delete_filters "$1"
     ip link del "$DEV" 2>/dev/null || true
     if ! has_clsact "$1"; then
-        tc qdisc add dev "$1" clsact || die "could not add a clsact qdisc to $1; nothing was changed."
+        tc qdisc add dev "$1" clsact || die "could not add a clsact qdisc to $1, so host mirroring is not applied."
         : >"$RUN_DIR/clsact-created"
     fi
     echo "$1" >"$RUN_DIR/interface"
