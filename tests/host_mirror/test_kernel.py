@@ -257,6 +257,18 @@ def test_without_a_zonal_name_the_regional_one_is_used_and_said(lab: Lab) -> Non
     assert f"go to {NLB_IP}:4789" in output
 
 
+def test_the_address_in_use_is_kept_while_the_name_still_returns_it(lab: Lab) -> None:
+    lab.imds(zone="eu-west-1c")
+    script = write_script(lab.root)
+    applied(lab, script, "--remote", NLB_IP_2)
+    (lab.root / "hosts").write_text(f"{NLB_IP} {NLB_NAME}\n{NLB_IP_2} {NLB_NAME}\n")  # both nodes, this one first
+    assert "already applied" in applied(lab, script)
+    assert f"remote {NLB_IP_2} " in lab.ns(lab.web, f"ip -d link show {DEV}").stdout
+    (lab.root / "hosts").write_text(f"{NLB_IP} {NLB_NAME}\n")  # the node in use left the name: move
+    assert f"go to {NLB_IP}:4789" in applied(lab, script)
+    assert f"remote {NLB_IP} " in lab.ns(lab.web, f"ip -d link show {DEV}").stdout
+
+
 def test_auto_on_a_type_aws_mirrors_removes_instead(lab: Lab) -> None:
     lab.imds(instance_type="m5.large")
     script = write_script(lab.root, method="auto")
