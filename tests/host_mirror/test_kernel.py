@@ -163,6 +163,21 @@ def test_a_foreign_filter_and_qdisc_stay_and_keep_seeing_packets(lab: Lab) -> No
     assert "qdisc clsact" in after and "Mirror to device f0)" in after
 
 
+def test_another_tools_filter_at_our_priority_is_refused_not_deleted(lab: Lab) -> None:
+    lab.ns(
+        lab.web,
+        f"tc qdisc add dev w0 clsact && tc filter add dev w0 egress pref {PRIORITIES[2]} protocol ip u32 "
+        "match ip protocol 17 0xff action mirred egress mirror dev w1",
+    )
+    before = lab.web_state()
+    script = write_script(lab.root)
+    result = lab.script(script, "apply", "--remote", NLB_IP)
+    assert result.returncode == 1
+    assert f"egress priority {PRIORITIES[2]} on w0 holds another tool's filters" in one_sentence(result.stderr)
+    assert lab.script(script, "remove").returncode == 0
+    assert lab.web_state() == before
+
+
 def test_a_clsact_qdisc_it_did_not_add_stays_even_when_bare(lab: Lab) -> None:
     """Another tool's clsact without classic filters (tcx programs do not show in `tc filter`)."""
     lab.ns(lab.web, "tc qdisc add dev w0 clsact")
