@@ -226,6 +226,7 @@ apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
         log "already applied on $1: copies of TCP ports $PORTS go to $2 (VNI $VNI)"
         return 0
     fi
+    probe_kernel  # only when something is to change: guard re-applies every minute
     for pair in "ingress $IN4" "ingress $IN6" "egress $OUT4" "egress $OUT6"; do
         [ "$(foreign_at "$1" "${pair% *}" "${pair#* }")" = 0 ] ||
             die "${pair% *} priority ${pair#* } on $1 holds another tool's filters; host mirroring uses that priority for stack $STACK and will not touch them."
@@ -294,7 +295,6 @@ do_apply() {
     fi
     local_ip=$(local_address "$IFACE")
     [ -n "$local_ip" ] || die "interface $IFACE has no global IPv4 address to send the copies from."
-    probe_kernel
     apply_kernel "$IFACE" "$remote" "$local_ip"
 }
 
