@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,15 +47,11 @@ def lab(make_lab: Callable[..., Lab]) -> Lab:
     return make_lab()
 
 
-def write_script(folder: Path, **overrides: object) -> Path:
-    values: dict[str, object] = {
-        "stack": STACK,
-        "method": "host",
-        "vni": VNI,
-        "ports": (8080,),
-        "nlb_dns_name": NLB_NAME,
-    }
-    values.update(overrides)
+BASE = HostScriptSpec(stack=STACK, method="host", vni=VNI, ports=(8080,), nlb_dns_name=NLB_NAME)
+
+
+def write_script(folder: Path, **changes: Any) -> Path:
+    """The script of BASE with `changes` (HostScriptSpec fields), in a new file under `folder`."""
     path = folder / f"host-mirror-{len(list(folder.glob('host-mirror-*.sh')))}.sh"
-    path.write_text(render_host_script(HostScriptSpec(**values)))  # type: ignore[arg-type]
+    path.write_text(render_host_script(dataclasses.replace(BASE, **changes)))
     return path

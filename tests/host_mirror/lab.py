@@ -35,9 +35,15 @@ _numbers = itertools.count()
 
 
 def run(
-    argv: Sequence[str], check: bool = True, timeout: float = 20, **kwargs: object
+    argv: Sequence[str],
+    check: bool = True,
+    timeout: float = 20,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), capture_output=True, text=True, check=check, timeout=timeout, **kwargs)  # type: ignore[call-overload]
+    return subprocess.run(
+        list(argv), capture_output=True, text=True, check=check, timeout=timeout, input=input, env=env
+    )
 
 
 def namespaces_work() -> str | None:
@@ -120,11 +126,13 @@ class Lab:
     def ns(self, name: str, command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run(["ip", "netns", "exec", name, "sh", "-c", command], check=check)
 
-    def start(self, name: str, argv: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    def start(self, name: str, argv: Sequence[str]) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
             ["ip", "netns", "exec", name, *argv],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, **kwargs,  # type: ignore[call-overload]
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.processes.append(process)
         return process
 

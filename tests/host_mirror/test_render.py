@@ -3,12 +3,14 @@ sentence; and the script decides aws or host for an instance type exactly as `mi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,9 +22,8 @@ NLB = "wm-dev-0123456789abcdef.elb.eu-west-1.amazonaws.com"
 GOOD = HostScriptSpec(stack="dev", method="auto", vni=42, ports=(80, 8080), nlb_dns_name=NLB)
 
 
-def spec(**changes: object) -> HostScriptSpec:
-    values = {**GOOD.__dict__, **changes}
-    return HostScriptSpec(**values)
+def spec(**changes: Any) -> HostScriptSpec:
+    return dataclasses.replace(GOOD, **changes)
 
 
 @pytest.fixture(scope="module")
