@@ -114,6 +114,7 @@ def test_wheel_ships_the_typing_marker_and_the_lambda_source(installed):
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     assert "wallarm_mirror/py.typed" in names
     assert "wallarm_mirror/traffic_mirror/enrolment.py" in names
+    assert "wallarm_mirror/host_mirror/host-mirror.sh" in names
     assert "wallarm_mirror/components/args.py" in names
     assert not any(name.startswith(("tests/", "bench/", "policy/")) for name in names)
 
@@ -141,13 +142,16 @@ def test_the_installed_package_is_the_one_imported_with_its_public_api(installed
         "print(pathlib.Path(wallarm_mirror.__file__).parent)\n"
         "print(WallarmMirror.__mro__[1].__name__, sorted(WallarmMirrorArgs.__required_keys__))\n"
         "print(ENROLMENT_SOURCE.is_file(), (pathlib.Path(wallarm_mirror.__file__).parent / 'py.typed').is_file())\n"
+        "from wallarm_mirror.host_mirror import HostScriptSpec, render_host_script\n"
+        "print(render_host_script(HostScriptSpec('dev', 'host', 1, (80,), None)).startswith('#!/bin/sh'))\n"
     )
     result = installed.run(installed.python, "-c", probe)
     assert result.returncode == 0, result.stderr
-    where, api, files = result.stdout.splitlines()
+    where, api, files, host_script = result.stdout.splitlines()
     assert Path(where).is_relative_to(installed.venv)
     assert api == "HostedComponent ['token', 'vpc_id']"
     assert files == "True True"
+    assert host_script == "True"  # the template ships as package data
 
 
 def test_console_script_runs_the_cli(installed):

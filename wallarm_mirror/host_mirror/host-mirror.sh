@@ -3,8 +3,8 @@
 #
 # Copies the TCP traffic of the application ports on this host's interface to the stack's Network
 # Load Balancer as VXLAN (UDP 4789, VNI @@VNI@@), the packets AWS Traffic Mirroring would send:
-# a clsact qdisc on the interface, u32 filters at this stack's own priorities (@@PRIO4@@ IPv4,
-# @@PRIO6@@ IPv6) whose only action is `mirred egress mirror ... continue` into the vxlan device
+# a clsact qdisc on the interface, u32 filters at this stack's own priorities (ingress @@IN4@@ IPv4
+# and @@IN6@@ IPv6, egress @@OUT4@@ and @@OUT6@@) whose only action is `mirred egress mirror ... continue` into the vxlan device
 # @@DEV@@. `continue` makes the filters transparent: classification goes on to whatever filters
 # other tools have, and the site's own packets are never changed, delayed or dropped.
 #
@@ -35,8 +35,12 @@ NLB_DNS_NAME='@@NLB_DNS_NAME@@'   # empty: an offline copy, apply needs --remote
 CONTROL_NAME='@@CONTROL_NAME@@'   # a name that resolves whenever the VPC resolver works
 LEASE_SECONDS=@@LEASE@@
 DEV='@@DEV@@'
-PRIO4=@@PRIO4@@
-PRIO6=@@PRIO6@@
+# Four priorities: u32 lists every table of a priority under both directions of a clsact qdisc, so
+# each direction and family has its own and `tc filter show` of one direction shows only its filters.
+IN4=@@IN4@@
+IN6=@@IN6@@
+OUT4=@@OUT4@@
+OUT6=@@OUT6@@
 VXLAN_PORT=4789
 # Instance families AWS Traffic Mirroring cannot use as a source (rendered from
 # wallarm_mirror.traffic_mirror.enrolment: UNSUPPORTED_FAMILIES, then XEN_FAMILIES_UNSUPPORTED).
@@ -59,6 +63,11 @@ usage_error() { printf '%s[%s]: %s\n' wallarm-host-mirror "$STACK" "$*" >&2; exi
 
 need_root() {
     [ "$(id -u)" = 0 ] || die "$1 must run as root: it changes the kernel's traffic control and network devices."
+    # One run at a time: the association's apply and the timer's guard may start together.
+    command -v flock >/dev/null 2>&1 || return 0
+    mkdir -p "${RUN_DIR%/*}"
+    exec 9>"$RUN_DIR.lock"
+    flock -w 60 9 || die "another run of host mirroring for stack $STACK held its lock for 60 s; try again."
 }
 
 # --- the one rule (wallarm_mirror.traffic_mirror.enrolment.mirror_method) -----------------------
@@ -104,9 +113,11 @@ current_remote() {
     ip -d link show "$DEV" 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "remote") {print $(i + 1); exit}}'
 }
 
-# The NLB node in this host's zone (<zone>.<nlb name>), else any node of the regional name. The
-# address in use is kept while the name still returns it, so re-applying does not move the copies.
+# The NLB node in this host's zone (<zone>.<nlb name>), else any node of the regional name, in
+# CHOSEN. The address in use is kept while the name still returns it, so re-applying does not move
+# the copies.
 choose_remote() {
+    CHOSEN=''
     zone=$(imds_get placement/availability-zone) || zone=''
     addresses=''
     if [ -n "$zone" ]; then
@@ -119,9 +130,9 @@ choose_remote() {
     [ -n "$addresses" ] || return 1
     in_use=$(current_remote)
     for address in $addresses; do
-        [ "$address" = "$in_use" ] && { echo "$address"; return 0; }
+        [ "$address" = "$in_use" ] && { CHOSEN=$address; return 0; }
     done
-    echo "$addresses" | awk 'NR == 1 {print; exit}'
+    CHOSEN=$(echo "$addresses" | awk 'NR == 1 {print; exit}')
 }
 
 # --- the kernel ------------------------------------------------------------------------------------
@@ -142,10 +153,16 @@ probe_kernel() {
     [ -z "$missing" ] || die "this kernel lacks $missing, which host mirroring needs; use trafficMirrorMethod aws or a kernel that has it."
 }
 
-# Filters at our priority that do not mirror into our device belong to someone else.
+# Filters at our priority that do not mirror into our device belong to someone else. Ours lose the
+# device's name when it is deleted under them (tc shows "device *"): on the interface we applied to,
+# those are ours too, so drift is repaired instead of refused.
 foreign_at() {  # $1 = interface, $2 = ingress|egress, $3 = priority; prints how many
+    orphans=''
+    [ "$(cat "$RUN_DIR/interface" 2>/dev/null)" != "$1" ] || orphans=yes
     tc filter show dev "$1" "$2" pref "$3" 2>/dev/null |
-        awk -v dev="$DEV" '/ fh [0-9a-f]+::/ {n++} index($0, "Mirror to device " dev ")") {m++} END {print n - m}'
+        awk -v dev="$DEV" -v orphans="$orphans" '/ fh [0-9a-f]+::/ {n++}
+            index($0, "Mirror to device " dev ")") || (orphans && index($0, "Mirror to device *)")) {m++}
+            END {print n - m}'
 }
 
 ours_on() {  # $1 = interface, $2 = ingress|egress: how many of our mirror filters are there
@@ -155,14 +172,14 @@ ours_on() {  # $1 = interface, $2 = ingress|egress: how many of our mirror filte
 has_clsact() { tc qdisc show dev "$1" 2>/dev/null | grep -q '^qdisc clsact '; }
 
 delete_filters() {  # $1 = interface
-    for direction in ingress egress; do
-        for prio in $PRIO4 $PRIO6; do
-            if [ "$(foreign_at "$1" "$direction" "$prio")" != 0 ]; then
-                log "leaving $direction priority $prio on $1 alone: it holds filters that are not ours"
-                continue
-            fi
-            tc filter del dev "$1" "$direction" pref "$prio" 2>/dev/null || true
-        done
+    for pair in "ingress $IN4" "ingress $IN6" "egress $OUT4" "egress $OUT6"; do
+        direction=${pair% *}
+        prio=${pair#* }
+        if [ "$(foreign_at "$1" "$direction" "$prio")" != 0 ]; then
+            log "leaving $direction priority $prio on $1 alone: it holds filters that are not ours"
+            continue
+        fi
+        tc filter del dev "$1" "$direction" pref "$prio" 2>/dev/null || true
     done
 }
 
@@ -184,11 +201,15 @@ remove_kernel() {  # $1 = interface (may be gone)
 add_filters() {  # $1 = interface
     for port in $PORTS; do
         for family in 4 6; do
-            if [ "$family" = 4 ]; then prio=$PRIO4 proto=ip match=ip; else prio=$PRIO6 proto=ipv6 match=ip6; fi
-            tc filter add dev "$1" ingress pref "$prio" protocol "$proto" u32 \
+            if [ "$family" = 4 ]; then
+                in=$IN4 out=$OUT4 proto=ip match=ip
+            else
+                in=$IN6 out=$OUT6 proto=ipv6 match=ip6
+            fi
+            tc filter add dev "$1" ingress pref "$in" protocol "$proto" u32 \
                 match "$match" protocol 6 0xff match "$match" dport "$port" 0xffff \
                 action mirred egress mirror dev "$DEV" continue || return 1
-            tc filter add dev "$1" egress pref "$prio" protocol "$proto" u32 \
+            tc filter add dev "$1" egress pref "$out" protocol "$proto" u32 \
                 match "$match" protocol 6 0xff match "$match" sport "$port" 0xffff \
                 action mirred egress mirror dev "$DEV" continue || return 1
         done
@@ -205,11 +226,10 @@ apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
         log "already applied on $1: copies of TCP ports $PORTS go to $2 (VNI $VNI)"
         return 0
     fi
-    for direction in ingress egress; do
-        for prio in $PRIO4 $PRIO6; do
-            [ "$(foreign_at "$1" "$direction" "$prio")" = 0 ] ||
-                die "$direction priority $prio on $1 holds another tool's filters; host mirroring uses that priority for stack $STACK and will not touch them."
-        done
+    probe_kernel  # only when something is to change: guard re-applies every minute
+    for pair in "ingress $IN4" "ingress $IN6" "egress $OUT4" "egress $OUT6"; do
+        [ "$(foreign_at "$1" "${pair% *}" "${pair#* }")" = 0 ] ||
+            die "${pair% *} priority ${pair#* } on $1 holds another tool's filters; host mirroring uses that priority for stack $STACK and will not touch them."
     done
     [ -z "$previous" ] || [ "$previous" = "$1" ] || remove_kernel "$previous"
     mkdir -p "$RUN_DIR"
@@ -217,7 +237,7 @@ apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
     delete_filters "$1"
     ip link del "$DEV" 2>/dev/null || true
     if ! has_clsact "$1"; then
-        tc qdisc add dev "$1" clsact || die "could not add a clsact qdisc to $1; nothing was changed."
+        tc qdisc add dev "$1" clsact || die "could not add a clsact qdisc to $1, so host mirroring is not applied."
         : >"$RUN_DIR/clsact-created"
     fi
     echo "$1" >"$RUN_DIR/interface"
@@ -270,11 +290,11 @@ do_apply() {
     remote=$REMOTE
     if [ -z "$remote" ]; then
         [ -n "$NLB_DNS_NAME" ] || die "this copy was printed offline and knows no NLB address; pass --remote with the NLB's IPv4 address."
-        remote=$(choose_remote) || die "the NLB name $NLB_DNS_NAME does not resolve; pass --remote or check DNS."
+        choose_remote || die "the NLB name $NLB_DNS_NAME does not resolve; pass --remote or check DNS."
+        remote=$CHOSEN
     fi
     local_ip=$(local_address "$IFACE")
     [ -n "$local_ip" ] || die "interface $IFACE has no global IPv4 address to send the copies from."
-    probe_kernel
     apply_kernel "$IFACE" "$remote" "$local_ip"
 }
 
@@ -331,7 +351,7 @@ do_uninstall() {
         systemctl daemon-reload >/dev/null 2>&1 || true
         log "removed the systemd units $NAME.timer and $NAME.service"
     fi
-    rm -f "$INSTALL_PATH"
+    rm -f "$INSTALL_PATH" "$RUN_DIR.lock"
     rm -rf "$LIB_DIR" "$RUN_DIR"
     log "uninstalled host mirroring for stack $STACK"
 }

@@ -30,9 +30,9 @@ MAX_LEASE_SECONDS = 7 * 24 * 3600
 # Linux interface names hold at most 15 characters (IFNAMSIZ 16 with the NUL).
 IFNAME_MAX = 15
 # tc gives filters added without a priority 49152 and counts down from there; Cilium's legacy tc
-# programs sit at 1. Each stack takes two neighbouring priorities (IPv4, IPv6) in 20000-29999.
+# programs sit at 1. Each stack takes four neighbouring priorities in 20000-29999.
 PRIORITY_BASE = 20_000
-PRIORITY_SLOTS = 5_000
+PRIORITY_SLOTS = 2_500
 INSTALL_DIR = "/usr/local/sbin"
 
 _STACK = re.compile(r"[A-Za-z0-9_.-]{1,100}")
@@ -65,10 +65,14 @@ def device_name(stack: str) -> str:
     return f"wm-{stack[:6]}-{_digest(stack):08x}"[:IFNAME_MAX]
 
 
-def priorities(stack: str) -> tuple[int, int]:
-    """The tc priorities of the stack's IPv4 and IPv6 filters (a stack's own, stable across renders)."""
-    ipv4 = PRIORITY_BASE + 2 * (_digest(stack) % PRIORITY_SLOTS)
-    return ipv4, ipv4 + 1
+def priorities(stack: str) -> tuple[int, int, int, int]:
+    """The tc priorities of the stack's filters: ingress IPv4, ingress IPv6, egress IPv4, egress IPv6.
+
+    A stack's own and stable across renders. One per direction because u32 shares its tables among
+    the filters of one qdisc and lists every table of a priority under both directions of clsact.
+    """
+    first = PRIORITY_BASE + 4 * (_digest(stack) % PRIORITY_SLOTS)
+    return first, first + 1, first + 2, first + 3
 
 
 def install_path(stack: str) -> str:
@@ -117,7 +121,7 @@ def render_host_script(spec: HostScriptSpec) -> str:
     problem = _problem(spec)
     if problem is not None:
         raise ValueError(f"cannot render the host mirroring script: {problem}.")
-    prio4, prio6 = priorities(spec.stack)
+    in4, in6, out4, out6 = priorities(spec.stack)
     values = {
         "STACK": spec.stack,
         "METHOD": spec.method,
@@ -127,8 +131,10 @@ def render_host_script(spec: HostScriptSpec) -> str:
         "CONTROL_NAME": control_name(spec.nlb_dns_name) if spec.nlb_dns_name else "",
         "LEASE": str(spec.lease_seconds),
         "DEV": device_name(spec.stack),
-        "PRIO4": str(prio4),
-        "PRIO6": str(prio6),
+        "IN4": str(in4),
+        "IN6": str(in6),
+        "OUT4": str(out4),
+        "OUT6": str(out6),
         "UNSUPPORTED_FAMILIES": " ".join(sorted(UNSUPPORTED_FAMILIES)),
         "XEN_FAMILIES": " ".join(sorted(XEN_FAMILIES_UNSUPPORTED)),
         "INSTALL_PATH": install_path(spec.stack),
