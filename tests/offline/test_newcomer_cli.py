@@ -54,6 +54,9 @@ def test_a_stack_in_eu_central_1_plans_with_no_eu_west_1_anywhere(example, tmp_p
     assert "eu-west-1" not in out and "euw1" not in out and region not in out
     assert ".eu-central-1.elb.amazonaws.com" in out or ".elb.eu-central-1.amazonaws.com" in out
     assert ":eu-central-1:111111111111:" in out  # the ARNs
+    assert "Z32O12XQLNTSW2" not in out  # eu-west-1's real ALB hosted zone; the stand-in says it is one
+    if example != "native":
+        assert json.loads(out)["outputs"]["alb_zone_id"] == "ZOFFLINEEUC1"
 
 
 def test_zone_ids_are_shaped_as_aws_names_them() -> None:

@@ -68,7 +68,9 @@ class OfflineFacts:
     ami_root_device: str = "/dev/xvda"
     vpc_cidrs: tuple[str, ...] = ("10.0.0.0/16",)
     vpc_ipv6_cidrs: tuple[str, ...] = ()
-    alb_zone_id: str = "Z32O12XQLNTSW2"
+    # "": a hosted zone id made up for the region (ZOFFLINEEUC1), since a real one (eu-west-1's
+    # Z32O12XQLNTSW2 before) would look right in a Route 53 alias of another region.
+    alb_zone_id: str = ""
     # What a StackReference reads: outputs by stack name ('org/project/stack'). A stack not listed
     # answers with `network_outputs`, a network stack of the common shape (vpcId, privateSubnetIds).
     stack_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -143,7 +145,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 outputs["dnsName"] = f"{args.name}-0123456789abcdef.elb.{self.facts.region}.amazonaws.com"
             else:
                 outputs["dnsName"] = f"internal-{args.name}-1234567890.{self.facts.region}.elb.amazonaws.com"
-            outputs["zoneId"] = self.facts.alb_zone_id
+            outputs["zoneId"] = self.facts.alb_zone_id or f"ZOFFLINE{zone_id_prefix(str(self.facts.region)).upper()}"
             outputs["arnSuffix"] = f"{kind}/{args.name}/0123456789abcdef"
             outputs["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/{outputs['arnSuffix']}")
         elif typ == "aws:lb/targetGroup:TargetGroup":
