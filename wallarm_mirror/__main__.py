@@ -198,7 +198,7 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
     With `--endpoint`, a stack file is read only if it exists or was named (`--config-file`), so
     options can be tried with `--option` alone. Warnings go to stderr, as `plan` prints them.
     """
-    from .config import ConfigError, parse_stack_config
+    from .config import ConfigError
     from .config.checks import mirror_source_options
     from .mirror import MirrorEndpoint, render_mirror_config
     from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
@@ -232,11 +232,7 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
     try:
         if args.config_file or path.exists():
             stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
-            prefix = f"{stack_file.project}:"
-            config = parse_stack_config(
-                {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)},
-                {k.removeprefix(prefix) for k in stack_file.secret_keys},
-            )
+            config = _checked_config(stack_file)
             stack_options = dict(config.mirror_options)
             if args.endpoint is not None:
                 warnings += config.advice(stack_file.stack)
@@ -275,20 +271,30 @@ def _refuse_stand_in_endpoint(args: argparse.Namespace, stack: str, url: str) ->
     )
 
 
+def _checked_config(stack_file: StackFile) -> StackConfig:
+    """The stack file's config checked as the program checks it (other namespaces, ARN regions
+    included), without running the program; raises ConfigError."""
+    from .config import parse_stack_config
+
+    prefix = f"{stack_file.project}:"
+    return parse_stack_config(
+        {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)},
+        {k.removeprefix(prefix) for k in stack_file.secret_keys},
+        region=stack_file.config.get("aws:region"),
+        other_keys=[k for k in stack_file.config if not k.startswith(prefix)],
+    )
+
+
 def _native_stack(args: argparse.Namespace) -> tuple[StackFile, StackConfig]:
     """The stack file and config of a nativeNode stack for `mirror-config --server aws-cli|host`."""
-    from .config import ConfigError, parse_stack_config
+    from .config import ConfigError
     from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
 
     project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
     path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
     try:
         stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
-        prefix = f"{stack_file.project}:"
-        config = parse_stack_config(
-            {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)},
-            {k.removeprefix(prefix) for k in stack_file.secret_keys},
-        )
+        config = _checked_config(stack_file)
     except (StackFileError, ConfigError) as error:
         _fail(str(error))
     if not config.native:

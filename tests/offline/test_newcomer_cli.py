@@ -233,3 +233,12 @@ def test_a_misspelt_key_keeps_the_other_real_problems_after_it(tmp_path, capsys)
     problems = [line for line in err.splitlines() if line.startswith("  - ")]
     assert "did you mean wallarm-mirror:mirrorSourceCidrs?" in problems[0]
     assert any("maxSize" in p for p in problems[1:]) and "no mirror source" not in err
+
+
+@pytest.mark.parametrize("server", ["aws-cli", "host"])
+def test_mirror_config_of_a_native_stack_checks_its_file_as_plan_does(server, tmp_path, capsys) -> None:
+    """--server aws-cli and host read the stack file without running the program: the same checks apply."""
+    config = example_config("native", **{"wallarm:nodeGroup": "typo"})
+    path = write_stack(tmp_path, "Pulumi.n.yaml", config)
+    err = refused(capsys, ["mirror-config", "--server", server, "--config-file", str(path)])
+    assert "wallarm:nodeGroup: is in namespace wallarm" in err
