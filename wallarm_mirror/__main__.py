@@ -198,7 +198,7 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
     With `--endpoint`, a stack file is read only if it exists or was named (`--config-file`), so
     options can be tried with `--option` alone. Warnings go to stderr, as `plan` prints them.
     """
-    from .config import ConfigError, parse_stack_config
+    from .config import ConfigError
     from .config.checks import mirror_source_options
     from .mirror import MirrorEndpoint, render_mirror_config
     from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
@@ -218,6 +218,7 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
             )
         warnings += document["warnings"]
         url = str(document["outputs"]["mirror_endpoint"])
+        _refuse_stand_in_endpoint(args, document["stack"], url)
         stack_options: dict[str, object] = {}
         if not overrides:
             print(document["outputs"]["mirror_configs"][args.server], end="")
@@ -231,11 +232,7 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
     try:
         if args.config_file or path.exists():
             stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
-            prefix = f"{stack_file.project}:"
-            config = parse_stack_config(
-                {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)},
-                {k.removeprefix(prefix) for k in stack_file.secret_keys},
-            )
+            config = _checked_config(stack_file)
             stack_options = dict(config.mirror_options)
             if args.endpoint is not None:
                 warnings += config.advice(stack_file.stack)
@@ -253,20 +250,51 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_stand_in_endpoint(args: argparse.Namespace, stack: str, url: str) -> None:
+    """Exit 2 when the planned endpoint is the ALB's DNS name: offline, only a stand-in of it exists.
+
+    Pasted into a web server, a made-up name breaks it (NGINX before 1.27.3 will not start while a
+    name does not resolve), so the config is printed only for a real endpoint.
+    """
+    from .config import NAMESPACE
+    from .mirror import MirrorEndpoint
+
+    host = MirrorEndpoint.parse(url).host
+    if not host.endswith(".elb.amazonaws.com"):
+        return  # endpointHostname: the stack's own DNS name, as real as the stack file says
+    which = f"--config-file {args.config_file}" if args.config_file else f"--stack {stack}"
+    _fail(
+        f"stack {stack} sets no endpointHostname, so its mirror endpoint is the ALB's DNS name, which AWS "
+        f"assigns at `pulumi up` (the offline plan's {host} is a stand-in). Fix: python -m wallarm_mirror "
+        f'mirror-config {which} --server {args.server} --endpoint "$(pulumi stack output mirror_endpoint '
+        f'--stack {stack})", or set {NAMESPACE}:endpointHostname to a DNS name of the ALB'
+    )
+
+
+def _checked_config(stack_file: StackFile) -> StackConfig:
+    """The stack file's config checked as the program checks it (other namespaces, ARN regions
+    included), without running the program; raises ConfigError."""
+    from .config import parse_stack_config
+
+    prefix = f"{stack_file.project}:"
+    return parse_stack_config(
+        {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)},
+        {k.removeprefix(prefix) for k in stack_file.secret_keys},
+        region=stack_file.config.get("aws:region"),
+        other_keys=[k for k in stack_file.config if not k.startswith(prefix)],
+    )
+
+
 def _native_stack(args: argparse.Namespace) -> tuple[StackFile, StackConfig]:
     """The stack file and config of a nativeNode stack for `mirror-config --server aws-cli|host`."""
-    from .config import ConfigError, parse_stack_config
+    from .config import ConfigError
     from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
 
     project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
     path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
     try:
         stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
-        prefix = f"{stack_file.project}:"
-        config = parse_stack_config(
-            {k.removeprefix(prefix): v for k, v in stack_file.config.items() if k.startswith(prefix)},
-            {k.removeprefix(prefix) for k in stack_file.secret_keys},
-        )
+        config = _checked_config(stack_file)
     except (StackFileError, ConfigError) as error:
         _fail(str(error))
     if not config.native:
@@ -382,23 +410,46 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _stack_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to plan (default: dev)")
-    parser.add_argument("--config-file", help="plan this stack file instead (its name gives the stack name)")
-    parser.add_argument("--project-dir", help="folder with Pulumi.yaml (default: this checkout)")
+# --stack means the same in every command: the name of a Pulumi stack of this project. The
+# offline commands read its config from its stack file, Pulumi.NAME.yaml; `status` reads its
+# outputs through the Pulumi CLI.
+STACK_METAVAR = "NAME"
+
+
+def _stack_options(parser: argparse.ArgumentParser, reads: str) -> None:
+    parser.add_argument(
+        "--stack",
+        default="dev",
+        metavar=STACK_METAVAR,
+        help=f"the Pulumi stack NAME whose stack file, Pulumi.NAME.yaml, {reads} (default: dev)",
+    )
+    parser.add_argument(
+        "--config-file",
+        metavar="FILE",
+        help="read this stack file instead; the stack is named after it (Pulumi.edge.yaml: edge, x.yaml: x)",
+    )
+    parser.add_argument("--project-dir", metavar="DIR", help="folder with Pulumi.yaml (default: this checkout)")
     parser.add_argument(
         "--program",
         metavar="DIR",
-        help="plan the Pulumi Python program in DIR (your own, using the component) with its stack config",
+        help="run the Pulumi Python program in DIR (your own, using the component) with its stack config",
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser, every subcommand on it."""
     parser = argparse.ArgumentParser(prog="python -m wallarm_mirror", description=__doc__)
     commands = parser.add_subparsers(dest="command")
 
-    plan = commands.add_parser("plan", help="what `pulumi up` would create, offline")
-    _stack_options(plan)
+    plan = commands.add_parser(
+        "plan",
+        help="what `pulumi up` would create, offline",
+        description="Runs the stack program under Pulumi's mock engine, with the stack file's config (secrets "
+        "redacted, never decrypted), and prints every resource `pulumi up` would create and the outputs. No AWS "
+        "account is used: ARNs, ids and DNS names are stand-ins in the stack's aws:region. Exit 0, or 2 naming "
+        "the config key at fault.",
+    )
+    _stack_options(plan, "is planned")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.add_argument(
         "--stack-outputs",
@@ -408,12 +459,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     plan.set_defaults(func=cmd_plan)
 
-    boot = commands.add_parser("boot-script", help="the nodes' first-boot script of a stack, offline")
-    _stack_options(boot)
+    boot = commands.add_parser(
+        "boot-script",
+        help="the nodes' first-boot script of a stack, offline",
+        description="Prints the script the nodes run at first boot (the launch template's user data), as the "
+        "offline plan renders it. Refused when the script holds the token (tokenDelivery userData).",
+    )
+    _stack_options(boot, "gives the script")
     boot.set_defaults(func=cmd_boot_script)
 
-    mirror = commands.add_parser("mirror-config", help="the web tier's mirroring config for a stack, offline")
-    _stack_options(mirror)
+    mirror = commands.add_parser(
+        "mirror-config",
+        help="the web tier's mirroring config for a stack, offline",
+        description="Prints the config that makes a web server mirror its traffic to the analyser, or for "
+        "analyzer nativeNode the aws-cli command or the host script. Without --endpoint it needs the stack's "
+        "endpointHostname: offline, the ALB's own DNS name is only a stand-in, so the command refuses it "
+        '(give --endpoint "$(pulumi stack output mirror_endpoint)").',
+    )
+    _stack_options(mirror, "gives the endpoint and mirrorOptions")
     mirror.add_argument(
         "--server",
         required=True,
@@ -439,7 +502,11 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("rest", nargs=argparse.REMAINDER)
     diff.set_defaults(func=cmd_diff)
 
-    reference = commands.add_parser("config-reference", help="the config keys as a Markdown table")
+    reference = commands.add_parser(
+        "config-reference",
+        help="the config keys as a Markdown table",
+        description="Prints the reference tables generated from the config model (README.md holds them).",
+    )
     reference.add_argument("--bad-inputs", action="store_true", help="bad inputs and their messages instead")
     reference.add_argument(
         "--native-bad-inputs", action="store_true", help="bad inputs of a nativeNode stack and their messages"
@@ -457,14 +524,14 @@ def main(argv: list[str] | None = None) -> int:
         help="after `pulumi up`: is mirrored traffic analysed? (asks AWS, read-only)",
         description="Checks a deployed stack: Auto Scaling group, target health, each node's boot line, "
         "traffic over the last 15 minutes, alarms. Exit 0 healthy, 1 degraded or no traffic, 2 bad input, "
-        "3 AWS refused (the missing IAM action is named).",
+        "3 AWS refused (the missing IAM action is named) or could not be reached.",
     )
     status.add_argument("--outputs", metavar="FILE", help="the stack's outputs, as `pulumi stack output --json` prints")
     status.add_argument(
         "--stack",
-        metavar="NAME",
-        help="the stack: without --outputs, its outputs come from `pulumi stack output --json --stack NAME`; "
-        "with it, NAME matches the stack's alarms by name",
+        metavar=STACK_METAVAR,
+        help="the Pulumi stack NAME: without --outputs, its outputs come from `pulumi stack output --json --stack "
+        "NAME`; with it, NAME matches the stack's alarms by name",
     )
     status.add_argument("--json", action="store_true", help="print the results as JSON")
     status.add_argument(
@@ -474,7 +541,16 @@ def main(argv: list[str] | None = None) -> int:
         "--interval", type=_seconds, default=15.0, metavar="SECONDS", help="between polls with --wait (default 15)"
     )
     status.set_defaults(func=cmd_status)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["diff"]:
+        # diff parses its own arguments, --help included: argparse's REMAINDER would let the main
+        # parser take `diff --help` as an unknown option of its own.
+        return int(cmd_diff(argparse.Namespace(rest=words[1:])))
     args = parser.parse_args(argv)
     if args.command is None:  # the embedded default: the offline plan of the example dev stack
         args = parser.parse_args(["plan", *(argv or [])])

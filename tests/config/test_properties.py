@@ -138,6 +138,10 @@ def check_refusal(case: Case, message: str) -> None:
             key = next((k for k in known if rest.startswith(k) and rest[len(k) : len(k) + 1] in ("", "[", ".")), None)
             assert key is not None, f"{where}: names {place!r}, neither a key of the config nor of the model: {line!r}"
             named.add(key)
+        # A misspelt key's sentence comes alone: "did you mean wallarm-mirror:vpcId?" names the key meant.
+        meant = re.search(rf"did you mean {NAMESPACE}:(\w+)\?", line)
+        if meant:
+            named.add(meant[1])
     for breakage in case.broken:
         if breakage.certain:
             assert breakage.keys & named, (

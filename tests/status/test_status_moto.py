@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import botocore.config
 import pytest
 
 from tests.node.boot.moto_server import MotoServer
@@ -404,6 +406,24 @@ def test_no_credentials_exits_3(moto: MotoServer, status: StatusRunner, monkeypa
     assert run.code == 3
     assert "no AWS credentials found" in run.out and "Traceback" not in run.out + run.err
     assert run.out.splitlines()[-1].startswith("status: AWS refused credentials")
+
+
+def test_no_route_to_aws_says_aws_could_not_be_reached(
+    moto: MotoServer, status: StatusRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Valid-looking credentials and no network: nothing was refused, AWS never answered."""
+    stack = healthy(moto, "nginxNode")
+    with socket.socket() as closed:  # a port nothing listens on: the connection is refused at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(status_aws, "_CLIENT_CONFIG", botocore.config.Config(retries={"max_attempts": 1}))
+    run = status(stack)
+    assert run.code == 3
+    assert "could not reach AWS to call autoscaling:DescribeAutoScalingGroups" in run.out
+    assert "check the route to AWS" in run.out and "sign in" not in run.out
+    assert run.out.splitlines()[-1].startswith("status: AWS could not be reached (")
+    assert "refused" not in run.out.splitlines()[-1] and "Traceback" not in run.out + run.err
 
 
 def test_a_region_from_the_environment_wins_and_is_named(

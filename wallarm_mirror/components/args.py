@@ -116,7 +116,7 @@ class WallarmMirrorArgs(TypedDict, total=False):
     """Priority of our sessions among those on the same interface (1 first). Config key: wallarm-mirror:trafficMirrorSessionNumber; default 1."""
 
     instance_type: NotRequired[str]
-    """EC2 type of the nodes (x86_64). Config key: wallarm-mirror:instanceType; default "t3.medium"."""
+    """EC2 type of the nodes: x86_64 for nginxNode (the Wallarm AMI); x86_64 or Graviton for nativeNode. Config key: wallarm-mirror:instanceType; default "t3.medium"."""
 
     root_volume_size: NotRequired[int]
     """Root volume size in GiB (gp3). Config key: wallarm-mirror:rootVolumeSize; default 30."""
@@ -249,7 +249,7 @@ class NginxAnalyserArgs(TypedDict, total=False):
     """Node health-check path; overrides the node profile. Config key: wallarm-mirror:healthCheckPath."""
 
     instance_type: NotRequired[str]
-    """EC2 type of the nodes (x86_64). Config key: wallarm-mirror:instanceType; default "t3.medium"."""
+    """EC2 type of the nodes: x86_64 for nginxNode (the Wallarm AMI); x86_64 or Graviton for nativeNode. Config key: wallarm-mirror:instanceType; default "t3.medium"."""
 
     root_volume_size: NotRequired[int]
     """Root volume size in GiB (gp3). Config key: wallarm-mirror:rootVolumeSize; default 30."""
@@ -373,7 +373,7 @@ class NativeAnalyserArgs(TypedDict, total=False):
     """Priority of our sessions among those on the same interface (1 first). Config key: wallarm-mirror:trafficMirrorSessionNumber; default 1."""
 
     instance_type: NotRequired[str]
-    """EC2 type of the nodes (x86_64). Config key: wallarm-mirror:instanceType; default "t3.medium"."""
+    """EC2 type of the nodes: x86_64 for nginxNode (the Wallarm AMI); x86_64 or Graviton for nativeNode. Config key: wallarm-mirror:instanceType; default "t3.medium"."""
 
     root_volume_size: NotRequired[int]
     """Root volume size in GiB (gp3). Config key: wallarm-mirror:rootVolumeSize; default 30."""

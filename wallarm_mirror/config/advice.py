@@ -65,11 +65,22 @@ def advice(config: StackConfig, stack: str) -> list[str]:
 
 
 # AWS VPC Traffic Mirroring guide, "Traffic mirror source" limitations (read 2026-12-01; re-check):
-# Nitro families that cannot be a source, and the only non-Nitro ones that can.
-UNSUPPORTED_SOURCE_FAMILIES = "M6i, M7i, C6i, C7g, R6i, R7i and bare-metal types, among others"
-NON_NITRO_SOURCES = "C4, D2, G3, G3s, H1, I3, M4, P2, P3, R4, X1, X1e (no T2)"
+# Nitro families that cannot be a source, and the only non-Nitro ones that can: two lists of
+# opposite meaning, so the warning gives each its own sentence.
+UNSUPPORTED_SOURCE_FAMILIES = "M6i, M7i, C6i, C7g, R6i, R7i, bare-metal types and others"
+NON_NITRO_SOURCES = "C4, D2, G3, G3s, H1, I3, M4, P2, P3, R4, X1 and X1e (not T2)"
 # Ports that usually carry TLS, which the node cannot read.
 TLS_PORTS = frozenset({443, 8443})
+
+
+# What becomes of the instance types AWS cannot mirror, by trafficMirrorMethod.
+_OTHER_TYPES = {
+    "auto": "The host script copies tagged instances of the other types instead (trafficMirrorMethod auto; "
+    "docs/host-mirroring.md).",
+    "aws": "Sessions on other types fail; the enrolment function logs and skips them (trafficMirrorMethod auto "
+    "would copy them on the host).",
+    "host": "With trafficMirrorMethod host the host script copies every tagged instance, whatever its type.",
+}
 
 
 def native_advice(config: StackConfig) -> list[str]:
@@ -78,9 +89,9 @@ def native_advice(config: StackConfig) -> list[str]:
         "analyzer nativeNode: AWS copies packets as they are on the wire and the node does not decrypt "
         "TLS. Mirror the interfaces that see plain HTTP (the web tier behind the load balancer that "
         f"terminates TLS) on {NAMESPACE}:trafficMirrorPorts.",
-        "analyzer nativeNode: not every instance type can be a traffic mirror source (AWS: "
-        f"{UNSUPPORTED_SOURCE_FAMILIES}; of the older, non-Nitro types only {NON_NITRO_SOURCES}). "
-        "Sessions on other types fail; the enrolment function logs and skips them.",
+        "analyzer nativeNode: not every instance type can be a traffic mirror source (AWS's list). "
+        f"Cannot be one: {UNSUPPORTED_SOURCE_FAMILIES}. Of the older, non-Nitro types only these can: "
+        f"{NON_NITRO_SOURCES}. {_OTHER_TYPES[config.traffic_mirror_method]}",
         "analyzer nativeNode: AWS bills traffic mirroring per hour per network interface with mirroring "
         "enabled (one session per mirrored interface); whether a stopped source is billed is not documented, "
         "so the enrolment function deletes the sessions of stopped instances.",

@@ -45,20 +45,29 @@ _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,25
 _BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
+class ItemError(ValueError):
+    """A problem of some items of a list key: their positions, so the fix names `key[1]`, not `key[0]`."""
+
+    def __init__(self, message: str, indices: list[int]) -> None:
+        super().__init__(message)
+        self.indices = indices
+
+
 def unique(values: list[str], what: str) -> list[str]:
     counts = Counter(values)
     dupes = list(dict.fromkeys(v for v in values if counts[v] > 1))
     if dupes:
-        raise ValueError(f"lists {what} {', '.join(dupes)} more than once; list each once")
+        again = [i for i, v in enumerate(values) if v in dupes and values.index(v) != i]
+        raise ItemError(f"lists {what} {', '.join(dupes)} more than once; list each once", again)
     return values
 
 
 def ids(values: list[str], pattern: re.Pattern[str], what: str, example: str) -> list[str]:
-    bad = [v for v in values if not pattern.fullmatch(v)]
+    bad = [i for i, v in enumerate(values) if not pattern.fullmatch(v)]
     if bad:
         article = "an" if what[0] in "AEIOUaeiou" else "a"
         verb = f"is not {article} {what}" if len(bad) == 1 else f"are not {what}s"
-        raise ValueError(f"{', '.join(map(repr, bad))} {verb} (expected like {example})")
+        raise ItemError(f"{', '.join(repr(values[i]) for i in bad)} {verb} (expected like {example})", bad)
     return unique(values, what)
 
 
@@ -166,16 +175,17 @@ def node_subnets(v: list[str] | None, info: ValidationInfo) -> list[str] | None:
 
 
 def cidrs(v: list[str], info: ValidationInfo) -> list[str]:
-    for text in v:
+    for index, text in enumerate(v):
         try:
             net = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise ValueError(f"{text!r} is not a CIDR (expected like 10.0.0.0/16 or 2600:1f18::/56)") from None
+            raise ItemError(f"{text!r} is not a CIDR (expected like 10.0.0.0/16 or 2600:1f18::/56)", [index]) from None
         if str(net) != text:
-            raise ValueError(f"{text!r} has host bits set or is not in canonical form; write {net}")
+            raise ItemError(f"{text!r} has host bits set or is not in canonical form; write {net}", [index])
         if net.prefixlen == 0 and info.field_name == "mirror_source_cidrs":
-            raise ValueError(
-                f"{text} would let the whole world send traffic to the analyzer; list the web servers' own CIDRs"
+            raise ItemError(
+                f"{text} would let the whole world send traffic to the analyzer; list the web servers' own CIDRs",
+                [index],
             )
     if not v and info.field_name == "mirror_source_cidrs" and info.data.get("analyzer") == "nativeNode":
         raise ValueError(

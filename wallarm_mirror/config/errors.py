@@ -49,6 +49,12 @@ def aliases() -> dict[str, str]:
     return {StackConfig.model_fields[name].alias or name: name for name in StackConfig.model_fields}
 
 
+def suggestion(key: str) -> str | None:
+    """The known key an unknown one was most likely meant as (a typo), or None."""
+    close = difflib.get_close_matches(key, list(aliases()), n=1)
+    return close[0] if close else None
+
+
 def is_text(annotation: Any) -> bool:
     """Whether a field takes the raw config string (Pulumi passes lists/maps/numbers as JSON text)."""
     if annotation in (str, SecretStr):
@@ -94,12 +100,15 @@ def sentence(error: Mapping[str, Any], raw: Mapping[str, Any], secret_keys: Coll
     )
     kind = error["type"]
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(key, list(aliases()), n=1)
-        hint = f"did you mean {NAMESPACE}:{close[0]}?" if close else "remove it (see the config table in README.md)"
+        close = suggestion(key)
+        hint = f"did you mean {NAMESPACE}:{close}?" if close else "remove it (see the config table in README.md)"
         return f"{where}: unknown key; {hint}"
     if kind == "missing":
         return f"{where}: required but not set. Fix: {FIXES.get(key, f'pulumi config set {NAMESPACE}:{key} ...')}"
     message = error["msg"].removeprefix("Value error, ")
+    # A rule that names the items at fault (checks.ItemError): the fix sets those, not item 0.
+    cause = (error.get("ctx") or {}).get("error")
+    indices: list[int] = list(getattr(cause, "indices", None) or [])
     if key == TOKEN_KEY or key in secret_keys:
         got = ""
     elif key in raw:
@@ -109,4 +118,9 @@ def sentence(error: Mapping[str, Any], raw: Mapping[str, Any], secret_keys: Coll
     else:
         got = f" (the default, {_shown(error.get('input'))})"
     fix = FIXES.get(key) or _generic_fix(key)
+    if indices and "[0]'" in fix:
+        more = "".join(f", [{i}]" for i in indices[1:])
+        fix = fix.replace("[0]'", f"[{indices[0]}]'").replace(" (and [1], ...)", "") + (
+            f" (and{more[1:]})" if more else ""
+        )
     return f"{where}: {message}{got}. Fix: {fix}"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from .analyzers import misplaced_keys
-from .errors import FIXES, ConfigError, aliases, is_text, sentence
+from .errors import FIXES, ConfigError, aliases, is_text, sentence, suggestion
 from .model import NAMESPACE, TOKEN_KEY, StackConfig
 
 # Keys whose values may be stored with --secret: the token, and what goes only into the boot
@@ -17,14 +19,63 @@ from .model import NAMESPACE, TOKEN_KEY, StackConfig
 SECRET_CAPABLE_KEYS = frozenset({TOKEN_KEY, "globalSnippet", "httpSnippet", "serverSnippet", "postScript"})
 
 
-def parse_stack_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()) -> StackConfig:
-    """Validate config as Pulumi hands it over (key -> string) and return the model, or raise ConfigError.
+# Namespaces whose owners check their own keys: the AWS provider's, and Pulumi's.
+OWNED_NAMESPACES = frozenset({"aws", "pulumi"})
 
-    `secret_keys` are the bare keys that were stored encrypted; the token must be one of them.
+
+def foreign_key_problems(keys: Iterable[str]) -> list[str]:
+    """Full keys of a namespace that looks meant as ours (`wallarm:instanceType`).
+
+    Pulumi hands the program the whole stack config, every namespace (pkg/resource/deploy/
+    source_eval.go); a namespace is read only by whoever asks for it, so the CLI says nothing and
+    our program would never see these. A bare key is ours: the CLI adds the project's namespace.
     """
+    problems = []
+    for key in sorted(keys):
+        namespace, _, name = key.partition(":")
+        if namespace in (NAMESPACE, *OWNED_NAMESPACES) or not name:
+            continue
+        # By the namespace only: other providers' keys may share a name with ours (github:token).
+        if "wallarm" in namespace.lower() or difflib.get_close_matches(namespace, [NAMESPACE], n=1):
+            problems.append(
+                f"{key}: is in namespace {namespace}, which this program never reads (the project is "
+                f"{NAMESPACE}). Fix: rename it {NAMESPACE}:{name}, or write {name} alone (Pulumi adds the "
+                "project's namespace)"
+            )
+    return problems
+
+
+def _arn_region(arn: str | None) -> str | None:
+    return arn.split(":")[3] if arn else None
+
+
+def region_problems(config: StackConfig, region: str | None) -> list[str]:
+    """ARNs that AWS accepts only in the stack's own region; `region` None (unknown) checks nothing.
+
+    An ALB takes a certificate of its region only, CloudWatch alarms notify topics of their region,
+    and Secrets Manager and SSM encrypt with keys of their region.
+    """
+    if not region:
+        return []
+    problems = []
+    for key, arn, what in (
+        ("certificateArn", config.certificate_arn, "an ALB listener takes an ACM certificate of its own region"),
+        ("alarmTopicArn", config.alarm_topic_arn, "alarms notify SNS topics of their own region"),
+        ("tokenKmsKeyArn", config.token_kms_key_arn, "the token store encrypts with a KMS key of its own region"),
+    ):
+        where = _arn_region(arn)
+        if where and where != region:
+            problems.append(
+                f"{NAMESPACE}:{key}: is in {where}, but the stack deploys to {region} (aws:region); {what}. "
+                f"Fix: use one from {region}, or set aws:region to {where}"
+            )
+    return problems
+
+
+def _values(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's input: a key whose field is not text is read as JSON, as Pulumi passes it."""
     by_alias = aliases()
     values: dict[str, Any] = {}
-    problems: list[str] = []
     for key, text in raw.items():
         name = by_alias.get(key)
         if name is not None and isinstance(text, str) and not is_text(StackConfig.model_fields[name].annotation):
@@ -34,6 +85,56 @@ def parse_stack_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset
                 values[key] = text  # let Pydantic report the type problem with the key's name
         else:
             values[key] = text
+    return values
+
+
+def _validation_problems(values: dict[str, Any], secret_keys: Collection[str]) -> tuple[StackConfig | None, list[str]]:
+    """The model, or the sentences of its problems; a misspelt key's did-you-mean comes alone.
+
+    A typo (`mirrorSourceCidr`) also leaves the key it meant unset, which other rules then report
+    ("no mirror source"): those would point the wrong way. A problem is kept only if it stays once
+    each misspelt key is spelt as suggested.
+    """
+    try:
+        return StackConfig.model_validate(values), []
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    typos = {}
+    for error in errors:
+        key = str(error["loc"][0]) if error["loc"] else ""
+        close = suggestion(key) if error["type"] == "extra_forbidden" else None
+        if close is not None and close not in values:
+            typos[key] = close
+    kept = errors
+    if typos:
+        # Only the misspelt keys are read again (as JSON where their meant field takes it): the rest
+        # are parsed already, and a JSON text inside JSON must stay text.
+        respelt = {k: v for k, v in values.items() if k not in typos}
+        respelt |= _values({meant: values[typo] for typo, meant in typos.items()})
+        try:
+            StackConfig.model_validate(respelt)
+            remaining: set[tuple[Any, ...]] = set()
+        except ValidationError as again:
+            remaining = {(tuple(e["loc"]), e["type"]) for e in again.errors(include_url=False)}
+        meant = [e for e in errors if e["type"] == "extra_forbidden" and e["loc"][0] in typos]
+        kept = meant + [e for e in errors if e not in meant and (tuple(e["loc"]), e["type"]) in remaining]
+    return None, [sentence(e, values, secret_keys) for e in kept]
+
+
+def parse_stack_config(
+    raw: Mapping[str, Any],
+    secret_keys: set[str] | frozenset[str] = frozenset(),
+    *,
+    region: str | None = None,
+    other_keys: Iterable[str] = (),
+) -> StackConfig:
+    """Validate config as Pulumi hands it over (key -> string) and return the model, or raise ConfigError.
+
+    `secret_keys` are the bare keys that were stored encrypted; the token must be one of them.
+    `region` is the stack's aws:region where known; `other_keys` the full keys of other namespaces.
+    """
+    values = _values(raw)
+    problems: list[str] = foreign_key_problems(other_keys)
     for key in sorted(set(secret_keys) & set(raw) - SECRET_CAPABLE_KEYS):
         problems.append(
             f"{NAMESPACE}:{key}: is stored as a secret, but its value goes into resource settings in plain "
@@ -51,11 +152,10 @@ def parse_stack_config(raw: Mapping[str, Any], secret_keys: set[str] | frozenset
     misplaced = misplaced_keys(raw)
     problems.extend(misplaced.values())
     values = {key: value for key, value in values.items() if key not in misplaced}
-    try:
-        config = StackConfig.model_validate(values)
-    except ValidationError as exc:
-        problems.extend(sentence(e, values, secret_keys) for e in exc.errors(include_url=False))
-        config = None
+    config, invalid = _validation_problems(values, secret_keys)
+    problems.extend(invalid)
+    if config is not None:
+        problems.extend(region_problems(config, region))
     if problems:
         raise ConfigError(problems)
     assert config is not None
@@ -82,7 +182,20 @@ def read_pulumi_config() -> tuple[dict[str, Any], set[str]]:
     return raw, secret
 
 
+def _pulumi_region_and_other_keys() -> tuple[str | None, set[str]]:
+    """The stack's region as the AWS provider finds it (aws:region, else the environment), and the
+    config keys of other namespaces."""
+    from pulumi.runtime import config as runtime_config
+
+    names = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    region = (
+        runtime_config.get_config("aws:region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
+    return region or None, {name for name in names if not name.startswith(f"{NAMESPACE}:")}
+
+
 def load_stack_config() -> StackConfig:
     """The validated config of the running stack; raises ConfigError listing every problem."""
     raw, secret = read_pulumi_config()
-    return parse_stack_config(raw, secret)
+    region, other_keys = _pulumi_region_and_other_keys()
+    return parse_stack_config(raw, secret, region=region, other_keys=other_keys)

@@ -180,7 +180,8 @@ class StackConfig(BaseModel):
 
     # Capacity.
     instance_type: Annotated[str, AfterValidator(checks.instance_type)] = Field(
-        default=DEFAULT_INSTANCE_TYPE, description="EC2 type of the nodes (x86_64)."
+        default=DEFAULT_INSTANCE_TYPE,
+        description="EC2 type of the nodes: x86_64 for nginxNode (the Wallarm AMI); x86_64 or Graviton for nativeNode.",
     )
     root_volume_size: int = Field(default=30, ge=8, le=16384, description="Root volume size in GiB (gp3).")
     min_size: int = Field(default=1, ge=0, le=MAX_NODES, description="Fewest nodes.")

@@ -53,6 +53,12 @@ NGINX_UPSTREAM_RESOLVE = (1, 27, 3)
 # copies beyond it are shed instead of holding the web tier's connections (issue 24).
 MAX_CONNECTIONS = 32
 MAX_CONNECTIONS_LIMIT = 4096
+# The longest timeoutSeconds: 5 s per phase. An internal ALB in the same VPC answers a healthy node's
+# copy in milliseconds, and even a TLS handshake from a peered region takes well under 1 s, so 1 s
+# (the default) is already generous. Beyond a few seconds a slow analyser gets almost nothing:
+# copies flow at maxConnections / timeoutSeconds (32/5, about 6 a second at 5 s), and Traefik,
+# which cannot cap copies in flight, holds rate x timeout of them (5,000 at 1,000 requests/s).
+MAX_TIMEOUT_SECONDS = 5
 # Below the ephemeral port range (32768-60999 on Linux), so an outgoing connection never holds it.
 NGINX_RELAY_PORT = 18445
 
@@ -211,9 +217,10 @@ class MirrorOptions:
         value = self.timeout_seconds
         if isinstance(value, bool) or not isinstance(value, int | float):
             return [f"timeout_seconds={value!r} is not a number: use seconds, e.g. 1 or 0.5."]
-        if not math.isfinite(value) or not 0.001 <= value <= 60:
+        if not math.isfinite(value) or not 0.001 <= value <= MAX_TIMEOUT_SECONDS:
             return [
-                f"timeout_seconds={value!r} is out of range: use 0.001 to 60 seconds; 1 is a good start "
+                f"timeout_seconds={value!r} is out of range: use 0.001 to {MAX_TIMEOUT_SECONDS} seconds; 1 or "
+                "less is right for an ALB in the same network "
                 "(a copy holds one of max_connections that long when the analyser is slow or down)."
             ]
         return []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import dataclasses
 import hashlib
 import ipaddress
 import logging
@@ -30,20 +31,46 @@ from pulumi.runtime.proto import source_pb2
 from ..config import NAMESPACE
 
 SECRET_SHOWN = "[secret]"
+# The region of a run whose config names none (a test's bare program run): the offline plan of a
+# stack file refuses a file without aws:region, so a plan never falls back to it.
+DEFAULT_REGION = "eu-west-1"
+# Directions as AWS abbreviates them in availability zone ids (eu-central-1 -> euc1-az1).
+_ZONE_ID_WORDS = {
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "central": "c",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+    "gov": "g",
+}
+
+
+def zone_id_prefix(region: str) -> str:
+    """The prefix of a region's availability zone ids: eu-west-1 -> euw1, ap-southeast-2 -> apse2."""
+    first, *words, number = region.split("-")
+    return first + "".join(_ZONE_ID_WORDS.get(word, word[:1]) for word in words) + number
 
 
 @dataclass(frozen=True)
 class OfflineFacts:
     """Stand-ins for what AWS answers at deploy time."""
 
-    region: str = "eu-west-1"
+    # None: the stack's own aws:region (run_offline fills it in), so every ARN, DNS name and zone
+    # of a plan is in the region the stack deploys to.
+    region: str | None = None
     account: str = "111111111111"
     ami_id: str = "ami-0a1b2c3d4e5f60718"
     ami_name: str = "wallarm-node-6-13-0-20260729-094623"
     ami_root_device: str = "/dev/xvda"
     vpc_cidrs: tuple[str, ...] = ("10.0.0.0/16",)
     vpc_ipv6_cidrs: tuple[str, ...] = ()
-    alb_zone_id: str = "Z32O12XQLNTSW2"
+    # "": a hosted zone id made up for the region (ZOFFLINEEUC1), since a real one (eu-west-1's
+    # Z32O12XQLNTSW2 before) would look right in a Route 53 alias of another region.
+    alb_zone_id: str = ""
     # What a StackReference reads: outputs by stack name ('org/project/stack'). A stack not listed
     # answers with `network_outputs`, a network stack of the common shape (vpcId, privateSubnetIds).
     stack_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -84,7 +111,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     """Records resources and invokes; answers invokes and computed outputs from OfflineFacts."""
 
     def __init__(self, facts: OfflineFacts | None = None) -> None:
-        self.facts = facts or OfflineFacts()
+        facts = facts or OfflineFacts()
+        self.facts = facts if facts.region else dataclasses.replace(facts, region=DEFAULT_REGION)
         self.resources: list[Recorded] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.parents: dict[tuple[str, str], str] = {}
@@ -117,7 +145,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 outputs["dnsName"] = f"{args.name}-0123456789abcdef.elb.{self.facts.region}.amazonaws.com"
             else:
                 outputs["dnsName"] = f"internal-{args.name}-1234567890.{self.facts.region}.elb.amazonaws.com"
-            outputs["zoneId"] = self.facts.alb_zone_id
+            outputs["zoneId"] = self.facts.alb_zone_id or f"ZOFFLINE{zone_id_prefix(str(self.facts.region)).upper()}"
             outputs["arnSuffix"] = f"{kind}/{args.name}/0123456789abcdef"
             outputs["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/{outputs['arnSuffix']}")
         elif typ == "aws:lb/targetGroup:TargetGroup":
@@ -246,7 +274,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             # A program that builds its own subnets (examples/new-vpc-python) spreads them over these.
             names = [f"{facts.region}{letter}" for letter in "abc"]
-            return {"id": facts.region, "names": names, "zoneIds": [f"euw1-az{i}" for i in (1, 2, 3)]}
+            return {
+                "id": facts.region,
+                "names": names,
+                "zoneIds": [f"{zone_id_prefix(str(facts.region))}-az{i}" for i in (1, 2, 3)],
+            }
         # An invoke without a stand-in must fail loudly, not answer with nothing.
         raise NotImplementedError(f"no offline answer for invoke {args.token}")
 
@@ -428,7 +460,8 @@ def run_offline(
     chosen: Callable[[], object] = program  # the closure below keeps this type, not the narrowing
 
     pulumi.runtime.set_all_config(dict(config), [k if ":" in k else f"{project}:{k}" for k in secret_keys])
-    mocks = RecordingMocks(facts)
+    region = (facts.region if facts else None) or config.get("aws:region") or DEFAULT_REGION
+    mocks = RecordingMocks(dataclasses.replace(facts or OfflineFacts(), region=region))
     handler = _ListHandler()
     # One logger for every run: each new logger would stay in logging's registry for good, and
     # setLevel clears a cache across all of them (runs grew slower the more had run).

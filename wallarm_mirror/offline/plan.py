@@ -52,14 +52,43 @@ def _as_config_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def stack_name_of(path: Path) -> str:
+    """The stack a stack file is named after: Pulumi.edge.yaml -> edge, x.yaml -> x."""
+    name = path.name
+    for suffix in (".yaml", ".yml", ".json"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    # Pulumi.<stack>.yaml is the CLI's own name; any other file is named after its stem alone.
+    return name.removeprefix("Pulumi.") or name
+
+
+def config_key(key: str, project: str) -> str:
+    """A stack file's key as the Pulumi CLI reads it (workspace/loaders.go, resource/config/key.go).
+
+    A bare key gets the project's namespace (stackConfigNamespacedWithProject); `ns:config:name`
+    is the old form of `ns:name` (ParseKey); any other key with more than one ':' is refused.
+    """
+    if ":" not in key:
+        return f"{project}:{key}"
+    parts = key.split(":")
+    if len(parts) == 2 and all(parts):
+        return key
+    if len(parts) == 3 and parts[1] == "config" and parts[0] and parts[2]:
+        return f"{parts[0]}:{parts[2]}"
+    raise ValueError(
+        f"{key}: is not a config key; write {project}:<name> (or <name> alone, which Pulumi reads as {project}:<name>)"
+    )
+
+
 def read_stack_file(path: Path, project: str, stack: str | None = None, *, ours: bool = True) -> StackFile:
     """Parse a stack file; encrypted values become placeholders marked secret.
 
-    `ours`: the stack file is of this project's own program, whose token the plan stands in for.
+    `ours`: the stack file is of this project's own program, whose token the plan stands in for,
+    and which must name its region (every ARN and DNS name of the plan is in it).
     """
     if stack is None:
-        name = path.name
-        stack = name[len("Pulumi.") : -len(".yaml")] if name.startswith("Pulumi.") and name.endswith(".yaml") else name
+        stack = stack_name_of(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except OSError as error:
@@ -71,13 +100,31 @@ def read_stack_file(path: Path, project: str, stack: str | None = None, *, ours:
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     notes: list[str] = []
+    empty: list[str] = []
     for key, value in (data.get("config") or {}).items():
-        full = key if ":" in key else f"{project}:{key}"
+        try:
+            full = config_key(str(key), project)
+        except ValueError as error:
+            raise StackFileError(f"stack file {path.name}: {error}") from None
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[full] = PLACEHOLDER_SECRET
             secret_keys.append(full)
+        elif value is None:
+            # As the CLI does (checkForEmptyConfig): a key with no value is the empty string, with a warning.
+            config[full] = ""
+            empty.append(full)
         else:
             config[full] = _as_config_text(value)
+    if empty:
+        notes.append(
+            f'no value for {", ".join(empty)} in {path.name}: Pulumi reads it as the empty string "" '
+            "(give the value, or remove the key)"
+        )
+    if ours and not config.get("aws:region"):
+        raise StackFileError(
+            f"aws:region: not set in {path.name}; the stack would deploy to whatever region the AWS "
+            f"environment names. Fix: pulumi config set aws:region <region, e.g. eu-central-1> --stack {stack}"
+        )
     token_key = f"{NAMESPACE}:{TOKEN_KEY}"
     if ours and token_key not in config:
         config[token_key] = PLACEHOLDER_SECRET
@@ -148,7 +195,7 @@ def program_stack_file(program: ProgramDir, stack: str, config_file: Path | None
         stack_file = StackFile(stack=stack, project=program.project, config={}, secret_keys=[])
         stack_file.notes.append(f"no {path.name} in {program.root}: planned with the config Pulumi.yaml declares")
     for key, declaration in program.declared.items():
-        full = key if ":" in key else f"{program.project}:{key}"
+        full = key if ":" in key else f"{program.project}:{key}"  # Pulumi.yaml's config: block
         if full in stack_file.config or not isinstance(declaration, dict):
             continue
         if "default" in declaration:

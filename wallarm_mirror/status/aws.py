@@ -59,6 +59,13 @@ class AwsRefused(Exception):
         self.message = message
 
 
+class AwsUnreachable(AwsRefused):
+    """No answer from AWS at all (no route, DNS, proxy, timeout): exit 3, but nothing was refused."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
+
+
 class AwsError(Exception):
     """AWS answered a call with an error that is not a refusal (e.g. the target group is gone)."""
 
@@ -194,8 +201,11 @@ class Aws:
             raise AwsRefused(
                 None, "no AWS credentials found (environment, ~/.aws profile or instance role): sign in first"
             ) from None
+        except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as error:
+            # No route, no DNS, a proxy or a timeout: the credentials were never put to AWS.
+            raise AwsUnreachable(f"could not reach AWS to call {action}: {error}") from None
         except botocore.exceptions.BotoCoreError as error:
-            # Endpoint unreachable, SSO session expired, a broken profile: no answer from AWS at all.
+            # An SSO session expired, a broken profile: no credentials AWS could be asked with.
             raise AwsRefused(None, f"could not call {action}: {error}") from None
 
     def group(self, name: str) -> GroupFacts:

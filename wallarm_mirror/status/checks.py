@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
 
-from .aws import AlarmFacts, Aws, AwsError, AwsRefused, GroupFacts, HostMirrorFacts, TargetFacts
+from .aws import AlarmFacts, Aws, AwsError, AwsRefused, AwsUnreachable, GroupFacts, HostMirrorFacts, TargetFacts
 from .outputs import StackOutputs
 from .result import CheckResult, Status
 
@@ -338,6 +338,9 @@ def alarm_subject(outputs: StackOutputs) -> str:
 
 
 def _refused(check: str, subject: str, refusal: AwsRefused) -> CheckResult:
+    if isinstance(refusal, AwsUnreachable):
+        step = "check the route to AWS from here (network, proxy, VPN, DNS), then run again"
+        return CheckResult(check, subject, Status.FAIL, refusal.message, step, unreachable=True)
     step = (
         f"allow {refusal.action} (README: the IAM policy of status)"
         if refusal.action

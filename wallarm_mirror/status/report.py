@@ -15,8 +15,9 @@ EXIT_REFUSED = 3
 
 
 def exit_code(results: list[CheckResult]) -> int:
-    """3 when AWS refused any call (the picture is incomplete), else 1 when any line is not ok, else 0."""
-    if any(r.refused_action for r in results):
+    """3 when AWS refused or never answered a call (the picture is incomplete), else 1 when a line is
+    not ok, else 0."""
+    if any(r.refused_action or r.unreachable for r in results):
         return EXIT_REFUSED
     if any(r.status is not Status.OK for r in results):
         return EXIT_DEGRADED
@@ -29,7 +30,9 @@ def verdict(results: list[CheckResult]) -> str:
     code = exit_code(results)
     if code == EXIT_REFUSED:
         actions = sorted({r.refused_action for r in results if r.refused_action})
-        return f"AWS refused {', '.join(actions)} ({tally})"
+        said = ["AWS could not be reached"] if any(r.unreachable for r in results) else []
+        said += [f"AWS refused {', '.join(actions)}"] if actions else []
+        return f"{'; '.join(said)} ({tally})"
     return {EXIT_OK: "healthy", EXIT_DEGRADED: "degraded"}[code] + f" ({tally})"
 
 
@@ -66,6 +69,7 @@ def render_json(outputs: StackOutputs, region: str, results: list[CheckResult]) 
                 "evidence": r.evidence,
                 "next_step": r.next_step or None,
                 "refused_action": r.refused_action,
+                "unreachable": r.unreachable,
             }
             for r in results
         ],

@@ -22,3 +22,4 @@ class CheckResult:
     evidence: str
     next_step: str = ""
     refused_action: str | None = None  # set when AWS refused the call this check needed
+    unreachable: bool = False  # AWS could not be reached for the call this check needed
