@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         "--args-module", action="store_true", help="the source of the component's args (components/args.py)"
     )
     reference.add_argument(
-        "--args-table", action="store_true", help="the component's args as a Markdown table (README)"
+        "--args-table", action="store_true", help="the component's args as a Markdown table (docs/component.md)"
     )
     reference.set_defaults(func=cmd_config_reference)
 

@@ -339,7 +339,7 @@ def alarm_subject(outputs: StackOutputs) -> str:
 
 def _refused(check: str, subject: str, refusal: AwsRefused) -> CheckResult:
     step = (
-        f"allow {refusal.action} (README: the IAM policy of status)"
+        f"allow {refusal.action} (docs/operations.md: the IAM policy of status)"
         if refusal.action
         else "sign in to AWS, then run again"
     )
