@@ -515,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--args-module", action="store_true", help="the source of the component's args (components/args.py)"
     )
     reference.add_argument(
-        "--args-table", action="store_true", help="the component's args as a Markdown table (README)"
+        "--args-table", action="store_true", help="the component's args as a Markdown table (docs/component.md)"
     )
     reference.set_defaults(func=cmd_config_reference)
 

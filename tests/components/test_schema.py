@@ -335,8 +335,8 @@ def test_readme_args_table_is_the_one_the_cli_generates_and_names_every_schema_i
 
     assert main(["config-reference", "--args-table"]) == 0
     table = capsys.readouterr().out
-    assert table in (ROOT / "README.md").read_text(), (
-        "README args table is stale: paste python -m wallarm_mirror config-reference --args-table"
+    assert table in (ROOT / "docs" / "component.md").read_text(), (
+        "docs/component.md args table is stale: paste python -m wallarm_mirror config-reference --args-table"
     )
     properties = [row.split("|")[2].strip(" `") for row in table.splitlines()[2:]]
     assert properties == list(resource["inputProperties"])

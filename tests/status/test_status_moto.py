@@ -340,7 +340,7 @@ def iam_moto(
     shared_iam_moto: MotoServer,
 ) -> tuple[MotoServer, MotoStack, dict[str, dict[str, str]]]:
     """The process's moto server that enforces IAM (process-wide in moto; tests/conftest.py), with a
-    stack and two identities: `reader` holds the README's policy, `partial` all of it but
+    stack and two identities: `reader` holds the documented policy, `partial` all of it but
     cloudwatch:GetMetricData."""
     server = shared_iam_moto
     stack = healthy(server, "nginxNode")
@@ -372,14 +372,14 @@ def test_a_missing_iam_action_exits_3_naming_it(
     assert run.code == 3, run.out
     line = run.line("traffic", stack.load_balancer_dimension)
     assert line.startswith("fail") and "AWS refused cloudwatch:GetMetricData (AccessDenied)" in line
-    assert "→ allow cloudwatch:GetMetricData (README: the IAM policy of status)" in line
+    assert "→ allow cloudwatch:GetMetricData (docs/operations.md: the IAM policy of status)" in line
     assert run.out.splitlines()[-1].startswith("status: AWS refused cloudwatch:GetMetricData (6 ok, 0 warn, 1 fail)")
     assert run.line("asg", stack.outputs["asg_name"]).startswith("ok")  # what was allowed still ran
 
 
 def test_the_readme_policy_is_enough(iam_moto: tuple, status: StatusRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The identity holding the README's policy gets a full report (exit 0). GetConsoleOutput is
-    answered by the stack's hook before IAM is asked: moto refuses the README's instance-ARN-and-tag
+    """The identity holding the documented policy gets a full report (exit 0). GetConsoleOutput is
+    answered by the stack's hook before IAM is asked: moto refuses the documented instance-ARN-and-tag
     statement even for an instance that carries the tag, so it cannot judge that one."""
     server, stack, keys = iam_moto
     aws_environment(monkeypatch, server.endpoint, keys["reader"]["AccessKeyId"], keys["reader"]["SecretAccessKey"])
@@ -388,7 +388,7 @@ def test_the_readme_policy_is_enough(iam_moto: tuple, status: StatusRunner, monk
 
 
 def readme_policy() -> dict[str, Any]:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
     block = readme.split("<!-- status-policy -->", 2)[1]
     return json.loads(block.split("```json", 1)[1].split("```", 1)[0])
 

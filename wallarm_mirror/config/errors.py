@@ -101,7 +101,7 @@ def sentence(error: Mapping[str, Any], raw: Mapping[str, Any], secret_keys: Coll
     kind = error["type"]
     if kind == "extra_forbidden":
         close = suggestion(key)
-        hint = f"did you mean {NAMESPACE}:{close}?" if close else "remove it (see the config table in README.md)"
+        hint = f"did you mean {NAMESPACE}:{close}?" if close else "remove it (see docs/configuration.md)"
         return f"{where}: unknown key; {hint}"
     if kind == "missing":
         return f"{where}: required but not set. Fix: {FIXES.get(key, f'pulumi config set {NAMESPACE}:{key} ...')}"

@@ -1,4 +1,4 @@
-"""The config keys as a Markdown table, generated from the model so the README cannot drift."""
+"""The config keys as a Markdown table, generated from the model so docs/configuration.md cannot drift."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def config_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-# A valid base and one bad change at a time: the README's "bad input" table is what users really see.
+# A valid base and one bad change at a time: docs/configuration.md's "bad input" table is what users really see.
 _BASE = {
     "vpcId": "vpc-0123456789abcdef0",
     "albSubnetIds": '["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]',

@@ -160,7 +160,7 @@ def _upstreams(endpoint: MirrorEndpoint, options: MirrorOptions, timeout: str) -
             f"    # NGINX before 1.27.3 (nginx_version {options.nginx_version}) cannot both keep connections and",
             "    # follow a name's changing addresses. This keeps connections: the ALB name is resolved",
             "    # when NGINX starts or reloads, NGINX refuses to start if it cannot be resolved then, and",
-            "    # copies go to those addresses until the next reload. Reload regularly (README, NGINX).",
+            "    # copies go to those addresses until the next reload. Reload regularly (docs/web-servers.md, NGINX).",
             f"    server {address} {limits};",
         ]
     return [

@@ -82,7 +82,7 @@ class MirrorOptions:
     ValueError whose lines each name a field, its value and the fix.
 
     - `sample_percent`: share of requests copied, greater than 0 and at most 100, in 0.01 steps.
-      Start small on a busy site and raise it while watching latency (README, "Mirroring from your web tier").
+      Start small on a busy site and raise it while watching latency (docs/web-servers.md).
     - `locations`: URL path prefixes to mirror, each starting with "/"; "/" mirrors everything.
     - `primary_upstream`: what serves users today. NGINX: an upstream name or an http(s) URL; Envoy: a
       cluster name; Istio: the destination host; Traefik: a service name (`name@provider` allowed).
@@ -108,7 +108,7 @@ class MirrorOptions:
       elsewhere. "address[:port]" entries separated by spaces. Used by NGINX 1.27.3 or newer only.
     - `nginx_version`: the oldest NGINX version that runs the snippet. 1.27.3 and newer keep connections
       to the ALB and follow its changing addresses (`server ... resolve`); older versions keep connections
-      to the addresses the name had when NGINX started or last reloaded (README, "NGINX").
+      to the addresses the name had when NGINX started or last reloaded (docs/web-servers.md, "NGINX").
     - `nginx_relay_port`: the first of the two loopback ports of the snippet's relay, which takes each
       copy from your site at once, holds the connections to the ALB and logs their failures apart
       from your site's error log. Pick a port that nothing else uses, nor the one after it.

@@ -2,7 +2,7 @@
 
 boto3 is imported here and nowhere on the Pulumi program's or the plan's import path: `status` is
 the only command that talks to AWS, and loading boto3 costs the plan ~0.3 s it must not pay.
-Every call maps one IAM action (README, "The IAM policy of status"); a refused call raises
+Every call maps one IAM action (docs/operations.md, "The IAM policy of status"); a refused call raises
 AwsRefused naming it, so the user learns which statement to add.
 """
 

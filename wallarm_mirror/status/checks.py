@@ -342,7 +342,7 @@ def _refused(check: str, subject: str, refusal: AwsRefused) -> CheckResult:
         step = "check the route to AWS from here (network, proxy, VPN, DNS), then run again"
         return CheckResult(check, subject, Status.FAIL, refusal.message, step, unreachable=True)
     step = (
-        f"allow {refusal.action} (README: the IAM policy of status)"
+        f"allow {refusal.action} (docs/operations.md: the IAM policy of status)"
         if refusal.action
         else "sign in to AWS, then run again"
     )

@@ -65,7 +65,7 @@ fails for any other reason the ENI's sessions are listed again: when a managed s
 settings is there now, a concurrent run made it and nothing failed. Two runs that straddle an hour
 may both create one; the next reconcile keeps the lowest session id and deletes the other.
 
-Facts this relies on (AWS VPC Traffic Mirroring guide, read 2026; see the project README)
+Facts this relies on (AWS VPC Traffic Mirroring guide, read 2026; see docs/security-and-facts.md)
 -----------------------------------------------------------------------------------------
 - Quotas: 3 sessions per source ENI, 10,000 sessions per account (neither adjustable):
   https://docs.aws.amazon.com/vpc/latest/mirroring/traffic-mirroring-quotas.html
