@@ -75,7 +75,8 @@ FIGURES: tuple[Figure, ...] = (
         0.5,
         "share of node capacity used at peak",
         "inferred",
-        'same Wallarm page: "with at least 2x headroom for traffic spikes and node redundancy" (NGINX Node)',
+        'Wallarm, same page (NGINX Node): "with at least 2x headroom for traffic spikes and node redundancy" '
+        "(https://docs.wallarm.com/admin-en/configuration-guides/allocate-resources-for-node/)",
     ),
     Figure(
         "sizing.avg_bytes",
@@ -147,14 +148,15 @@ FIGURES: tuple[Figure, ...] = (
         50000,
         "active UDP flows in one NLCU",
         "documented",
-        'same page: "50,000 active UDP flows (sampled per minute)."',
+        'https://aws.amazon.com/elasticloadbalancing/pricing/: "50,000 active UDP flows (sampled per minute)."',
     ),
     Figure(
         "nlb.nlcu_gb_per_hour",
         1.0,
         "GB processed per hour in one NLCU",
         "documented",
-        'same page: "1 GB per hour for Amazon Elastic Compute Cloud (EC2) instances, containers, IP addresses..."',
+        'https://aws.amazon.com/elasticloadbalancing/pricing/: "1 GB per hour for Amazon Elastic Compute Cloud (EC2) '
+        'instances, containers, IP addresses..."',
     ),
     # --- data transfer ---
     Figure(
