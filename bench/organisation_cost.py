@@ -92,7 +92,8 @@ FIGURES: tuple[Figure, ...] = (
         "copy bytes on the wire / mirrored bytes",
         "measured",
         "docs/host-mirroring.md, 'Cost: aws against host' (MTU 9001 host, 1500 clients: copies 1.08x the "
-        "mirrored ports' traffic; 1.11x at MTU 1500), measured 2026-12-07",
+        "mirrored ports' traffic; 1.11x at MTU 1500), measured with host mirroring by bench/host_mirror.py; "
+        "AWS sessions add the same 50-byte VXLAN header per packet (assumed alike)",
     ),
     Figure(
         "traffic.requests_per_connection",

@@ -271,3 +271,12 @@ def test_json_shape():
         assert cost["total"] == pytest.approx(sum(cost["components"].values()))
     assert {"key", "value", "unit", "status", "source", "read"} == set(result["figures"][0])
     assert any("intra-Region" in note for note in result["notes"])
+
+
+def test_the_page_shows_what_the_bench_prints(capsys):
+    # docs/organisation.md pastes the default command's whole output: it must still be what it prints.
+    code, out, _ = run(capsys)
+    assert code == 0
+    page = (ROOT / "docs" / "organisation.md").read_text()
+    assert "```\n.venv/bin/python bench/organisation_cost.py\n```" in page
+    assert out.rstrip("\n") in page, "re-run the command and paste its output into docs/organisation.md"
