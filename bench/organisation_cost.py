@@ -232,6 +232,8 @@ NOTES: tuple[str, ...] = (
     "The cross-zone share is charged at the inter-zone rate in each direction, in both layouts alike; "
     "whether AWS adds inter-zone transfer on top of transit gateway processing for bytes crossing zones "
     "through an attachment was not checked here (charged: conservative).",
+    "The copies cross the transit gateway like any packet, so its per-GB processing is charged on all of them "
+    "(inferred: AWS documents the transit gateway path for mirroring and charges per GB sent into it).",
     "The NLB is billed per hour on its largest dimension; computed here on the average hour.",
     "t3 instances are burstable: a node busier than its baseline pays CPU credits, not modelled here.",
 )
