@@ -227,6 +227,7 @@ def test_handler_reads_its_environment(estate: Estate, moto_server, monkeypatch)
         enrolment.ENV_MANAGED_TAG_VALUE: settings.managed_tag_value,
         enrolment.ENV_DESCRIPTION: settings.description,
         enrolment.ENV_METHOD: settings.method,
+        enrolment.ENV_MUTATION_RATE: str(settings.mutation_rate),
         "AWS_ENDPOINT_URL": moto_server.endpoint,
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "testing",

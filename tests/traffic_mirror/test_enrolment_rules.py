@@ -28,12 +28,14 @@ GOOD = {
     enrolment.ENV_MANAGED_TAG_VALUE: "enrolment/prod",
     enrolment.ENV_DESCRIPTION: "Wallarm mirror of stack prod",
     enrolment.ENV_METHOD: "aws",
+    enrolment.ENV_MUTATION_RATE: "2.5",
 }
 
 
 def test_settings_read_every_variable() -> None:
     settings = Settings.from_environ(GOOD)
     assert (settings.vni, settings.session_number, dict(settings.source_tags)) == (4242, 1, {"app": "web"})
+    assert settings.mutation_rate == 2.5
     assert set(GOOD) == set(enrolment.ENVIRONMENT_VARIABLES)
 
 
