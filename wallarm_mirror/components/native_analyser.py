@@ -116,6 +116,7 @@ def build_native_analyser(
                 session_number=config.traffic_mirror_session_number,
                 description=session_description(stack),
                 method=config.traffic_mirror_method,
+                mutation_rate=config.traffic_mirror_enrolment_rate,
                 region=region,
                 account=account,
                 partition=partition,
@@ -194,4 +195,6 @@ def build_native_analyser(
             child,
         )
         outputs["alarm_topic_arn"] = alarms.topic_arn
+    if enrolment is not None:
+        enrolment.pending_alarm(alarms.topic_arn if config.alarms_enabled else None)
     return outputs

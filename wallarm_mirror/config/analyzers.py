@@ -45,6 +45,7 @@ NATIVE_NODE_ONLY: Mapping[str, str] = {
     "trafficMirrorPorts": "the traffic mirror filter",
     "trafficMirrorVni": "AWS VPC Traffic Mirroring sessions",
     "trafficMirrorSessionNumber": "AWS VPC Traffic Mirroring sessions",
+    "trafficMirrorEnrolmentRate": "AWS VPC Traffic Mirroring enrolment",
 }
 ONLY_FOR = {"nginxNode": NATIVE_NODE_ONLY, "nativeNode": NGINX_NODE_ONLY}
 OTHER = {"nginxNode": "nativeNode", "nativeNode": "nginxNode"}

@@ -6,6 +6,7 @@ import re
 
 from pydantic import ValidationInfo
 
+from ..traffic_mirror.enrolment import DEFAULT_MUTATION_RATE, MAX_MUTATION_RATE
 from .checks import ids
 
 # VXLAN input (tcp_stream.from_vxlan) arrived in Native Node 0.24.0 (facts, section 9).
@@ -13,6 +14,9 @@ MIN_NATIVE_NODE_VERSION = (0, 24, 0)
 _ENI_ID = re.compile(r"^eni-([0-9a-f]{8}|[0-9a-f]{17})$")
 # AWS allows 10 rules per traffic mirror filter; each port takes two (ingress and egress).
 MAX_MIRROR_PORTS = 5
+# trafficMirrorEnrolmentRate: EC2 refills CreateTrafficMirrorSession's bucket (and
+# DeleteTrafficMirrorSession's) 5 a second; traffic_mirror/enrolment.py says why the default is 4.
+DEFAULT_ENROLMENT_RATE = DEFAULT_MUTATION_RATE
 
 
 def native_node_version(v: str) -> str:
@@ -58,5 +62,15 @@ def mirror_ports(v: list[int]) -> list[int]:
     if len(v) > MAX_MIRROR_PORTS:
         raise ValueError(
             f"lists {len(v)} ports; a traffic mirror filter holds 10 rules, two per port, so at most {MAX_MIRROR_PORTS}"
+        )
+    return v
+
+
+def enrolment_rate(v: float) -> float:
+    if not 0 < v <= MAX_MUTATION_RATE:  # NaN fails this too
+        raise ValueError(
+            f"{v:g} calls a second is outside (0, {MAX_MUTATION_RATE:g}]: EC2 refills its bucket for "
+            f"CreateTrafficMirrorSession {MAX_MUTATION_RATE:g} a second per account and Region, and a faster "
+            f"function would only be throttled; use e.g. {DEFAULT_MUTATION_RATE:g}"
         )
     return v

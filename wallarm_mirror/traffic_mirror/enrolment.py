@@ -196,6 +196,12 @@ MAX_ATTEMPTS = 3
 CONNECT_TIMEOUT_S = 2
 READ_TIMEOUT_S = 6
 CALL_WORST_CASE_S = MAX_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + 1 + 2
+# botocore.config.Config(**CLIENT_CONFIG): the deployed client (simulations build theirs from it too).
+CLIENT_CONFIG: dict[str, Any] = {
+    "retries": {"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "read_timeout": READ_TIMEOUT_S,
+}
 # No call starts unless this much of the invocation is left after its wait for a token: the call
 # itself at its worst, and a few seconds to log the summary and the metric line.
 DEADLINE_MARGIN_S = CALL_WORST_CASE_S + 3
@@ -969,14 +975,7 @@ def _ec2_client() -> Any:
         # Standard retries ride out a moment of throttling; the timeouts and attempts bound one call
         # (CALL_WORST_CASE_S), which the deadline margin relies on. Throttling that outlasts them
         # is deferral, not failure.
-        _CLIENT = boto3.client(
-            "ec2",
-            config=Config(
-                retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-                connect_timeout=CONNECT_TIMEOUT_S,
-                read_timeout=READ_TIMEOUT_S,
-            ),
-        )
+        _CLIENT = boto3.client("ec2", config=Config(**CLIENT_CONFIG))
     return _CLIENT
 
 
