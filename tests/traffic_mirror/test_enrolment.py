@@ -395,6 +395,7 @@ def test_throttled_creates_are_deferred_not_failed_and_three_in_a_row_end_the_ch
         *((eni, enrolment.DEFERRED_STOPPED) for eni in enis[3:]),
     ]
     assert len(creates) == enrolment.THROTTLE_STOP == summary["throttled"]
+    assert summary["calls"]["DescribeTrafficMirrorSessions"] == 1, "a throttled create is not looked up again"
     assert summary["pending"] == 5
 
 

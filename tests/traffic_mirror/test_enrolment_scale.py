@@ -4,6 +4,7 @@ converges with one session per source. bench/enrolment_scale.py runs the same at
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,6 +64,7 @@ def test_throttled_and_short_of_time_the_reconcile_defers_never_raises_and_conve
     assert all(r.pending == r.deferred > 0 for r in runs[:-1]) and runs[-1].pending == runs[-1].deferred == 0
     assert sum(r.created for r in runs) == SOURCES
     assert sessions_of(ec2, settings) == enis and duplicates(ec2, settings) == {}, "one session per source"
+    assert [json.loads(r.metric_line)["EnrolmentPending"] for r in runs] == [r.pending for r in runs]
 
 
 def test_at_its_own_pace_the_reconcile_is_never_throttled(moto: MotoServer) -> None:

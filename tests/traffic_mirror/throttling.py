@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import socket
 import threading
 import time
@@ -248,6 +249,7 @@ class RunResult:
     reasons: Counter[str]  # deferred entries by reason
     pending: int | None
     raised: str | None  # the exception the invocation ended with, if any
+    metric_line: str  # what it printed for the metric filters
 
     @property
     def deadline_held(self) -> bool:
@@ -302,8 +304,10 @@ def invoke(event: dict[str, Any], settings: Any, proxy: ThrottlingProxy, client:
     context = FakeContext.starting_now(clock, timeout)
     start = clock()
     raised: str | None = None
+    printed = io.StringIO()  # the function's metric line, kept rather than printed
     try:
-        summary = run(event, settings, client, clock=clock, sleep=clock.sleep, remaining=lambda_remaining(context))
+        with contextlib.redirect_stdout(printed):
+            summary = run(event, settings, client, clock=clock, sleep=clock.sleep, remaining=lambda_remaining(context))
     except EnrolmentFailed as error:
         summary, raised = error.summary, f"EnrolmentFailed: {error}"
     except Exception as error:  # a simulation reports what a real run would have raised
@@ -319,6 +323,7 @@ def invoke(event: dict[str, Any], settings: Any, proxy: ThrottlingProxy, client:
         reasons=Counter(entry["reason"] for entry in summary.get("deferred", [])),
         pending=summary.get("pending"),
         raised=raised,
+        metric_line=printed.getvalue().strip(),
     )
 
 
