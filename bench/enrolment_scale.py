@@ -8,10 +8,12 @@ reconcile, as deployed, until it converges:
   and a fake Lambda context whose deadline is the deployed timeout;
 - in front of moto an HTTP proxy keeps EC2's documented token bucket per API and answers
   `RequestLimitExceeded` (HTTP 503) when it is empty (tests/traffic_mirror/throttling.py);
-- the clock is wall time plus every wait skipped: the function's waits for a token, botocore's
-  backoff between retries and the five minutes between two scheduled runs move the clock instead of
-  passing. Everything else (moto's work, the HTTP round trips) counts at its real duration, which
-  on this shared 2-core machine is slower than EC2, not faster.
+- the clock is simulated: the function's waits for a token, botocore's backoff between retries and
+  the five minutes between two scheduled runs move it instead of passing, and each call through the
+  proxy moves it by an assumed EC2 latency (1 s a Describe* page, 0.2 s a create or delete:
+  tests/traffic_mirror/throttling.py LATENCY). moto's own time does not count (it needs seconds of
+  real time for a page of 200 instances on this shared machine); for the same reason the bench's
+  client waits up to 300 s for an answer instead of the deployed 6 s.
 
 Per run it prints the simulated time, whether the run ended before its deadline, what it raised,
 the sessions created and the work deferred, and the API calls by name (throttled ones in brackets);
@@ -39,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.node.boot.moto_server import MotoServer
 from tests.traffic_mirror.throttling import (
+    LATENCY,
     SCHEDULE,
     RunResult,
     SimClock,
@@ -148,7 +151,8 @@ def scenario(size: int, timeout: float, burst_size: int, launch_chunk: int) -> l
         out.append(f"- sources with a session: {covered:,} of {size:,}; ENIs with more than one: {len(doubles)}")
         pages = math.ceil(size / enrolment.PAGE_SIZE)
         out.append(
-            f"- a reconcile at rest: {at_rest.seconds:.1f} s simulated, calls: {calls_text(at_rest)} "
+            f"- a reconcile at rest: {at_rest.seconds:.1f} s simulated, raised {at_rest.raised or 'nothing'}, "
+            f"calls: {calls_text(at_rest)} "
             f"(moto answers DescribeTrafficMirrorSessions in one page; on AWS at {enrolment.PAGE_SIZE} a page it "
             f"is {pages}, so {2 * pages} listing calls every 5 minutes); created {at_rest.created}, "
             f"deferred {at_rest.deferred}"
@@ -170,8 +174,9 @@ def main() -> int:
     args = parser.parse_args()
     print(
         "EC2 buckets simulated per API: mutating 50, refilled 5/s; Describe* 100, refilled 20/s (unfiltered"
-        " DescribeInstances/DescribeNetworkInterfaces 50, 10/s). Times are simulated (waits skipped, real work"
-        " counted); see the docstring."
+        " DescribeInstances/DescribeNetworkInterfaces 50, 10/s). Times are simulated: waits skipped, each call"
+        f" charged an assumed EC2 latency ({LATENCY['describe']:g} s a Describe* page, {LATENCY['mutate']:g} s a"
+        " create or delete); see the docstring."
     )
     print()
     for size in args.sizes:

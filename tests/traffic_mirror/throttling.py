@@ -47,6 +47,9 @@ UNFILTERED_APIS = frozenset({"DescribeInstances", "DescribeNetworkInterfaces"})
 # to moto directly, so these only matter if something sends them through the proxy).
 OWN_BUCKETS = {"RunInstances": (5.0, 2.0), "TerminateInstances": (100.0, 5.0), "CreateTags": (100.0, 10.0)}
 NON_MUTATING_PREFIXES = ("Describe", "List", "Search", "Get")
+# What one call costs on the simulated clock, in seconds: EC2's latency, assumed (not measured here):
+# a page of up to 200 instances or sessions 1 s, a create or delete 0.2 s.
+LATENCY = {"describe": 1.0, "mutate": 0.2}
 
 ERROR_BODY = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -56,15 +59,18 @@ ERROR_BODY = (
 
 
 class SimClock:
-    """time.time() plus every wait skipped so far (thread-safe); `sleep` skips a wait."""
+    """Simulated time (thread-safe): it starts at the wall time and moves only by `sleep`, so waits
+    are skipped and moto's own speed (slow, and slower on a loaded machine) does not count; the
+    proxy charges each call a modelled EC2 latency instead (`LATENCY`)."""
 
     def __init__(self) -> None:
+        self._start = time.time()
         self._skipped = 0.0
         self._lock = threading.Lock()
 
     def __call__(self) -> float:
         with self._lock:
-            return time.time() + self._skipped
+            return self._start + self._skipped
 
     def sleep(self, seconds: float) -> None:
         with self._lock:
@@ -161,7 +167,10 @@ class ThrottlingProxy:
             self.throttled.clear()
 
     def client(self) -> Any:
-        """An EC2 client through the proxy, configured as the deployed function's is."""
+        """An EC2 client through the proxy, configured as the deployed function's is, except for the
+        read timeout: moto takes seconds of real time for a page that EC2 answers in one (the
+        simulated clock charges LATENCY instead), and a timeout would be moto's, not EC2's."""
+        config = {**CLIENT_CONFIG, "read_timeout": 300}
         session: Any = boto3.session.Session()
         return session.client(
             "ec2",
@@ -169,7 +178,7 @@ class ThrottlingProxy:
             endpoint_url=self.endpoint,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-            config=Config(**CLIENT_CONFIG),
+            config=Config(**config),
         )
 
     def admit(self, action: str, params: dict[str, list[str]]) -> bool:
@@ -204,6 +213,7 @@ class ThrottlingProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 params = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
                 action = (params.get("Action") or ["?"])[0]
+                proxy.clock.sleep(LATENCY["describe" if action.startswith(NON_MUTATING_PREFIXES) else "mutate"])
                 if not proxy.admit(action, params):
                     self._answer(503, ERROR_BODY.format(request=uuid.uuid4()).encode(), "text/xml")
                     return
