@@ -151,7 +151,12 @@ def test_a_bad_mutation_rate_is_named_with_its_range(value: str) -> None:
 
 
 def test_the_default_rate_stays_below_ec2s_refill_and_the_shares_add_up_to_it() -> None:
+    from wallarm_mirror.config import native_checks
+
     assert 0 < enrolment.DEFAULT_MUTATION_RATE < enrolment.EC2_MUTATION_REFILL == enrolment.MAX_MUTATION_RATE == 5
+    # The config key's check states the same figures (config imports nothing from traffic_mirror).
+    assert native_checks.DEFAULT_ENROLMENT_RATE == enrolment.DEFAULT_MUTATION_RATE
+    assert native_checks.MAX_ENROLMENT_RATE == enrolment.MAX_MUTATION_RATE
     # One reconcile and one batch at a time (the reserved concurrency) never exceed the budget together.
     assert enrolment.CONCURRENCY == 2
     assert enrolment.RECONCILE_SHARE + (1 - enrolment.RECONCILE_SHARE) <= 1

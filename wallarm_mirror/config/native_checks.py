@@ -6,7 +6,6 @@ import re
 
 from pydantic import ValidationInfo
 
-from ..traffic_mirror.enrolment import DEFAULT_MUTATION_RATE, MAX_MUTATION_RATE
 from .checks import ids
 
 # VXLAN input (tcp_stream.from_vxlan) arrived in Native Node 0.24.0 (facts, section 9).
@@ -16,7 +15,10 @@ _ENI_ID = re.compile(r"^eni-([0-9a-f]{8}|[0-9a-f]{17})$")
 MAX_MIRROR_PORTS = 5
 # trafficMirrorEnrolmentRate: EC2 refills CreateTrafficMirrorSession's bucket (and
 # DeleteTrafficMirrorSession's) 5 a second; traffic_mirror/enrolment.py says why the default is 4.
-DEFAULT_ENROLMENT_RATE = DEFAULT_MUTATION_RATE
+# The same figures as its DEFAULT_MUTATION_RATE and MAX_MUTATION_RATE (config imports no package
+# below it; a test keeps them equal).
+DEFAULT_ENROLMENT_RATE = 4.0
+MAX_ENROLMENT_RATE = 5.0
 
 
 def native_node_version(v: str) -> str:
@@ -67,10 +69,10 @@ def mirror_ports(v: list[int]) -> list[int]:
 
 
 def enrolment_rate(v: float) -> float:
-    if not 0 < v <= MAX_MUTATION_RATE:  # NaN fails this too
+    if not 0 < v <= MAX_ENROLMENT_RATE:  # NaN fails this too
         raise ValueError(
-            f"{v:g} calls a second is outside (0, {MAX_MUTATION_RATE:g}]: EC2 refills its bucket for "
-            f"CreateTrafficMirrorSession {MAX_MUTATION_RATE:g} a second per account and Region, and a faster "
-            f"function would only be throttled; use e.g. {DEFAULT_MUTATION_RATE:g}"
+            f"{v:g} calls a second is outside (0, {MAX_ENROLMENT_RATE:g}]: EC2 refills its bucket for "
+            f"CreateTrafficMirrorSession {MAX_ENROLMENT_RATE:g} a second per account and Region, and a faster "
+            f"function would only be throttled; use e.g. {DEFAULT_ENROLMENT_RATE:g}"
         )
     return v
