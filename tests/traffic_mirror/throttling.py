@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import io
+import math
 import socket
 import threading
 import time
@@ -50,6 +51,11 @@ NON_MUTATING_PREFIXES = ("Describe", "List", "Search", "Get")
 # What one call costs on the simulated clock, in seconds: EC2's latency, assumed (not measured here):
 # a page of up to 200 instances or sessions 1 s, a create or delete 0.2 s.
 LATENCY = {"describe": 1.0, "mutate": 0.2}
+# moto pages DescribeInstances by reservation (200 reservations a page, however many instances they
+# hold) and answers DescribeTrafficMirrorSessions in one page. An answer with more items than EC2
+# puts in a page of 200 is counted (calls, tokens, latency) as the pages EC2 would have needed.
+EC2_PAGE = 200
+ITEM_MARKERS = {"DescribeInstances": b"<instanceType>", "DescribeTrafficMirrorSessions": b"<trafficMirrorSessionId>"}
 
 ERROR_BODY = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -194,6 +200,16 @@ class ThrottlingProxy:
             self.throttled[action] += 1
             return False
 
+    def more_pages(self, action: str, params: dict[str, list[str]], extra: int) -> None:
+        """Charge `extra` further pages of one answer as EC2 would have: calls, tokens and latency."""
+        if extra <= 0:
+            return
+        name, _ = bucket_of(action, params)
+        with self._lock:
+            self.calls[action] += extra
+            self._buckets[name].tokens -= extra
+        self.clock.sleep(LATENCY["describe"] * extra)
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
@@ -213,7 +229,8 @@ class ThrottlingProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 params = urllib.parse.parse_qs(body.decode(), keep_blank_values=True)
                 action = (params.get("Action") or ["?"])[0]
-                proxy.clock.sleep(LATENCY["describe" if action.startswith(NON_MUTATING_PREFIXES) else "mutate"])
+                describe = action.startswith(NON_MUTATING_PREFIXES)
+                proxy.clock.sleep(LATENCY["describe" if describe else "mutate"])
                 if not proxy.admit(action, params):
                     self._answer(503, ERROR_BODY.format(request=uuid.uuid4()).encode(), "text/xml")
                     return
@@ -223,6 +240,9 @@ class ThrottlingProxy:
                     upstream.request("POST", self.path, body=body, headers=headers)
                     response = upstream.getresponse()
                     payload = response.read()
+                    marker = ITEM_MARKERS.get(action)
+                    if marker and response.status == 200:
+                        proxy.more_pages(action, params, math.ceil(payload.count(marker) / EC2_PAGE) - 1)
                     self._answer(response.status, payload, response.getheader("Content-Type") or "text/xml")
                 finally:
                     upstream.close()
