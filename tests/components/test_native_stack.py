@@ -204,14 +204,14 @@ def test_enrolment_function_runs_on_running_instances_and_on_a_schedule(run_stac
         "source": ["aws.ec2"],
     }
     assert rules["wallarm-mirror-enrolment-reconcile"]["scheduleExpression"] == "rate(5 minutes)"
-    targets = run.all("EventTarget")
-    assert len(targets) == 2 and all(
-        t.inputs["arn"] == run.state_of("Function", "wallarm-mirror-enrolment")["arn"] for t in targets
-    )
-    permissions = run.all("Permission")
-    assert sorted(p.inputs["sourceArn"] for p in permissions) == sorted(
-        run.state_of("EventRule", name)["arn"] for name in rules
-    )
+    # The schedule invokes the function; launch events wait in a queue that feeds it in batches.
+    targets = {t.name: t.inputs["arn"] for t in run.all("EventTarget")}
+    assert targets == {
+        "wallarm-mirror-enrolment-reconcile-target": run.state_of("Function", "wallarm-mirror-enrolment")["arn"],
+        "wallarm-mirror-enrolment-running-target": run.state_of("Queue", "wallarm-mirror-enrolment-events")["arn"],
+    }
+    [permission] = run.all("Permission")
+    assert permission.inputs["sourceArn"] == run.state_of("EventRule", "wallarm-mirror-enrolment-reconcile")["arn"]
 
 
 def test_enrolment_logs_to_its_own_group_with_retention_and_dead_letters_to_an_encrypted_queue(run_stack):
@@ -221,7 +221,7 @@ def test_enrolment_logs_to_its_own_group_with_retention_and_dead_letters_to_an_e
     function = run.only("Function").inputs
     assert function["loggingConfig"]["logGroup"] == logs["name"]
     assert function["deadLetterConfig"]["targetArn"] == run.state_of("Queue", "wallarm-mirror-enrolment-dlq")["arn"]
-    assert run.only("Queue").inputs["sqsManagedSseEnabled"] is True
+    assert all(queue.inputs["sqsManagedSseEnabled"] is True for queue in run.all("Queue"))
 
 
 def test_enrolment_role_may_only_manage_its_own_sessions_and_write_its_own_logs(run_stack):
@@ -360,6 +360,7 @@ def test_alarms_watch_the_udp_target_group_and_the_enrolment_function(run_stack)
         "cpu-high",
         "enrolment-errors",
         "enrolment-dead-letters",
+        "enrolment-pending",
     }
     healthy = alarms["no-healthy-nodes"]
     assert healthy["namespace"] == "AWS/NetworkELB"

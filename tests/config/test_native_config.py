@@ -77,6 +77,9 @@ def test_graviton_types_are_fine_for_the_native_node_only():
         ("trafficMirrorVni", "16777216", "less than or equal to 16777215"),
         ("trafficMirrorSessionNumber", "0", "greater than or equal to 1"),
         ("trafficMirrorSessionNumber", "32767", "less than or equal to 32766"),
+        ("trafficMirrorEnrolmentRate", "0", "0 calls a second is outside (0, 5]"),
+        ("trafficMirrorEnrolmentRate", "5.5", "5.5 calls a second is outside (0, 5]: EC2 refills its bucket"),
+        ("trafficMirrorEnrolmentRate", "fast", "Input should be a valid number"),
         ("nodeSubnetIds", "[]", "is empty"),
     ],
 )

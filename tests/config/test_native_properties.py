@@ -56,6 +56,10 @@ KEY_VALUES: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     "trafficMirrorIpv6": (st.booleans(), st.sampled_from(["maybe", "2", [True]])),
     "trafficMirrorVni": (st.integers(0, 16_777_215), st.integers(16_777_216, 20_000_000) | st.integers(-3, -1) | junk),
     "trafficMirrorSessionNumber": (st.integers(1, 32_766), st.integers(32_767, 40_000) | st.just(0) | junk),
+    "trafficMirrorEnrolmentRate": (
+        st.floats(0.01, 5.0),
+        st.floats(5.01, 100.0) | st.floats(-5.0, 0.0) | st.just("fast"),
+    ),
     "nativeNodeVersion": (
         st.sampled_from(["0.24.0", "0.25.5", "1.0.0"]),
         st.sampled_from(["0.23.9", "0.25", "x"]) | junk,

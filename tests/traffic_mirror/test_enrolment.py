@@ -254,6 +254,7 @@ def test_handler_reads_its_environment(estate: Estate, moto_server, monkeypatch)
         enrolment.ENV_MANAGED_TAG_VALUE: settings.managed_tag_value,
         enrolment.ENV_DESCRIPTION: settings.description,
         enrolment.ENV_METHOD: settings.method,
+        enrolment.ENV_MUTATION_RATE: str(settings.mutation_rate),
         "AWS_ENDPOINT_URL": moto_server.endpoint,
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "testing",
@@ -320,4 +321,167 @@ def test_host_running_event_creates_nothing(estate: Estate) -> None:
     assert estate.sessions(eni) == []
     assert summary["skipped"] == [
         {"instance": instance, "reason": "trafficMirrorMethod is host: the host script copies it"}
+    ]
+
+
+# --- pace, deadline, throttling, batches, metrics ---------------------------------------------------
+
+
+class Clock:
+    """Moves only when the function sleeps for a token; the deadline is read on it."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def refuse(client: Any, operation: str, code: str, message: str = "Request limit exceeded.") -> list[str]:
+    """AWS answers `code` to every `operation` of this client (as after botocore's retries); returns a
+    list that collects the operation's calls."""
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+    seen: list[str] = []
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        seen.append(operation)
+        parsed = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 503}}
+        return AWSResponse("http://127.0.0.1/", 503, HTTPHeaders(), None), parsed
+
+    client.meta.events.register(f"before-call.ec2.{operation}", answer)
+    return seen
+
+
+def calls_of(client: Any) -> dict[str, int]:
+    """Counts every call the client makes, by API name, from now on."""
+    counts: dict[str, int] = {}
+
+    def count(model: Any, **_: Any) -> None:
+        counts[model.name] = counts.get(model.name, 0) + 1
+
+    client.meta.events.register("before-call.ec2", count)
+    return counts
+
+
+def test_a_reconcile_without_time_for_one_call_defers_the_whole_run_and_raises_nothing(estate: Estate, capsys) -> None:
+    stopped, stopped_eni = estate.source()
+    run(SCHEDULE, estate.settings, estate.ec2)
+    estate.ec2.stop_instances(InstanceIds=[stopped])
+    fresh = {estate.source()[1] for _ in range(2)}
+    capsys.readouterr()
+
+    summary = run(SCHEDULE, estate.settings, estate.ec2, remaining=lambda: enrolment.DEADLINE_MARGIN_S - 1)
+
+    assert summary["deferred"] == [{"listing": "instances and sessions", "reason": enrolment.DEFERRED_DEADLINE}]
+    assert summary["created"] == summary["deleted"] == summary["failed"] == []
+    assert summary["pending"] is None and summary["calls"] == {}
+    assert len(ours(estate)) == 1 and estate.sessions(stopped_eni), "nothing deleted from a listing never made"
+    assert all(estate.sessions(eni) == [] for eni in fresh)
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line == {"EnrolmentFailed": 0, "Stack": estate.settings.stack, "mode": "reconcile"}
+
+
+def test_the_deadline_stops_a_reconcile_between_creates_and_the_rest_is_pending(estate: Estate) -> None:
+    enis = sorted(estate.source()[1] for _ in range(10))
+    clock = Clock()
+    deadline = clock.now + enrolment.DEADLINE_MARGIN_S + 1.0
+    left: list[float] = []
+
+    def remaining() -> float:
+        left.append(deadline - clock())
+        return left[-1]
+
+    summary = run(SCHEDULE, estate.settings, estate.ec2, clock=clock, sleep=clock.sleep, remaining=remaining)
+
+    created = sorted(c["eni"] for c in summary["created"])
+    deferred = sorted(d["eni"] for d in summary["deferred"])
+    # The burst (2 s of 3 creates a second) goes at once, then one a third of a second until the margin.
+    assert 6 <= len(created) < 10 and sorted(created + deferred) == enis
+    assert {d["reason"] for d in summary["deferred"]} == {enrolment.DEFERRED_DEADLINE}
+    assert summary["pending"] == len(deferred) and summary["failed"] == []
+    assert clock.now <= deadline - enrolment.DEADLINE_MARGIN_S, "no call started inside the margin"
+    assert {s["NetworkInterfaceId"] for s in ours(estate)} == set(created)
+
+    again = run(SCHEDULE, estate.settings, estate.ec2)
+    assert sorted(c["eni"] for c in again["created"]) == deferred and again["pending"] == 0
+
+
+def test_throttled_creates_are_deferred_not_failed_and_three_in_a_row_end_the_changes(estate: Estate) -> None:
+    enis = sorted(estate.source()[1] for _ in range(5))
+    creates = refuse(estate.ec2, "CreateTrafficMirrorSession", "RequestLimitExceeded")
+
+    summary = run(SCHEDULE, estate.settings, estate.ec2)  # no EnrolmentFailed
+
+    assert summary["failed"] == summary["created"] == []
+    assert [(d["eni"], d["reason"]) for d in summary["deferred"]] == [
+        *((eni, enrolment.DEFERRED_THROTTLED) for eni in enis[:3]),
+        *((eni, enrolment.DEFERRED_STOPPED) for eni in enis[3:]),
+    ]
+    assert len(creates) == enrolment.THROTTLE_STOP == summary["throttled"]
+    assert summary["calls"]["DescribeTrafficMirrorSessions"] == 1, "a throttled create is not looked up again"
+    assert summary["pending"] == 5
+
+
+def test_a_throttled_listing_defers_the_run_and_deletes_nothing(estate: Estate, moto_server) -> None:
+    stopped, stopped_eni = estate.source()
+    run(SCHEDULE, estate.settings, estate.ec2)
+    estate.ec2.stop_instances(InstanceIds=[stopped])
+    refuse(estate.ec2, "DescribeTrafficMirrorSessions", "RequestLimitExceeded")
+
+    summary = run(SCHEDULE, estate.settings, estate.ec2)
+
+    assert summary["deferred"] == [{"listing": "instances and sessions", "reason": enrolment.DEFERRED_THROTTLED}]
+    assert summary["deleted"] == summary["failed"] == [] and summary["throttled"] == 1
+    unthrottled = moto_server.client("ec2")
+    filters = [{"Name": "network-interface-id", "Values": [stopped_eni]}]
+    assert len(unthrottled.describe_traffic_mirror_sessions(Filters=filters)["TrafficMirrorSessions"]) == 1
+
+
+def test_a_failed_listing_still_raises(estate: Estate) -> None:
+    estate.source()
+    refuse(estate.ec2, "DescribeInstances", "UnauthorizedOperation", "not allowed")
+
+    with pytest.raises(Exception, match="UnauthorizedOperation"):
+        run(SCHEDULE, estate.settings, estate.ec2)
+
+
+def test_a_batch_of_launch_events_lists_once_and_enrols_each_source(estate: Estate) -> None:
+    sources = [estate.source() for _ in range(4)]
+    bystander, _ = estate.launch({"app": "something-else"})
+    batch = {
+        "Records": [
+            {"eventSource": "aws:sqs", "messageId": str(n), "body": json.dumps(running(instance))}
+            for n, instance in enumerate([*(i for i, _ in sources), bystander, "i-0000000000000dead"])
+        ]
+    }
+    counts = calls_of(estate.ec2)
+    clock = Clock()  # a batch creates at a quarter of the rate: skip the waits
+
+    summary = run(batch, estate.settings, estate.ec2, clock=clock, sleep=clock.sleep)
+
+    assert sorted(c["eni"] for c in summary["created"]) == sorted(eni for _, eni in sources)
+    assert counts == {"DescribeInstances": 1, "DescribeTrafficMirrorSessions": 1, "CreateTrafficMirrorSession": 4}
+    assert {"instance": bystander, "reason": "does not carry all the source tags"} in summary["skipped"]
+    assert {"instance": "i-0000000000000dead", "reason": "not listed by DescribeInstances yet"} in summary["skipped"]
+    assert summary["mode"] == "instance" and summary["pending"] is None
+
+
+def test_every_run_prints_its_metric_line_also_when_it_raises(estate: Estate, capsys) -> None:
+    enis = sorted(estate.source()[1] for _ in range(2))
+    estate.fail_creates_for({enis[0]}, "TrafficMirrorSessionsPerInterfaceLimitExceeded", "3 sessions already")
+    capsys.readouterr()
+
+    with pytest.raises(EnrolmentFailed):
+        run(SCHEDULE, estate.settings, estate.ec2)
+    run(SCHEDULE, estate.settings, estate.ec2, remaining=lambda: 0.0)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    stack = estate.settings.stack
+    assert lines == [
+        {"EnrolmentFailed": 1, "EnrolmentPending": 0, "Stack": stack, "mode": "reconcile"},
+        {"EnrolmentFailed": 0, "Stack": stack, "mode": "reconcile"},
     ]

@@ -28,12 +28,14 @@ GOOD = {
     enrolment.ENV_MANAGED_TAG_VALUE: "enrolment/prod",
     enrolment.ENV_DESCRIPTION: "Wallarm mirror of stack prod",
     enrolment.ENV_METHOD: "aws",
+    enrolment.ENV_MUTATION_RATE: "2.5",
 }
 
 
 def test_settings_read_every_variable() -> None:
     settings = Settings.from_environ(GOOD)
     assert (settings.vni, settings.session_number, dict(settings.source_tags)) == (4242, 1, {"app": "web"})
+    assert settings.mutation_rate == 2.5
     assert set(GOOD) == set(enrolment.ENVIRONMENT_VARIABLES)
 
 
@@ -134,3 +136,137 @@ def test_an_unknown_method_is_refused() -> None:
         enrolment.mirror_method("m5.large", "both")
     with pytest.raises(ConfigurationError, match="TRAFFIC_MIRROR_METHOD='both' is not one of auto, aws, host"):
         Settings.from_environ({**GOOD, enrolment.ENV_METHOD: "both"})
+
+
+# --- pace, deadline, batches, metrics --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "5.01", "10", "four", "", "nan", "inf"])
+def test_a_bad_mutation_rate_is_named_with_its_range(value: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_environ({**GOOD, enrolment.ENV_MUTATION_RATE: value})
+    assert f"{enrolment.ENV_MUTATION_RATE}={value!r} is not a number of calls a second above 0 and at most 5" in str(
+        raised.value
+    )
+
+
+def test_the_default_rate_stays_below_ec2s_refill_and_the_shares_add_up_to_it() -> None:
+    from wallarm_mirror.config import native_checks
+
+    assert 0 < enrolment.DEFAULT_MUTATION_RATE < enrolment.EC2_MUTATION_REFILL == enrolment.MAX_MUTATION_RATE == 5
+    # The config key's check states the same figures (config imports nothing from traffic_mirror).
+    assert native_checks.DEFAULT_ENROLMENT_RATE == enrolment.DEFAULT_MUTATION_RATE
+    assert native_checks.MAX_ENROLMENT_RATE == enrolment.MAX_MUTATION_RATE
+    # One reconcile and one batch at a time (the reserved concurrency) never exceed the budget together.
+    assert enrolment.CONCURRENCY == 2
+    assert enrolment.RECONCILE_SHARE + (1 - enrolment.RECONCILE_SHARE) <= 1
+    # Two invocations' Describe* pace stay below EC2's non-mutating refill (20/s per API).
+    assert enrolment.CONCURRENCY * enrolment.DESCRIBE_RATE < 20
+
+
+def test_the_deadline_margin_covers_the_slowest_call_the_client_allows() -> None:
+    config = enrolment.CLIENT_CONFIG
+    attempts = config["retries"]["max_attempts"]
+    # botocore's standard mode waits at most 1 s, then 2 s, between throttled attempts.
+    backoff = sum(2**i for i in range(attempts - 1))
+    slowest = attempts * (config["connect_timeout"] + config["read_timeout"]) + backoff
+    assert slowest < enrolment.DEADLINE_MARGIN_S
+
+
+class Clock:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_the_token_bucket_spends_its_burst_then_waits_one_refill_per_call() -> None:
+    clock = Clock()
+    bucket = enrolment.TokenBucket(rate=2.0, burst=3.0, clock=clock)
+    waits = []
+    for _ in range(5):
+        wait = bucket.wait()
+        waits.append(wait)
+        clock.sleep(wait)
+        assert bucket.wait() == 0
+        bucket.take()
+    assert waits == [0, 0, 0, 0.5, 0.5]
+    clock.sleep(100)
+    assert bucket.wait() == 0 and bucket.tokens == 3.0, "never more than the burst saved up"
+
+
+def test_pace_waits_for_a_token_and_counts_each_call() -> None:
+    clock = Clock()
+    pace = enrolment.Pace(1.0, clock, clock.sleep, enrolment.no_deadline, margin=30)
+    for _ in range(4):
+        pace.before("CreateTrafficMirrorSession")
+    pace.before("DescribeInstances")
+    # burst of 2 (BURST_SECONDS at 1/s), then one a second; Describe* has its own bucket.
+    assert clock.slept == [1.0, 1.0]
+    assert pace.calls == {"CreateTrafficMirrorSession": 4, "DescribeInstances": 1}
+
+
+def test_pace_refuses_a_call_whose_wait_would_end_inside_the_margin() -> None:
+    clock = Clock()
+    deadline = clock.now + 31.5
+    pace = enrolment.Pace(1.0, clock, clock.sleep, lambda: deadline - clock(), margin=30)
+    pace.before("DeleteTrafficMirrorSession")  # 31.5 s left, no wait
+    pace.before("DeleteTrafficMirrorSession")  # burst: still no wait
+    pace.before("DeleteTrafficMirrorSession")  # waits 1 s: 30.5 s left, more than the margin
+    with pytest.raises(enrolment.OutOfTime):
+        pace.before("DeleteTrafficMirrorSession")  # a 1 s wait would leave 29.5 s: inside the margin
+    assert pace.calls == {"DeleteTrafficMirrorSession": 3}
+
+
+def test_lambda_remaining_reads_the_context_in_seconds() -> None:
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 42_500
+
+    assert enrolment.lambda_remaining(Context())() == 42.5
+    assert enrolment.lambda_remaining(None)() == float("inf")
+
+
+def record(body: object) -> dict:
+    return {"eventSource": "aws:sqs", "messageId": "m", "body": body if isinstance(body, str) else json.dumps(body)}
+
+
+def running_event(instance_id: str, state: str = "running") -> dict:
+    return {"detail-type": STATE_CHANGE, "detail": {"instance-id": instance_id, "state": state}}
+
+
+def test_a_batch_of_sqs_records_gives_its_running_instances_once_each_in_order() -> None:
+    batch = {
+        "Records": [
+            record(running_event("i-2")),
+            record(running_event("i-1")),
+            record(running_event("i-2")),  # EventBridge delivers at least once
+            record(running_event("i-3", state="stopped")),
+            record("not json"),
+            record([1, 2]),
+        ]
+    }
+    assert enrolment.running_instance_ids(batch) == ["i-2", "i-1"]
+    assert enrolment.running_instance_ids({"Records": []}) == []
+    assert enrolment.running_instance_ids(running_event("i-9")) == ["i-9"]
+    assert enrolment.running_instance_ids({"detail-type": "Scheduled Event", "detail": {}}) is None
+
+
+def test_only_a_reconcile_reports_pending_in_its_metric_line() -> None:
+    assert json.loads(enrolment.metric_line("prod", "reconcile", 1, 12)) == {
+        "Stack": "prod",
+        "mode": "reconcile",
+        "EnrolmentFailed": 1,
+        "EnrolmentPending": 12,
+    }
+    # A batch of events does not see the fleet, and a reconcile whose listing was deferred cannot count.
+    assert "EnrolmentPending" not in json.loads(enrolment.metric_line("prod", "instance", 0, 3))
+    assert "EnrolmentPending" not in json.loads(enrolment.metric_line("prod", "reconcile", 0, None))

@@ -115,6 +115,9 @@ class WallarmMirrorArgs(TypedDict, total=False):
     traffic_mirror_session_number: NotRequired[int]
     """Priority of our sessions among those on the same interface (1 first). Config key: wallarm-mirror:trafficMirrorSessionNumber; default 1."""
 
+    traffic_mirror_enrolment_rate: NotRequired[float]
+    """Traffic mirror sessions the enrolment function may create (and, apart, delete) a second; EC2 refills 5 a second for each, the default leaves a fifth to the account's other callers. Config key: wallarm-mirror:trafficMirrorEnrolmentRate; default 4.0."""
+
     instance_type: NotRequired[str]
     """EC2 type of the nodes: x86_64 for nginxNode (the Wallarm AMI); x86_64 or Graviton for nativeNode. Config key: wallarm-mirror:instanceType; default "t3.medium"."""
 
@@ -371,6 +374,9 @@ class NativeAnalyserArgs(TypedDict, total=False):
 
     traffic_mirror_session_number: NotRequired[int]
     """Priority of our sessions among those on the same interface (1 first). Config key: wallarm-mirror:trafficMirrorSessionNumber; default 1."""
+
+    traffic_mirror_enrolment_rate: NotRequired[float]
+    """Traffic mirror sessions the enrolment function may create (and, apart, delete) a second; EC2 refills 5 a second for each, the default leaves a fifth to the account's other callers. Config key: wallarm-mirror:trafficMirrorEnrolmentRate; default 4.0."""
 
     instance_type: NotRequired[str]
     """EC2 type of the nodes: x86_64 for nginxNode (the Wallarm AMI); x86_64 or Graviton for nativeNode. Config key: wallarm-mirror:instanceType; default "t3.medium"."""

@@ -119,6 +119,7 @@ def build_native_analyser(
                 session_number=config.traffic_mirror_session_number,
                 description=session_description(stack),
                 method=config.traffic_mirror_method,
+                mutation_rate=config.traffic_mirror_enrolment_rate,
                 region=region,
                 account=account,
                 partition=partition,
@@ -222,4 +223,6 @@ def build_native_analyser(
         outputs["alarm_topic_arn"] = alarms.topic_arn
         if alarms.dashboard_name is not None:
             outputs["dashboard_name"] = alarms.dashboard_name
+    if enrolment is not None:
+        enrolment.pending_alarm(alarms.topic_arn if config.alarms_enabled else None)
     return outputs

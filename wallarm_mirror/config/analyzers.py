@@ -46,6 +46,7 @@ NATIVE_NODE_ONLY: Mapping[str, str] = {
     "trafficMirrorIpv6": "the traffic mirror filter",
     "trafficMirrorVni": "AWS VPC Traffic Mirroring sessions",
     "trafficMirrorSessionNumber": "AWS VPC Traffic Mirroring sessions",
+    "trafficMirrorEnrolmentRate": "AWS VPC Traffic Mirroring enrolment",
 }
 ONLY_FOR = {"nginxNode": NATIVE_NODE_ONLY, "nativeNode": NGINX_NODE_ONLY}
 OTHER = {"nginxNode": "nativeNode", "nativeNode": "nginxNode"}

@@ -177,6 +177,11 @@ class StackConfig(BaseModel):
     traffic_mirror_session_number: int = Field(
         default=1, ge=1, le=32_766, description="Priority of our sessions among those on the same interface (1 first)."
     )
+    traffic_mirror_enrolment_rate: Annotated[float, AfterValidator(native_checks.enrolment_rate)] = Field(
+        default=native_checks.DEFAULT_ENROLMENT_RATE,
+        description="Traffic mirror sessions the enrolment function may create (and, apart, delete) a second; "
+        "EC2 refills 5 a second for each, the default leaves a fifth to the account's other callers.",
+    )
 
     # Capacity.
     instance_type: Annotated[str, AfterValidator(checks.instance_type)] = Field(

@@ -17,6 +17,12 @@ _ENI_ID = re.compile(r"^eni-([0-9a-f]{8}|[0-9a-f]{17})$")
 FILTER_RULES = 10
 MAX_MIRROR_PORTS = FILTER_RULES // 2
 MAX_MIRROR_PORTS_WITH_IPV6 = FILTER_RULES // 4
+# trafficMirrorEnrolmentRate: EC2 refills CreateTrafficMirrorSession's bucket (and
+# DeleteTrafficMirrorSession's) 5 a second; traffic_mirror/enrolment.py says why the default is 4.
+# The same figures as its DEFAULT_MUTATION_RATE and MAX_MUTATION_RATE (config imports no package
+# below it; a test keeps them equal).
+DEFAULT_ENROLMENT_RATE = 4.0
+MAX_ENROLMENT_RATE = 5.0
 
 
 def native_node_version(v: str) -> str:
@@ -92,5 +98,15 @@ def traffic_mirror_method(v: str, info: ValidationInfo) -> str:
         raise ValueError(
             f"{v} reaches hosts through one State Manager association, which selects instances by one tag, and "
             f"trafficMirrorSourceTags has {len(tags)}: keep one tag, or use aws (sessions only)"
+        )
+    return v
+
+
+def enrolment_rate(v: float) -> float:
+    if not 0 < v <= MAX_ENROLMENT_RATE:  # NaN fails this too
+        raise ValueError(
+            f"{v:g} calls a second is outside (0, {MAX_ENROLMENT_RATE:g}]: EC2 refills its bucket for "
+            f"CreateTrafficMirrorSession {MAX_ENROLMENT_RATE:g} a second per account and Region, and a faster "
+            f"function would only be throttled; use e.g. {DEFAULT_ENROLMENT_RATE:g}"
         )
     return v

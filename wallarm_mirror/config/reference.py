@@ -115,6 +115,7 @@ NATIVE_BAD_INPUT_EXAMPLES: tuple[tuple[str, str | None], ...] = (
     ("trafficMirrorPorts", "[0]"),
     ("trafficMirrorVni", "16777216"),
     ("trafficMirrorSessionNumber", "0"),
+    ("trafficMirrorEnrolmentRate", "10"),
     ("nativeNodeVersion", "0.23.1"),
     ("nativeNodeVersion", "0.25"),
     ("nativeNodeInstallerSha256", "abc"),

@@ -24,12 +24,45 @@ Environment (the `ENV_*` constants; all required)
   `auto` (only sources whose type AWS can mirror; the others are copied by the host script, which
   applies the same rule, `mirror_method`) or `host` (no source gets a session; managed sessions left
   from an earlier method are deleted).
+- `ENROLMENT_MUTATIONS_PER_SECOND` — the stack's `trafficMirrorEnrolmentRate`: the function's whole
+  budget of CreateTrafficMirrorSession calls a second, and the same again of
+  DeleteTrafficMirrorSession (EC2 throttles each API in its own bucket), above 0 and at most
+  `MAX_MUTATION_RATE`. A reconcile uses `RECONCILE_SHARE` of it and a batch of events the rest: the
+  function runs at most one of each at a time (`CONCURRENCY`, its reserved concurrency).
+
+Pace and deadline (docs/enrolment-at-scale.md)
+----------------------------------------------
+EC2 throttles each API per account and Region with a token bucket ("Request throttling for the
+Amazon EC2 API", https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html, read
+2026-12-07): CreateTrafficMirrorSession and DeleteTrafficMirrorSession are named in none of its
+special rows, so they fall in "Mutating actions": a bucket of 50, refilled 5 a second. The Describe*
+calls here are filtered and paginated, so they use the "Non-mutating actions" buckets (100, refilled
+20 a second), not the smaller unfiltered one (50, 10). The function keeps its own token bucket per
+API below those (`Pace`) and waits for a token before each call. Before each call it also looks at
+the Lambda deadline (`context.get_remaining_time_in_millis()`): when the wait plus
+`DEADLINE_MARGIN_S` (the worst case of one call with the client's timeouts and retries) no longer
+fits, it starts nothing more. Work left for that reason, or because EC2 still answered
+`RequestLimitExceeded` after botocore's retries, is *deferred*: recorded (`deferred`, with the
+reason), never raised; the next run does it. A reconcile never deletes from a partial listing: when
+the listing itself is deferred, the whole run is.
+
+Metrics
+-------
+Each run prints one JSON line to stdout (not through `logging`: Lambda's text log format prefixes
+logging lines, and CloudWatch's JSON metric filters need the whole event to be JSON), e.g.
+`{"EnrolmentFailed": 0, "EnrolmentPending": 12, "Stack": "prod", "mode": "reconcile"}`. The stack's
+metric filters turn it into `WallarmMirror` metrics with the dimension `Stack`.
+`EnrolmentPending` (sources left without a session by deferral) comes from reconciles only: they
+see the whole fleet, a batch of events does not.
 
 Events
 ------
-- EventBridge "EC2 Instance State-change Notification" with `detail.state == "running"`: ensure the
-  session for that instance's primary ENI (device index 0 on network card 0) if it carries the source
-  tags. Only that ENI is looked at.
+- SQS messages (`Records`, `eventSource` `aws:sqs`) whose bodies are EventBridge "EC2 Instance
+  State-change Notification" events with `detail.state == "running"`: a batch of launches. One
+  DescribeInstances per `FILTER_CHUNK` instance ids and one DescribeTrafficMirrorSessions per chunk
+  of their ENIs, then, for each instance carrying the source tags, ensure the session of its primary
+  ENI (device index 0 on network card 0). Only those ENIs are looked at.
+- One such EventBridge event on its own: the same for that one instance.
 - Anything else (the schedule, a manual test invoke, a state change to another state): reconcile.
   Every pending/running instance with the source tags gets its session; every managed session whose
   ENI is no longer the primary ENI of a pending/running instance with the source tags is deleted.
@@ -42,7 +75,10 @@ Events
   compared.
 
 Both return a JSON-able summary: `mode`, `created`, `deleted`, `unchanged`, `skipped` (each with a
-reason), `failed`. One JSON log line is written per action.
+reason), `failed`, `deferred` (each with a reason), `pending`, `calls` (API calls by name) and
+`throttled` (calls EC2 refused as throttled after retries). One JSON log line is written per
+action except the deferred ones, which are counted by reason in the summary line that every run
+logs.
 
 Errors
 ------
@@ -105,6 +141,7 @@ ENV_MANAGED_TAG_KEY = "MANAGED_TAG_KEY"
 ENV_MANAGED_TAG_VALUE = "MANAGED_TAG_VALUE"
 ENV_DESCRIPTION = "SESSION_DESCRIPTION"
 ENV_METHOD = "TRAFFIC_MIRROR_METHOD"
+ENV_MUTATION_RATE = "ENROLMENT_MUTATIONS_PER_SECOND"
 ENVIRONMENT_VARIABLES = (
     ENV_TARGET_ID,
     ENV_FILTER_ID,
@@ -116,6 +153,7 @@ ENVIRONMENT_VARIABLES = (
     ENV_MANAGED_TAG_VALUE,
     ENV_DESCRIPTION,
     ENV_METHOD,
+    ENV_MUTATION_RATE,
 )
 
 # trafficMirrorMethod's values, and the two ways an instance's traffic can be copied.
@@ -134,6 +172,45 @@ PAGE_SIZE = 200
 # Values per EC2 filter in one request (AWS documents no higher bound for these filters; 200 is the
 # limit it states for instance-id lists, used here for ENI ids too).
 FILTER_CHUNK = 200
+
+# -- pace (the EC2 figures are in the module docstring) ---------------------------------------------
+# EC2's bucket for CreateTrafficMirrorSession and for DeleteTrafficMirrorSession: 50, refilled 5/s.
+EC2_MUTATION_REFILL = 5.0
+# The function's default budget: 80% of EC2's refill, so other callers of these two APIs in the
+# account (a person, Terraform, another stack's function in its own share) keep a fifth of it and
+# EC2's burst of 50 absorbs an overlap; 5,000 sources still converge within an hour (the bench).
+DEFAULT_MUTATION_RATE = 4.0
+MAX_MUTATION_RATE = EC2_MUTATION_REFILL
+# At most one reconcile and one batch of events run at a time (the function's reserved concurrency);
+# the reconcile, which walks whole fleets, gets three quarters of the budget, a batch the rest, so
+# both together stay within it.
+CONCURRENCY = 2
+RECONCILE_SHARE = 0.75
+# Describe* calls (EC2: 100, refilled 20/s per API): a quarter of the refill per invocation, so two
+# invocations use half of it. A reconcile at rest makes one call per PAGE_SIZE items of each listing.
+DESCRIBE_RATE = 5.0
+# Seconds of each rate an invocation may spend at once (its client-side burst; EC2's own is 50).
+BURST_SECONDS = 2.0
+# The client: a call either answers or gives up within CALL_WORST_CASE_S. botocore's standard retry
+# mode retries throttling and transient errors with a backoff of at most 1 s, then 2 s.
+MAX_ATTEMPTS = 3
+CONNECT_TIMEOUT_S = 2
+READ_TIMEOUT_S = 6
+CALL_WORST_CASE_S = MAX_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + 1 + 2
+# botocore.config.Config(**CLIENT_CONFIG): the deployed client (simulations build theirs from it too).
+CLIENT_CONFIG: dict[str, Any] = {
+    "retries": {"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "read_timeout": READ_TIMEOUT_S,
+}
+# No call starts unless this much of the invocation is left after its wait for a token: the call
+# itself at its worst, and a few seconds to log the summary and the metric line.
+DEADLINE_MARGIN_S = CALL_WORST_CASE_S + 3
+# EC2's throttling answer (botocore retried it first); the others are other AWS APIs' names for it.
+THROTTLE_CODES = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
+# After this many throttled calls in a row a run stops mutating: the account's bucket is empty and
+# the schedule comes back in five minutes.
+THROTTLE_STOP = 3
 
 # Nitro families AWS lists as unable to be a traffic mirror source (traffic-mirroring-sessions.html).
 UNSUPPORTED_FAMILIES = frozenset(
@@ -199,6 +276,7 @@ class Settings:
     managed_tag_value: str
     description: str
     method: str = AWS_METHOD
+    mutation_rate: float = DEFAULT_MUTATION_RATE
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -241,6 +319,17 @@ class Settings:
         if method not in METHODS:
             problems.append(f"{ENV_METHOD}={method!r} is not one of {', '.join(METHODS)}")
 
+        raw_rate = environ.get(ENV_MUTATION_RATE, "").strip()
+        try:
+            rate = float(raw_rate)
+        except ValueError:
+            rate = float("nan")
+        if not 0 < rate <= MAX_MUTATION_RATE:  # NaN fails this too
+            problems.append(
+                f"{ENV_MUTATION_RATE}={raw_rate!r} is not a number of calls a second above 0 and at most"
+                f" {MAX_MUTATION_RATE:g} (EC2's refill for CreateTrafficMirrorSession)"
+            )
+
         settings = cls(
             target_id=text(ENV_TARGET_ID),
             filter_id=text(ENV_FILTER_ID),
@@ -252,6 +341,7 @@ class Settings:
             managed_tag_value=text(ENV_MANAGED_TAG_VALUE),
             description=text(ENV_DESCRIPTION),
             method=method,
+            mutation_rate=rate,
         )
         if problems:
             raise ConfigurationError("the enrolment function's environment is invalid: " + "; ".join(problems))
@@ -271,6 +361,29 @@ def running_instance_id(event: Mapping[str, Any]) -> str | None:
         return None
     instance_id = detail.get("instance-id")
     return instance_id if isinstance(instance_id, str) and instance_id.startswith("i-") else None
+
+
+def running_instance_ids(event: Mapping[str, Any]) -> list[str] | None:
+    """The instance ids of a batch of "running" events (SQS records, or one EventBridge event), in
+    order and once each; None when the event is not one of those (the schedule: reconcile).
+
+    A record whose body is not a "running" event is ignored: the queue only receives them, and a
+    reconcile would not be what a malformed message asks for.
+    """
+    records = event.get("Records")
+    if isinstance(records, list):
+        found: dict[str, None] = {}
+        for record in records:
+            try:
+                body = json.loads(record.get("body") or "")
+            except (AttributeError, TypeError, ValueError):
+                continue
+            instance_id = running_instance_id(body) if isinstance(body, Mapping) else None
+            if instance_id:
+                found[instance_id] = None
+        return list(found)
+    instance_id = running_instance_id(event)
+    return [instance_id] if instance_id else None
 
 
 def tags_of(resource: Mapping[str, Any]) -> dict[str, str]:
@@ -357,6 +470,87 @@ def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Pace and deadline
+
+
+class OutOfTime(Exception):
+    """No call may start: the invocation's deadline is too close (the work is deferred, not failed)."""
+
+
+class TokenBucket:
+    """A client-side token bucket: `rate` calls a second, at most `burst` saved up (starts full)."""
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError(f"a token bucket needs a rate above 0 and a burst of at least 1, not {rate}/{burst}")
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.tokens = burst
+        self.stamp = clock()
+
+    def wait(self) -> float:
+        """Seconds until a token is there (0 when one is)."""
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.stamp) * self.rate)
+        self.stamp = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1
+
+
+class Pace:
+    """Every AWS call of one invocation goes through `before`: it waits for the call's token and
+    refuses (`OutOfTime`) when the wait and `margin` no longer fit before the deadline."""
+
+    def __init__(
+        self,
+        mutation_rate: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        remaining: Callable[[], float],
+        margin: float = DEADLINE_MARGIN_S,
+    ) -> None:
+        self.mutation_rate = mutation_rate
+        self.clock = clock
+        self.sleep = sleep
+        self.remaining = remaining
+        self.margin = margin
+        self.buckets: dict[str, TokenBucket] = {}
+        self.calls: dict[str, int] = {}
+
+    def _bucket(self, api: str) -> TokenBucket:
+        if api not in self.buckets:
+            rate = DESCRIBE_RATE if api.startswith("Describe") else self.mutation_rate
+            self.buckets[api] = TokenBucket(rate, max(1.0, rate * BURST_SECONDS), self.clock)
+        return self.buckets[api]
+
+    def before(self, api: str) -> None:
+        bucket = self._bucket(api)
+        wait = bucket.wait()
+        if self.remaining() - wait < self.margin:
+            raise OutOfTime(f"{self.remaining():.0f} s left: {api} would end within {self.margin} s of the deadline")
+        if wait > 0:
+            self.sleep(wait)
+            bucket.wait()
+        bucket.take()
+        self.calls[api] = self.calls.get(api, 0) + 1
+
+
+def no_deadline() -> float:
+    """`remaining` outside Lambda (tests, a person's shell): no deadline."""
+    return float("inf")
+
+
+def lambda_remaining(context: Any) -> Callable[[], float]:
+    """Seconds left in this invocation, from the Lambda context (`no_deadline` without one)."""
+    if context is None or not callable(getattr(context, "get_remaining_time_in_millis", None)):
+        return no_deadline
+    return lambda: context.get_remaining_time_in_millis() / 1000
+
+
+# ---------------------------------------------------------------------------------------------------
 # The work
 
 
@@ -370,6 +564,11 @@ class Summary:
     unchanged: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
+    deferred: list[dict[str, str]] = field(default_factory=list)
+
+    def defer(self, reason: str, **details: str | None) -> None:
+        """Keep work left for the next run; not logged one by one (a large fleet defers thousands)."""
+        self.deferred.append({**{key: value for key, value in details.items() if value is not None}, "reason": reason})
 
     def record(self, action: str, **details: str | None) -> None:
         """Keep one action and log it as one JSON line."""
@@ -386,24 +585,70 @@ class Summary:
             "unchanged": self.unchanged,
             "skipped": self.skipped,
             "failed": self.failed,
+            "deferred": self.deferred,
         }
+
+
+# Why work was deferred (the `reason` of each `deferred` entry).
+DEFERRED_DEADLINE = "the Lambda deadline is near: left for the next run"
+DEFERRED_THROTTLED = "EC2 throttled the call after botocore's retries: left for the next run"
+DEFERRED_STOPPED = f"EC2 throttled {THROTTLE_STOP} calls in a row: this run stopped changing sessions"
+
+
+def api_name(operation: str) -> str:
+    """boto3's method name as EC2's API name: describe_instances -> DescribeInstances."""
+    return "".join(part.title() for part in operation.split("_"))
 
 
 class Enrolment:
     """One invocation's view of the account: lists, compares, creates and deletes sessions."""
 
-    def __init__(self, settings: Settings, ec2: Any, mode: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        ec2: Any,
+        mode: str,
+        clock: Callable[[], float] = time.time,
+        pace: Pace | None = None,
+    ) -> None:
         self.settings = settings
         self.ec2 = ec2
         self.clock = clock
+        self.pace = pace or Pace(settings.mutation_rate, clock, time.sleep, no_deadline)
         self.summary = Summary(mode)
+        # Why this run changes nothing more (the deadline, or EC2's throttling), once it is so.
+        self.stopped: str | None = None
+        self.throttled = 0
+        self._throttled_in_a_row = 0
+        # Sources left without a session by deferral (reconcile only; None when the listing itself
+        # was deferred and the run cannot know).
+        self.pending: int | None = None
 
-    # -- listings (every one paginated; a failure here raises: nothing sensible can follow) --------
+    def _deferral(self, error: BaseException) -> str | None:
+        """The deferral reason when `error` is the deadline or EC2's throttling; None for real errors."""
+        if isinstance(error, OutOfTime):
+            self.stopped = DEFERRED_DEADLINE
+            return DEFERRED_DEADLINE
+        code = aws_error(error)
+        if code and code[0] in THROTTLE_CODES:
+            self.throttled += 1
+            self._throttled_in_a_row += 1
+            if self._throttled_in_a_row >= THROTTLE_STOP:
+                self.stopped = DEFERRED_STOPPED
+            return DEFERRED_THROTTLED
+        return None
+
+    # -- listings (every one paginated and paced; a failure here raises: nothing sensible can follow,
+    # except the deadline or throttling, which defer what depended on the listing) ----------------
 
     def _pages(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        api = api_name(operation)
         paginator = self.ec2.get_paginator(operation)
+        self.pace.before(api)
         for page in paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE}):
             yield from page.get(key) or []
+            if page.get("NextToken"):
+                self.pace.before(api)  # the paginator calls again when this generator resumes
 
     def _instances(self, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for reservation in self._pages("describe_instances", "Reservations", Filters=filters):
@@ -417,8 +662,8 @@ class Enrolment:
             if carries_all(tags_of(instance), self.settings.source_tags):
                 yield instance
 
-    def _managed_sessions(self, eni: str | None = None) -> list[dict[str, Any]]:
-        filters = [{"Name": "network-interface-id", "Values": [eni]}] if eni else []
+    def _managed_sessions(self, enis: list[str] | None = None) -> list[dict[str, Any]]:
+        filters = [{"Name": "network-interface-id", "Values": enis}] if enis else []
         sessions = self._pages("describe_traffic_mirror_sessions", "TrafficMirrorSessions", Filters=filters)
         return [session for session in sessions if self._is_managed(session)]
 
@@ -437,45 +682,106 @@ class Enrolment:
     # -- the two modes ----------------------------------------------------------------------------
 
     def enrol_instance(self, instance_id: str) -> None:
-        """The "running" event: ensure the session of this one instance's primary ENI."""
-        found = list(self._instances([{"Name": "instance-id", "Values": [instance_id]}]))
-        if not found:
+        """One "running" event: ensure the session of this one instance's primary ENI."""
+        self.enrol_instances([instance_id])
+
+    def enrol_instances(self, instance_ids: list[str]) -> None:
+        """A batch of "running" events: per chunk of ids, one DescribeInstances and one
+        DescribeTrafficMirrorSessions, then the session of each source's primary ENI."""
+        for chunk in _chunks(instance_ids, FILTER_CHUNK):
+            try:
+                found = {i["InstanceId"]: i for i in self._instances([{"Name": "instance-id", "Values": chunk}])}
+            except Exception as error:
+                reason = self._deferral(error)
+                if reason is None:
+                    raise
+                for instance_id in chunk:
+                    self.summary.defer(reason, instance=instance_id)
+                continue
+            wanted: dict[str, dict[str, Any]] = {}
+            for instance_id in chunk:
+                eni = self._event_source_eni(instance_id, found.get(instance_id))
+                if eni is not None:
+                    wanted[eni] = found[instance_id]
+            if not wanted:
+                continue
+            try:
+                sessions = self._managed_sessions(sorted(wanted))
+            except Exception as error:
+                reason = self._deferral(error)
+                if reason is None:
+                    raise
+                for eni, instance in sorted(wanted.items()):
+                    self.summary.defer(reason, instance=instance["InstanceId"], eni=eni)
+                continue
+            by_eni: dict[str, list[dict[str, Any]]] = {}
+            for session in sessions:
+                by_eni.setdefault(session["NetworkInterfaceId"], []).append(session)
+            for eni in sorted(wanted):
+                instance = wanted[eni]
+                self._guarded(
+                    instance["InstanceId"], eni, functools.partial(self._ensure, instance, eni, by_eni.get(eni, []))
+                )
+
+    def _event_source_eni(self, instance_id: str, instance: Mapping[str, Any] | None) -> str | None:
+        if instance is None:
             # DescribeInstances is eventually consistent; the schedule picks the instance up later.
             self.summary.record("skipped", instance=instance_id, reason="not listed by DescribeInstances yet")
-            return
-        instance = found[0]
+            return None
         state = instance.get("State", {}).get("Name", "unknown")
         if state not in LIVE_STATES:
             self.summary.record("skipped", instance=instance_id, reason=f"the instance is {state} by now")
-            return
+            return None
         if not carries_all(tags_of(instance), self.settings.source_tags):
             self.summary.record("skipped", instance=instance_id, reason="does not carry all the source tags")
-            return
-        eni = self._enrollable_eni(instance)
-        if eni is not None:
-            self._guarded(instance_id, eni, lambda: self._ensure(instance, eni, self._managed_sessions(eni)))
+            return None
+        return self._enrollable_eni(instance)
 
     def reconcile(self) -> None:
-        """The schedule: sessions for every source instance, none for anything else."""
+        """The schedule: sessions for every source instance, none for anything else.
+
+        Nothing is deleted unless both listings are complete: when the deadline or throttling cuts
+        one short, the whole run is deferred.
+        """
         wanted: dict[str, dict[str, Any]] = {}
-        for instance in self._source_instances():
-            eni = self._enrollable_eni(instance)
-            if eni is not None:
-                wanted[eni] = instance
         by_eni: dict[str, list[dict[str, Any]]] = {}
-        for session in self._managed_sessions():
-            by_eni.setdefault(session["NetworkInterfaceId"], []).append(session)
+        try:
+            for instance in self._source_instances():
+                eni = self._enrollable_eni(instance)
+                if eni is not None:
+                    wanted[eni] = instance
+            for session in self._managed_sessions():
+                by_eni.setdefault(session["NetworkInterfaceId"], []).append(session)
+        except Exception as error:
+            reason = self._deferral(error)
+            if reason is None:
+                raise
+            self.summary.defer(reason, listing="instances and sessions")
+            return
 
         orphans = {eni: sessions for eni, sessions in by_eni.items() if eni not in wanted}
         if orphans:
-            self._retire(orphans)
+            try:
+                self._retire(orphans)
+            except Exception as error:
+                reason = self._deferral(error)
+                if reason is None:
+                    raise
+                for eni, sessions in sorted(orphans.items()):
+                    for session in sessions:
+                        self.summary.defer(reason, eni=eni, session=session["TrafficMirrorSessionId"])
+        pending = 0
         for eni in sorted(wanted):
             instance, managed = wanted[eni], by_eni.get(eni, [])
+            deferred = len(self.summary.deferred)
             self._guarded(
                 instance["InstanceId"],
                 eni,
                 functools.partial(self._ensure, instance, eni, managed),
             )
+            if len(self.summary.deferred) > deferred and not any(self._has_our_settings(s) for s in managed):
+                pending += 1
+        self.pending = pending
 
     # -- steps --------------------------------------------------------------------------------------
 
@@ -501,13 +807,23 @@ class Enrolment:
         return f"trafficMirrorMethod is {method} and AWS cannot mirror {instance_type}: the host script copies it"
 
     def _guarded(self, instance_id: str | None, eni: str, step: Callable[[], None]) -> None:
-        # One instance's trouble must not stop the others; it is raised at the end of the run.
+        # One instance's trouble must not stop the others; it is raised at the end of the run. The
+        # deadline and throttling are not trouble: the step is deferred.
+        if self.stopped:
+            self.summary.defer(self.stopped, instance=instance_id, eni=eni)
+            return
         try:
             step()
         except Exception as error:
+            reason = self._deferral(error)
+            if reason is not None:
+                self.summary.defer(reason, instance=instance_id, eni=eni)
+                return
             code = aws_error(error)
             message = f"{code[0]}: {code[1]}" if code else f"{type(error).__name__}: {error}"
             self.summary.record("failed", instance=instance_id, eni=eni, error=message)
+        else:
+            self._throttled_in_a_row = 0
 
     def _ensure(self, instance: Mapping[str, Any], eni: str, managed: list[dict[str, Any]]) -> None:
         instance_id = instance["InstanceId"]
@@ -533,6 +849,7 @@ class Enrolment:
             {"Key": settings.managed_tag_key, "Value": settings.managed_tag_value},
             {"Key": NAME_TAG_KEY, "Value": f"{settings.stack}-{eni}"},
         ]
+        self.pace.before("CreateTrafficMirrorSession")
         try:
             response = self.ec2.create_traffic_mirror_session(
                 NetworkInterfaceId=eni,
@@ -546,6 +863,8 @@ class Enrolment:
             )
         except Exception as error:
             code, message = aws_error(error) or ("", "")
+            if code in THROTTLE_CODES:
+                raise  # deferred by _guarded: nothing was created
             if code in ENI_GONE_CODES:
                 self.summary.record("skipped", instance=instance_id, eni=eni, reason=f"the ENI is gone ({code})")
                 return
@@ -553,7 +872,7 @@ class Enrolment:
                 self.summary.record("skipped", instance=instance_id, eni=eni, reason=f"AWS: {code}: {message}")
                 return
             # A concurrent run may have created it (duplicate session number, per-ENI limit): look again.
-            now = [s for s in self._managed_sessions(eni) if self._has_our_settings(s)]
+            now = [s for s in self._managed_sessions([eni]) if self._has_our_settings(s)]
             if now:
                 self.summary.record(
                     "unchanged",
@@ -572,6 +891,7 @@ class Enrolment:
         if not self._is_managed(session):
             # Every caller passes managed sessions only; this guard keeps it that way.
             raise RuntimeError(f"refusing to delete {session_id}: it does not carry the managed-by tag")
+        self.pace.before("DeleteTrafficMirrorSession")
         try:
             self.ec2.delete_traffic_mirror_session(TrafficMirrorSessionId=session_id)
         except Exception as error:
@@ -653,29 +973,56 @@ def _ec2_client() -> Any:
         import boto3
         from botocore.config import Config
 
-        # Standard retries ride out throttling (RequestLimitExceeded) of a burst of launches.
-        _CLIENT = boto3.client("ec2", config=Config(retries={"mode": "standard", "max_attempts": 8}))
+        # Standard retries ride out a moment of throttling; the timeouts and attempts bound one call
+        # (CALL_WORST_CASE_S), which the deadline margin relies on. Throttling that outlasts them
+        # is deferral, not failure.
+        _CLIENT = boto3.client("ec2", config=Config(**CLIENT_CONFIG))
     return _CLIENT
 
 
+def metric_line(stack: str, mode: str, failed: int, pending: int | None) -> str:
+    """The JSON line the stack's metric filters read (`EnrolmentPending` from reconciles only)."""
+    values: dict[str, Any] = {"Stack": stack, "mode": mode, "EnrolmentFailed": failed}
+    if mode == "reconcile" and pending is not None:
+        values["EnrolmentPending"] = pending
+    return json.dumps(values, sort_keys=True)
+
+
 def run(
-    event: Mapping[str, Any], settings: Settings, ec2: Any, clock: Callable[[], float] = time.time
+    event: Mapping[str, Any],
+    settings: Settings,
+    ec2: Any,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    remaining: Callable[[], float] = no_deadline,
 ) -> dict[str, Any]:
-    """Handle one event with the given client; raise `EnrolmentFailed` after the fact if anything failed."""
-    instance_id = running_instance_id(event)
-    enrolment = Enrolment(settings, ec2, "instance" if instance_id else "reconcile", clock)
-    if instance_id:
-        enrolment.enrol_instance(instance_id)
-    else:
+    """Handle one event with the given client; raise `EnrolmentFailed` after the fact if anything failed.
+
+    `clock`, `sleep` and `remaining` (seconds left before the deadline) are Lambda's own unless a
+    simulation passes its own.
+    """
+    instance_ids = running_instance_ids(event)
+    mode = "reconcile" if instance_ids is None else "instance"
+    share = RECONCILE_SHARE if mode == "reconcile" else 1 - RECONCILE_SHARE
+    pace = Pace(settings.mutation_rate * share, clock, sleep, remaining)
+    enrolment = Enrolment(settings, ec2, mode, clock, pace)
+    if instance_ids is None:
         enrolment.reconcile()
+    else:
+        enrolment.enrol_instances(instance_ids)
     summary = enrolment.summary.as_dict()
+    summary.update(pending=enrolment.pending, calls=dict(pace.calls), throttled=enrolment.throttled)
     counts = {key: len(value) if isinstance(value, list) else value for key, value in summary.items()}
-    LOG.info(json.dumps({"summary": counts}, sort_keys=True))
+    reasons: dict[str, int] = {}
+    for entry in summary["deferred"]:
+        reasons[entry["reason"]] = reasons.get(entry["reason"], 0) + 1
+    LOG.info(json.dumps({"summary": counts, "deferred": reasons}, sort_keys=True))
+    print(metric_line(settings.stack, mode, len(summary["failed"]), enrolment.pending), flush=True)
     if summary["failed"]:
         raise EnrolmentFailed(summary)
     return summary
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point (EventBridge state-change events and the reconcile schedule)."""
-    return run(event, Settings.from_environ(os.environ), _ec2_client())
+    """Lambda entry point (batches of "running" events from SQS, and the reconcile schedule)."""
+    return run(event, Settings.from_environ(os.environ), _ec2_client(), remaining=lambda_remaining(context))
