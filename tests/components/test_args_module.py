@@ -7,7 +7,12 @@ from pathlib import Path
 
 from wallarm_mirror.components import args as args_module
 from wallarm_mirror.config import StackConfig
-from wallarm_mirror.config.reference import NETWORK_STACK_KEYS, PROGRAM_ONLY_KEYS, args_module_source
+from wallarm_mirror.config.reference import (
+    NETWORK_STACK_KEYS,
+    NODE_REQUIRED_KEYS,
+    PROGRAM_ONLY_KEYS,
+    args_module_source,
+)
 
 ARGS_FILE = Path(args_module.__file__)
 
@@ -43,20 +48,28 @@ def test_every_config_key_is_an_args_field_with_its_description_as_docstring():
 
 def test_required_fields_are_the_models():
     # vpcId may come from networkStack in a stack file; the component has no network stack to read.
-    required = {name for name, info in StackConfig.model_fields.items() if info.is_required()} | NETWORK_STACK_KEYS
+    # The token: optional in the model for a spoke only (which has NativeSpokeArgs), required here.
+    required = (
+        {name for name, info in StackConfig.model_fields.items() if info.is_required()}
+        | NETWORK_STACK_KEYS
+        | NODE_REQUIRED_KEYS
+    )
     assert required == args_module.WallarmMirrorArgs.__required_keys__ == {"vpc_id", "token"}
 
 
 def test_each_analysers_args_hold_its_own_keys_and_require_what_it_requires():
-    from wallarm_mirror.config.analyzers import NATIVE_NODE_ONLY, NGINX_NODE_ONLY
+    from wallarm_mirror.config.analyzers import NATIVE_NODE_ONLY, NGINX_NODE_ONLY, SPOKE_ONLY, refused_keys
 
     by_alias = {info.alias or name: name for name, info in StackConfig.model_fields.items()}
     nginx = set(args_module.NginxAnalyserArgs.__annotations__)
     native = set(args_module.NativeAnalyserArgs.__annotations__)
+    spoke = set(args_module.NativeSpokeArgs.__annotations__)
     everything = set(args_module.WallarmMirrorArgs.__annotations__)
-    assert "analyzer" not in nginx | native
-    assert nginx == everything - {"analyzer"} - {by_alias[key] for key in NATIVE_NODE_ONLY}
-    assert native == everything - {"analyzer"} - {by_alias[key] for key in NGINX_NODE_ONLY}
+    assert "analyzer" not in nginx | native | spoke
+    assert nginx == everything - {"analyzer"} - {by_alias[key] for key in {*NATIVE_NODE_ONLY, *SPOKE_ONLY}}
+    assert native == everything - {"analyzer"} - {by_alias[key] for key in {*NGINX_NODE_ONLY, *SPOKE_ONLY}}
+    assert spoke == everything - {"analyzer"} - {by_alias[key] for key in refused_keys("nativeSpoke")}
+    assert args_module.NativeSpokeArgs.__required_keys__ == {"hub_outputs", "mirror_source_cidrs"}
     assert args_module.NginxAnalyserArgs.__required_keys__ == {"vpc_id", "token", "alb_subnet_ids"}
     assert args_module.NativeAnalyserArgs.__required_keys__ == {
         "vpc_id",

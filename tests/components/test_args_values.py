@@ -25,7 +25,8 @@ BASE: dict[str, Any] = {
     "token": "placeholder-token-value",
 }
 ARGS = list(WallarmMirrorArgs.__annotations__)  # the TypedDict's fields, in order
-LATE = OUTPUT_SCALARS | OUTPUT_LISTS | OUTPUT_ITEM_LISTS
+# hub_outputs: a spoke's hub may be a StackReference's outputs (checked when they resolve).
+LATE = OUTPUT_SCALARS | OUTPUT_LISTS | OUTPUT_ITEM_LISTS | {"hub_outputs"}
 KNOWN_ONLY = [key for key in ARGS if key not in LATE]
 
 

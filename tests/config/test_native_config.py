@@ -57,7 +57,7 @@ def test_graviton_types_are_fine_for_the_native_node_only():
 @pytest.mark.parametrize(
     ("key", "value", "said"),
     [
-        ("analyzer", "native", "Input should be 'nginxNode' or 'nativeNode'"),
+        ("analyzer", "native", "Input should be 'nginxNode', 'nativeNode' or 'nativeSpoke'"),
         ("nativeNodeVersion", "0.23.9", "is older than 0.24.0"),
         ("nativeNodeVersion", "latest", "is not a version like 0.25.5"),
         ("nativeNodeInstallerSha256", "A" * 64, "is not a SHA-256"),

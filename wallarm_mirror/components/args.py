@@ -1,7 +1,7 @@
 """The components' args: one field per stack config key (generated, do not edit).
 
-WallarmMirrorArgs takes every key (either analyser); NginxAnalyserArgs and NativeAnalyserArgs take
-only the keys of their analyser, and require what it requires.
+WallarmMirrorArgs takes every key (any analyser); NginxAnalyserArgs, NativeAnalyserArgs and
+NativeSpokeArgs take only the keys of their analyser, and require what it requires.
 
 Regenerate with `python -m wallarm_mirror config-reference --args-module >
 wallarm_mirror/components/args.py`; a test keeps it equal to the config model. Each field's
@@ -20,7 +20,10 @@ class WallarmMirrorArgs(TypedDict, total=False):
     """What one Wallarm mirror analyser is built from; the same rules as the stack config."""
 
     analyzer: NotRequired[str]
-    """What analyses the copy: nginxNode (the web tier mirrors HTTP requests to an internal ALB) or nativeNode (AWS VPC Traffic Mirroring copies packets to an NLB of Wallarm Native Nodes). One of: nginxNode, nativeNode. Config key: wallarm-mirror:analyzer; default "nginxNode"."""
+    """What analyses the copy: nginxNode (the web tier mirrors HTTP requests to an internal ALB) or nativeNode (AWS VPC Traffic Mirroring copies packets to an NLB of Wallarm Native Nodes) or nativeSpoke (this account's web tier is mirrored to a nativeNode hub in another account or VPC; no NLB, no nodes). One of: nginxNode, nativeNode, nativeSpoke. Config key: wallarm-mirror:analyzer; default "nginxNode"."""
+
+    hub_outputs: NotRequired[Mapping[str, Any]]
+    """nativeSpoke: the hub's outputs, named as `pulumi stack output --json` of the hub prints them (traffic_mirror_target_id, traffic_mirror_target_arn, nlb_dns_name, traffic_mirror_vni, traffic_mirror_ports, mirror_source_cidrs; others are ignored). Config key: wallarm-mirror:hubOutputs; default {}."""
 
     vpc_id: Required[pulumi.Input[str]]
     """VPC that holds the ALB and the nodes. Config key: wallarm-mirror:vpcId."""
@@ -32,7 +35,7 @@ class WallarmMirrorArgs(TypedDict, total=False):
     """Subnets of the Wallarm nodes; defaults to albSubnetIds. nativeNode: required, and the NLB's subnets too. Config key: wallarm-mirror:nodeSubnetIds."""
 
     mirror_source_cidrs: NotRequired[Sequence[str]]
-    """CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule (nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes). Config key: wallarm-mirror:mirrorSourceCidrs; default []."""
+    """CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule (nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes; nativeSpoke: the mirrored subnets, each inside one of the hub's). Config key: wallarm-mirror:mirrorSourceCidrs; default []."""
 
     mirror_source_security_group_ids: NotRequired[Sequence[pulumi.Input[str]]]
     """Security groups of the web servers that mirror traffic; each gets one ALB ingress rule. Config key: wallarm-mirror:mirrorSourceSecurityGroupIds; default []."""
@@ -195,7 +198,7 @@ class NginxAnalyserArgs(TypedDict, total=False):
     """Subnets of the Wallarm nodes; defaults to albSubnetIds. nativeNode: required, and the NLB's subnets too. Config key: wallarm-mirror:nodeSubnetIds."""
 
     mirror_source_cidrs: NotRequired[Sequence[str]]
-    """CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule (nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes). Config key: wallarm-mirror:mirrorSourceCidrs; default []."""
+    """CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule (nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes; nativeSpoke: the mirrored subnets, each inside one of the hub's). Config key: wallarm-mirror:mirrorSourceCidrs; default []."""
 
     mirror_source_security_group_ids: NotRequired[Sequence[pulumi.Input[str]]]
     """Security groups of the web servers that mirror traffic; each gets one ALB ingress rule. Config key: wallarm-mirror:mirrorSourceSecurityGroupIds; default []."""
@@ -325,7 +328,7 @@ class NativeAnalyserArgs(TypedDict, total=False):
     """Subnets of the Wallarm nodes; defaults to albSubnetIds. nativeNode: required, and the NLB's subnets too. Config key: wallarm-mirror:nodeSubnetIds."""
 
     mirror_source_cidrs: Required[Sequence[str]]
-    """CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule (nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes). Config key: wallarm-mirror:mirrorSourceCidrs."""
+    """CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule (nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes; nativeSpoke: the mirrored subnets, each inside one of the hub's). Config key: wallarm-mirror:mirrorSourceCidrs."""
 
     node_egress_cidrs: NotRequired[Sequence[str]]
     """Where nodes may open HTTPS (443): the Wallarm Cloud, AWS APIs. Narrow it behind a proxy. Config key: wallarm-mirror:nodeEgressCidrs; default ["0.0.0.0/0"]."""
@@ -410,6 +413,43 @@ class NativeAnalyserArgs(TypedDict, total=False):
 
     extra_policy_arns: NotRequired[Sequence[pulumi.Input[str]]]
     """More IAM policies for the node role. Config key: wallarm-mirror:extraPolicyArns; default []."""
+
+    tags: NotRequired[Mapping[str, str]]
+    """Tags on every taggable resource, with app and stack. Config key: wallarm-mirror:tags; default {}."""
+
+
+class NativeSpokeArgs(TypedDict, total=False):
+    """What a spoke is built from: its web tier enrolled into a hub's analyser (no NLB, no nodes)."""
+
+    hub_outputs: Required[Mapping[str, Any]]
+    """nativeSpoke: the hub's outputs, named as `pulumi stack output --json` of the hub prints them (traffic_mirror_target_id, traffic_mirror_target_arn, nlb_dns_name, traffic_mirror_vni, traffic_mirror_ports, mirror_source_cidrs; others are ignored). Config key: wallarm-mirror:hubOutputs."""
+
+    mirror_source_cidrs: Required[Sequence[str]]
+    """CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule (nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes; nativeSpoke: the mirrored subnets, each inside one of the hub's). Config key: wallarm-mirror:mirrorSourceCidrs."""
+
+    traffic_mirror_source_eni_ids: NotRequired[Sequence[pulumi.Input[str]]]
+    """Network interfaces whose traffic is mirrored (one session each). Config key: wallarm-mirror:trafficMirrorSourceEniIds; default []."""
+
+    traffic_mirror_source_tags: NotRequired[Mapping[str, str]]
+    """Instances carrying all these tags get their primary network interface mirrored, also those launched later (an enrolment Lambda). Config key: wallarm-mirror:trafficMirrorSourceTags; default {}."""
+
+    traffic_mirror_method: NotRequired[str]
+    """How tagged instances are copied: aws (a traffic mirror session), host (tc + VXLAN on the host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere). One of: auto, aws, host. Config key: wallarm-mirror:trafficMirrorMethod; default "auto"."""
+
+    traffic_mirror_ipv6: NotRequired[bool]
+    """Mirror IPv6 too (dual-stack sources): four filter rules per port instead of two, so at most 2 ports (5 with false). Config key: wallarm-mirror:trafficMirrorIpv6; default true."""
+
+    traffic_mirror_session_number: NotRequired[int]
+    """Priority of our sessions among those on the same interface (1 first). Config key: wallarm-mirror:trafficMirrorSessionNumber; default 1."""
+
+    traffic_mirror_enrolment_rate: NotRequired[float]
+    """Traffic mirror sessions the enrolment function may create (and, apart, delete) a second; EC2 refills 5 a second for each, the default leaves a fifth to the account's other callers. Config key: wallarm-mirror:trafficMirrorEnrolmentRate; default 4.0."""
+
+    alarms_enabled: NotRequired[bool]
+    """CloudWatch alarms for a blind or struggling analyser. Config key: wallarm-mirror:alarmsEnabled; default true."""
+
+    alarm_topic_arn: NotRequired[pulumi.Input[str]]
+    """SNS topic for alarm actions; without it the stack creates one. Config key: wallarm-mirror:alarmTopicArn."""
 
     tags: NotRequired[Mapping[str, str]]
     """Tags on every taggable resource, with app and stack. Config key: wallarm-mirror:tags; default {}."""

@@ -17,6 +17,8 @@ PRODUCTION_STACK = re.compile(r"(^|[-_.])prod(uction)?($|[-_.])")
 def advice(config: StackConfig, stack: str) -> list[str]:
     """Valid but unwise settings, as warnings (never errors)."""
     notes = []
+    if config.spoke:
+        return spoke_advice(config, stack)
     if PRODUCTION_STACK.search(stack):
         where = f"stack {stack} looks like production, but"
         if config.min_size < 2:
@@ -81,6 +83,23 @@ _OTHER_TYPES = {
     "would copy them on the host).",
     "host": "With trafficMirrorMethod host the host script copies every tagged instance, whatever its type.",
 }
+
+
+def spoke_advice(config: StackConfig, stack: str) -> list[str]:
+    """A spoke runs no nodes: only what concerns its sources and its enrolment alarms."""
+    notes = [
+        "analyzer nativeSpoke: the copies leave this VPC for the hub's NLB; the route from the mirrored "
+        "subnets to the hub's NLB subnets (transit gateway or peering), the network ACLs and the hub's "
+        f"{NAMESPACE}:mirrorSourceCidrs are yours to set (docs/organisation.md). `status` checks the routes.",
+        "analyzer nativeSpoke: not every instance type can be a traffic mirror source (AWS's list). "
+        f"Cannot be one: {UNSUPPORTED_SOURCE_FAMILIES}. {_OTHER_TYPES[config.traffic_mirror_method]}",
+    ]
+    if PRODUCTION_STACK.search(stack) and not config.alarms_enabled:
+        notes.append(
+            f"stack {stack} looks like production, but {NAMESPACE}:alarmsEnabled is false: nobody learns when "
+            "this spoke's enrolment fails."
+        )
+    return notes
 
 
 def native_advice(config: StackConfig) -> list[str]:

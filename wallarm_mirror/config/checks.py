@@ -142,8 +142,9 @@ def network_outputs(v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
 
 def vpc_id(v: str | None, info: ValidationInfo) -> str | None:
     if v is None:
-        # Unset is fine when networkStack supplies it (a refused networkStack has its own sentence).
-        if info.data.get("network_stack", "") is None:
+        # Unset is fine when networkStack supplies it (a refused networkStack has its own sentence),
+        # and on a spoke, which builds nothing in a VPC of its own.
+        if info.data.get("network_stack", "") is None and info.data.get("analyzer") != "nativeSpoke":
             raise PydanticCustomError("missing", "Field required")  # the 'required but not set' sentence
         return v
     if not _VPC_ID.fullmatch(v):
@@ -187,7 +188,11 @@ def cidrs(v: list[str], info: ValidationInfo) -> list[str]:
                 f"{text} would let the whole world send traffic to the analyzer; list the web servers' own CIDRs",
                 [index],
             )
-    if not v and info.field_name == "mirror_source_cidrs" and info.data.get("analyzer") == "nativeNode":
+    if (
+        not v
+        and info.field_name == "mirror_source_cidrs"
+        and info.data.get("analyzer") in ("nativeNode", "nativeSpoke")
+    ):
         raise ValueError(
             "is not set or empty; list the subnets of the mirrored network interfaces (the nodes accept VXLAN on "
             "UDP 4789 from these only)"
@@ -198,7 +203,7 @@ def cidrs(v: list[str], info: ValidationInfo) -> list[str]:
 def source_security_groups(v: list[str], info: ValidationInfo) -> list[str]:
     ids(v, _SG_ID, "security group id", "sg-0123456789abcdef0")
     # Only judge the total when the CIDR list itself was valid (it is then in info.data).
-    if info.data.get("analyzer") == "nativeNode":
+    if info.data.get("analyzer") in ("nativeNode", "nativeSpoke"):
         return v  # mirrorSourceCidrs is required on its own there (see cidrs)
     if not v and info.data.get("mirror_source_cidrs") == []:
         raise ValueError(
@@ -211,7 +216,11 @@ def source_security_groups(v: list[str], info: ValidationInfo) -> list[str]:
 # --- Wallarm node ----------------------------------------------------------------------------
 
 
-def token(v: SecretStr) -> SecretStr:
+def token(v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+    if v is None:
+        if info.data.get("analyzer") == "nativeSpoke":
+            return v  # a spoke runs no nodes (and analyzers.py refuses a token there)
+        raise PydanticCustomError("missing", "Field required")  # the 'required but not set' sentence
     text = v.get_secret_value()
     if not text.strip():
         raise ValueError("is empty; copy the node token from Wallarm Console")

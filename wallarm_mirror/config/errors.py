@@ -30,6 +30,9 @@ FIXES: dict[str, str] = {
     "trafficMirrorSourceEniIds": "pulumi config set --path 'wallarm-mirror:trafficMirrorSourceEniIds[0]' eni-...",
     "trafficMirrorSourceTags": "pulumi config set --path 'wallarm-mirror:trafficMirrorSourceTags.role' web",
     "trafficMirrorPorts": "pulumi config set --path 'wallarm-mirror:trafficMirrorPorts[0]' 80",
+    "hubStack": "pulumi config set wallarm-mirror:hubStack <org>/wallarm-mirror/<hub stack>",
+    "hubOutputs": "keep one of wallarm-mirror:hubStack (pulumi config set wallarm-mirror:hubStack "
+    "<org>/wallarm-mirror/<hub stack>) and wallarm-mirror:hubOutputs (the hub's `pulumi stack output --json`)",
 }
 
 

@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from ..mirror import MirrorOptions
 from ..node.profiles import DEFAULT_NODE_VERSION, NodeProfile, profile_for
-from . import checks, native_checks
+from . import checks, native_checks, spoke_checks
 from .checks import DEFAULT_SSL_POLICY
 
 NAMESPACE = "wallarm-mirror"
@@ -28,7 +28,7 @@ MAX_NODES = 1000
 
 Mode = Literal["off", "monitoring", "safe_blocking", "block"]
 TokenDelivery = Literal["secretsManager", "ssm", "userData"]
-Analyzer = Literal["nginxNode", "nativeNode"]
+Analyzer = Literal["nginxNode", "nativeNode", "nativeSpoke"]
 TrafficMirrorMethod = Literal["auto", "aws", "host"]
 
 # The newest all-in-one Native Node installer (2026-11-16); 0.25.11 and 0.25.12 fix security
@@ -54,7 +54,23 @@ class StackConfig(BaseModel):
     analyzer: Analyzer = Field(
         default="nginxNode",
         description="What analyses the copy: nginxNode (the web tier mirrors HTTP requests to an internal ALB) "
-        "or nativeNode (AWS VPC Traffic Mirroring copies packets to an NLB of Wallarm Native Nodes).",
+        "or nativeNode (AWS VPC Traffic Mirroring copies packets to an NLB of Wallarm Native Nodes) "
+        "or nativeSpoke (this account's web tier is mirrored to a nativeNode hub in another account or VPC; "
+        "no NLB, no nodes).",
+    )
+
+    # The hub of a spoke (analyzer: nativeSpoke): one of the two. Before mirrorSourceCidrs and
+    # trafficMirrorIpv6, whose checks read the hub's outputs.
+    hub_stack: Annotated[str | None, AfterValidator(spoke_checks.hub_stack)] = Field(
+        default=None,
+        description="nativeSpoke: the hub's stack, org/project/stack, whose outputs the spoke reads at deploy "
+        "(program only; the component takes hubOutputs).",
+    )
+    hub_outputs: Annotated[dict[str, Any], AfterValidator(spoke_checks.hub_outputs)] = Field(
+        default_factory=dict,
+        description="nativeSpoke: the hub's outputs, named as `pulumi stack output --json` of the hub prints them "
+        "(traffic_mirror_target_id, traffic_mirror_target_arn, nlb_dns_name, traffic_mirror_vni, "
+        "traffic_mirror_ports, mirror_source_cidrs; others are ignored).",
     )
 
     # Network. The network stack's keys come first: the id checks read them (a key it supplies may be unset).
@@ -81,10 +97,13 @@ class StackConfig(BaseModel):
         description="Subnets of the Wallarm nodes; defaults to albSubnetIds. nativeNode: required, and the NLB's "
         "subnets too.",
     )
-    mirror_source_cidrs: Annotated[list[str], AfterValidator(checks.cidrs)] = Field(
-        default_factory=list,
-        description="CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule "
-        "(nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes).",
+    mirror_source_cidrs: Annotated[list[str], AfterValidator(checks.cidrs), AfterValidator(spoke_checks.inside_hub)] = (
+        Field(
+            default_factory=list,
+            description="CIDRs of the web servers that mirror traffic; each gets one ALB ingress rule "
+            "(nativeNode: where mirrored packets come from; each gets one UDP 4789 rule on the nodes; nativeSpoke: "
+            "the mirrored subnets, each inside one of the hub's).",
+        )
     )
     mirror_source_security_group_ids: Annotated[list[str], AfterValidator(checks.source_security_groups)] = Field(
         default_factory=list,
@@ -96,8 +115,9 @@ class StackConfig(BaseModel):
     )
 
     # Wallarm node.
-    token: Annotated[SecretStr, AfterValidator(checks.token)] = Field(
-        description="Wallarm node or API token. Set it with `pulumi config set --secret`."
+    # Optional in the type only: required for both analysers that run nodes (checks.token); a spoke has none.
+    token: Annotated[SecretStr | None, AfterValidator(checks.token)] = Field(
+        default=None, description="Wallarm node or API token. Set it with `pulumi config set --secret`."
     )
     token_delivery: TokenDelivery = Field(
         default="secretsManager",
@@ -158,7 +178,7 @@ class StackConfig(BaseModel):
         "host, delivered by SSM) or auto (aws where AWS can mirror the instance type, host elsewhere).",
     )
     # Declared before traffic_mirror_ports: the port limit depends on it.
-    traffic_mirror_ipv6: bool = Field(
+    traffic_mirror_ipv6: Annotated[bool, AfterValidator(spoke_checks.ipv6_with_hub_ports)] = Field(
         default=True,
         description="Mirror IPv6 too (dual-stack sources): four filter rules per port instead of two, so at most "
         "2 ports (5 with false).",
@@ -271,6 +291,10 @@ class StackConfig(BaseModel):
     @property
     def native(self) -> bool:
         return self.analyzer == "nativeNode"
+
+    @property
+    def spoke(self) -> bool:
+        return self.analyzer == "nativeSpoke"
 
     @property
     def network_output_names(self) -> dict[str, str]:

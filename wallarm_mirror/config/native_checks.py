@@ -49,7 +49,8 @@ def source_tags(v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
             raise ValueError(
                 f"{key!r}: AWS tag keys are 1-128 characters, not starting with 'aws:', values at most 256"
             )
-    if not v and info.data.get("analyzer") == "nativeNode" and info.data.get("traffic_mirror_source_eni_ids") == []:
+    traffic_mirroring = info.data.get("analyzer") in ("nativeNode", "nativeSpoke")
+    if not v and traffic_mirroring and info.data.get("traffic_mirror_source_eni_ids") == []:
         raise ValueError(
             "no traffic to mirror: set trafficMirrorSourceEniIds (fixed interfaces) or trafficMirrorSourceTags "
             "(instances carrying these tags, also those launched later)"
@@ -84,7 +85,7 @@ def mirror_ports(v: list[int], info: ValidationInfo) -> list[int]:
 
 def traffic_mirror_method(v: str, info: ValidationInfo) -> str:
     """What host mirroring needs of the other source keys (see components/host_mirroring.py)."""
-    if info.data.get("analyzer") != "nativeNode" or v == "aws":
+    if info.data.get("analyzer") not in ("nativeNode", "nativeSpoke") or v == "aws":
         return v
     tags = info.data.get("traffic_mirror_source_tags")
     enis = info.data.get("traffic_mirror_source_eni_ids")

@@ -29,9 +29,12 @@ def _type_name(annotation: Any) -> str:
 
 # Program-level keys: the program reads the network stack and hands the component its Outputs, so
 # the component's args have no such fields (a library caller passes StackReference outputs itself).
-PROGRAM_ONLY_KEYS = frozenset({"network_stack", "network_outputs"})
+PROGRAM_ONLY_KEYS = frozenset({"network_stack", "network_outputs", "hub_stack"})
 # Keys the stack file may leave to networkStack: optional in the model, required in the args.
 NETWORK_STACK_KEYS = frozenset({"vpc_id"})
+# Keys both analysers that run nodes require and a spoke refuses: optional in the model, required in
+# the args of those analysers (WallarmMirrorArgs keeps them required: a spoke has NativeSpokeArgs).
+NODE_REQUIRED_KEYS = frozenset({"token"})
 
 
 def _default(name: str) -> str:
@@ -40,6 +43,8 @@ def _default(name: str) -> str:
         return "**required**"
     if name in NETWORK_STACK_KEYS:
         return "**required** unless networkStack gives it"
+    if name in NODE_REQUIRED_KEYS:
+        return "**required** (not with nativeSpoke)"
     value = info.get_default(call_default_factory=True, validated_data={})
     if value is None or value is PydanticUndefined:
         return "—"
@@ -208,7 +213,8 @@ def args_table() -> str:
     for name, info in StackConfig.model_fields.items():
         if name in PROGRAM_ONLY_KEYS:
             continue
-        default = "**required**" if info.is_required() or name in NETWORK_STACK_KEYS else _default(name)
+        required = info.is_required() or name in NETWORK_STACK_KEYS | NODE_REQUIRED_KEYS
+        default = "**required**" if required else _default(name)
         text = info.description or ""
         if typing.get_origin(info.annotation) is typing.Literal:
             text += f" One of: {', '.join(typing.get_args(info.annotation))}."
@@ -231,14 +237,19 @@ ANALYSER_ARGS: dict[str, tuple[str, str, frozenset[str]]] = {
         "What the Native Node analyser is built from: AWS VPC Traffic Mirroring feeds an internal NLB.",
         frozenset({"node_subnet_ids", "mirror_source_cidrs", "node_group"}),
     ),
+    "NativeSpokeArgs": (
+        "nativeSpoke",
+        "What a spoke is built from: its web tier enrolled into a hub's analyser (no NLB, no nodes).",
+        frozenset({"hub_outputs", "mirror_source_cidrs"}),
+    ),
 }
 
 
 def analyser_fields(analyzer: str) -> list[str]:
     """The args fields that mean something for `analyzer` (not `analyzer` itself, not the other's keys)."""
-    from .analyzers import ONLY_FOR
+    from .analyzers import refused_keys
 
-    other_only = set(ONLY_FOR[analyzer])
+    other_only = refused_keys(analyzer)
     return [
         name
         for name, info in StackConfig.model_fields.items()
@@ -264,8 +275,8 @@ def args_module_source() -> str:
     lines = [
         '"""The components\' args: one field per stack config key (generated, do not edit).',
         "",
-        "WallarmMirrorArgs takes every key (either analyser); NginxAnalyserArgs and NativeAnalyserArgs take",
-        "only the keys of their analyser, and require what it requires.",
+        "WallarmMirrorArgs takes every key (any analyser); NginxAnalyserArgs, NativeAnalyserArgs and",
+        "NativeSpokeArgs take only the keys of their analyser, and require what it requires.",
         "",
         "Regenerate with `python -m wallarm_mirror config-reference --args-module >",
         "wallarm_mirror/components/args.py`; a test keeps it equal to the config model. Each field's",
@@ -287,10 +298,13 @@ def args_module_source() -> str:
     for name, info in StackConfig.model_fields.items():
         if name in PROGRAM_ONLY_KEYS:
             continue
-        lines += _field_lines(name, info.is_required() or name in NETWORK_STACK_KEYS)
+        lines += _field_lines(name, info.is_required() or name in NETWORK_STACK_KEYS | NODE_REQUIRED_KEYS)
     for class_name, (analyzer, doc, also_required) in ANALYSER_ARGS.items():
         lines += ["", f"class {class_name}(TypedDict, total=False):", f'    """{doc}"""', ""]
         for name in analyser_fields(analyzer):
-            required = StackConfig.model_fields[name].is_required() or name in NETWORK_STACK_KEYS | also_required
+            required = (
+                StackConfig.model_fields[name].is_required()
+                or name in NETWORK_STACK_KEYS | NODE_REQUIRED_KEYS | also_required
+            )
             lines += _field_lines(name, required)
     return "\n".join(lines).rstrip("\n") + "\n"
