@@ -188,7 +188,8 @@ def test_the_package_exports_its_public_api_and_loads_it_only_on_use():
     assert result.stdout.split("] ")[0] == "[", "importing the package loads no Pulumi"
     assert "wallarm_mirror.config.model wallarm_mirror.components.stack" in result.stdout
     assert (
-        "['ConfigError', 'NativeAnalyser', 'NativeAnalyserArgs', 'NginxAnalyser', 'NginxAnalyserArgs', "
+        "['ConfigError', 'NativeAnalyser', 'NativeAnalyserArgs', 'NativeSpoke', 'NativeSpokeArgs', 'NginxAnalyser', "
+        "'NginxAnalyserArgs', "
         "'StackConfig', 'WallarmMirror', 'WallarmMirrorArgs', 'load_stack_config'" in result.stdout
     )
 

@@ -1,9 +1,10 @@
 """wallarm-mirror: Wallarm analysing a copy of web traffic on AWS, out of the request path.
 
-The public API, and nothing else: the components and their args (WallarmMirror for either analyser,
-NginxAnalyser and NativeAnalyser for one each), and the stack config model with its loader. Each
-name loads on first use (PEP 562), so `import wallarm_mirror` stays cheap and the offline tools that
-only need the config never load pulumi_aws.
+The public API, and nothing else: the components and their args (WallarmMirror for any analyser,
+NginxAnalyser and NativeAnalyser for one each, NativeSpoke for a spoke of an organisation's hub),
+and the stack config model with its loader. Each name loads on first use (PEP 562), so
+`import wallarm_mirror` stays cheap and the offline tools that only need the config never load
+pulumi_aws.
 
     from wallarm_mirror import NginxAnalyser, NginxAnalyserArgs, WallarmMirror, WallarmMirrorArgs
 """
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .components.analysers import NativeAnalyser, NginxAnalyser
-    from .components.args import NativeAnalyserArgs, NginxAnalyserArgs
+    from .components.args import NativeAnalyserArgs, NativeSpokeArgs, NginxAnalyserArgs
+    from .components.spoke import NativeSpoke
     from .components.stack import WallarmMirror, WallarmMirrorArgs
     from .config import ConfigError, StackConfig, load_stack_config, parse_stack_config
 
@@ -27,6 +29,8 @@ _PUBLIC = {
     "NativeAnalyser": ".components.analysers",
     "NginxAnalyserArgs": ".components.args",
     "NativeAnalyserArgs": ".components.args",
+    "NativeSpoke": ".components.spoke",
+    "NativeSpokeArgs": ".components.args",
     "StackConfig": ".config",
     "ConfigError": ".config",
     "load_stack_config": ".config",
@@ -37,6 +41,8 @@ __all__ = [
     "ConfigError",
     "NativeAnalyser",
     "NativeAnalyserArgs",
+    "NativeSpoke",
+    "NativeSpokeArgs",
     "NginxAnalyser",
     "NginxAnalyserArgs",
     "StackConfig",

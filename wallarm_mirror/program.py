@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any, cast
 import pulumi
 
 from .components.node_boot import boot_script_problems
-from .config import NAMESPACE, SECRET_CAPABLE_KEYS, TOKEN_KEY, ConfigError, StackConfig, load_stack_config
+from .config import (
+    NAMESPACE,
+    SECRET_CAPABLE_KEYS,
+    TOKEN_KEY,
+    ConfigError,
+    StackConfig,
+    load_stack_config,
+    parse_stack_config,
+)
 from .config.reference import PROGRAM_ONLY_KEYS
 
 if TYPE_CHECKING:
@@ -23,7 +31,7 @@ def args_from_config(config: StackConfig) -> WallarmMirrorArgs:
     component keeps the boot script that holds it secret, as it did for the stack file.
     """
     secret = config.secret_keys
-    args: dict[str, Any] = network_args(config)
+    args: dict[str, Any] = {**network_args(config), **hub_args(config)}
     for name in config.model_fields_set - PROGRAM_ONLY_KEYS:
         alias = type(config).model_fields[name].alias or name
         value = getattr(config, name)
@@ -69,11 +77,66 @@ def network_args(config: StackConfig) -> dict[str, Any]:
     return {field: output(field, name) for field, name in names.items()}
 
 
+def hub_args(config: StackConfig) -> dict[str, Any]:
+    """A spoke's hub from hubStack: the hub stack's outputs the spoke uses, as `hub_outputs` Outputs.
+
+    The component checks them when they resolve, with the rules of hubOutputs. A missing output fails
+    the deployment with a sentence naming the output and the stack, as networkStack's do.
+    """
+    if config.hub_stack is None:
+        return {}
+    from .config.spoke_checks import HUB_OUTPUTS
+
+    stack = config.hub_stack
+    own = f"{pulumi.get_project()}/{pulumi.get_stack()}"
+    organization = pulumi.get_organization()
+    # The organisation is compared when the engine names one (the offline engine does not).
+    hub_organization, hub_rest = stack.split("/", 1)
+    if hub_rest == own and (not organization or hub_organization == organization):
+        raise pulumi.RunError(
+            f"{NAMESPACE}:hubStack: {stack} is this stack itself ({own}); a spoke enrols into a hub, the nativeNode "
+            f"stack of the organisation's analyser. Fix: pulumi config set {NAMESPACE}:hubStack <org>/<project>/<hub "
+            "stack>"
+        )
+    reference = pulumi.StackReference(stack)
+    available = pulumi.Output.unsecret(reference.outputs.apply(sorted))  # the names only: never secret
+
+    def output(name: str) -> pulumi.Output[Any]:
+        def pick(values: list[Any]) -> Any:
+            value, names = values
+            if name not in names:
+                raise pulumi.RunError(
+                    f"{NAMESPACE}:hubStack: stack {stack} has no output {name!r} ({HUB_OUTPUTS[name]}), which a spoke "
+                    f"needs (it has {', '.join(names) or 'none'}); is it a nativeNode hub, deployed with this "
+                    f"version? Fix: deploy the hub, or set {NAMESPACE}:hubOutputs to its outputs"
+                )
+            return value
+
+        return pulumi.Output.all(reference.get_output(name), available).apply(pick)
+
+    # Only the outputs the spoke uses (not OPTIONAL_HUB_OUTPUTS): the hub's other outputs stay unread.
+    found = pulumi.Output.all(**{name: output(name) for name in HUB_OUTPUTS})
+
+    def checked(hub: dict[str, Any]) -> dict[str, Any]:
+        # The hubOutputs rules (well formed, this spoke's CIDRs inside the hub's, the filter's room for
+        # the hub's ports) on the hub's real values, in the stack file's words.
+        raw = {**config.model_dump(by_alias=True, exclude_unset=True, mode="json"), "hubOutputs": hub}
+        del raw["hubStack"]
+        try:
+            parsed = parse_stack_config(raw, set())
+        except ConfigError as error:
+            problems = [f"{p} (from stack {stack}, {NAMESPACE}:hubStack)" for p in error.problems]
+            raise pulumi.RunError(str(ConfigError(problems))) from None
+        return parsed.hub_outputs
+
+    return {"hub_outputs": found.apply(checked)}
+
+
 def main() -> None:
     """Entry point of `pulumi up` (via __main__.py) and of the offline plan."""
     try:
         config = load_stack_config()
-        problems = boot_script_problems(config)
+        problems = [] if config.spoke else boot_script_problems(config)  # a spoke has no boot script
         if problems:
             raise ConfigError(problems)
     except ConfigError as error:

@@ -53,11 +53,12 @@ def running_as_plugin() -> bool:
 
 
 def components() -> list[type[HostedComponent]]:
-    """The components the package serves: the facade, and one per analyser."""
+    """The components the package serves: the facade, one per analyser, and the spoke."""
     from .components.analysers import NativeAnalyser, NginxAnalyser
+    from .components.spoke import NativeSpoke
     from .components.stack import WallarmMirror
 
-    return [WallarmMirror, NginxAnalyser, NativeAnalyser]
+    return [WallarmMirror, NginxAnalyser, NativeAnalyser, NativeSpoke]
 
 
 @contextlib.contextmanager

@@ -103,6 +103,7 @@ def test_the_package_serves_the_facade_and_one_component_per_analyser(schema, re
         "wallarm-mirror:index:WallarmMirror",
         "wallarm-mirror:index:NginxAnalyser",
         "wallarm-mirror:index:NativeAnalyser",
+        "wallarm-mirror:index:NativeSpoke",
     ]
     assert resource["isComponent"] is True
     assert resource["description"].startswith("Creates everything one analyser needs.")

@@ -17,9 +17,10 @@ ALB_NAMESPACE = "AWS/ApplicationELB"
 class AlarmsArgs:
     stack: str
     topic_arn: str | None  # None: the component creates a topic
-    alb_arn_suffix: pulumi.Input[str]
-    target_group_arn_suffix: pulumi.Input[str]
-    asg_name: pulumi.Input[str]
+    # None on a spoke, which has no load balancer and no nodes (its specs watch the enrolment only).
+    alb_arn_suffix: pulumi.Input[str] | None
+    target_group_arn_suffix: pulumi.Input[str] | None
+    asg_name: pulumi.Input[str] | None
     region: pulumi.Input[str]
     dashboard: bool
     tags: dict[str, str]
@@ -290,12 +291,16 @@ class MirrorAlarms(pulumi.ComponentResource):
         else:
             self.topic_arn = pulumi.Output.from_input(args.topic_arn)
 
-        dimensions: dict[str, dict[str, pulumi.Input[str]]] = {
-            "target_group": {"TargetGroup": args.target_group_arn_suffix, "LoadBalancer": args.alb_arn_suffix},
-            "alb": {"LoadBalancer": args.alb_arn_suffix},
-            "asg": {"AutoScalingGroupName": args.asg_name},
-            **(args.extra_dimensions or {}),
-        }
+        dimensions: dict[str, dict[str, pulumi.Input[str]]] = dict(args.extra_dimensions or {})
+        if args.alb_arn_suffix is not None:
+            dimensions["alb"] = {"LoadBalancer": args.alb_arn_suffix}
+            if args.target_group_arn_suffix is not None:
+                dimensions["target_group"] = {
+                    "TargetGroup": args.target_group_arn_suffix,
+                    "LoadBalancer": args.alb_arn_suffix,
+                }
+        if args.asg_name is not None:
+            dimensions["asg"] = {"AutoScalingGroupName": args.asg_name}
         self.alarms = [
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec.suffix}",

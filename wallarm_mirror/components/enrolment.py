@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -54,7 +55,8 @@ class EnrolmentArgs:
     source_tags: dict[str, str]
     target_id: pulumi.Input[str]
     filter_id: pulumi.Input[str]
-    vni: int
+    # An Input: a spoke's VNI is its hub's (a StackReference output).
+    vni: pulumi.Input[int]
     session_number: int
     description: str
     method: str
@@ -64,6 +66,9 @@ class EnrolmentArgs:
     tags: dict[str, str]
     # trafficMirrorEnrolmentRate: the function's budget of each mutating EC2 call a second.
     mutation_rate: float = code.DEFAULT_MUTATION_RATE
+    # A spoke's target is its hub's, in the hub's account (shared by AWS RAM): its ARN names that
+    # account, so the policy cannot build it from this one's. None: the target is this account's.
+    target_arn: pulumi.Input[str] | None = None
 
 
 class TrafficMirrorEnrolment(pulumi.ComponentResource):
@@ -114,9 +119,11 @@ class TrafficMirrorEnrolment(pulumi.ComponentResource):
             opts=child,
         )
 
-        def policy(values: list[str]) -> str:
-            region, account, target, mirror_filter, log_group_arn, queue_arn, events_arn = values
-            document = enrolment_policy(region, account, target, mirror_filter, MANAGED_TAG_KEY, managed_value)
+        def policy(values: list[Any]) -> str:
+            region, account, target, mirror_filter, log_group_arn, queue_arn, events_arn, target_arn = values
+            document = enrolment_policy(
+                region, account, target, mirror_filter, MANAGED_TAG_KEY, managed_value, target_arn=target_arn
+            )
             document["Statement"] += [
                 # Its own log group only: no logs:CreateLogGroup, so it cannot log anywhere else.
                 {
@@ -147,6 +154,7 @@ class TrafficMirrorEnrolment(pulumi.ComponentResource):
                 self.log_group.arn,
                 self.dead_letters.arn,
                 self.events.arn,
+                args.target_arn,
             ).apply(policy),
             opts=child,
         )
@@ -164,7 +172,7 @@ class TrafficMirrorEnrolment(pulumi.ComponentResource):
                 variables={
                     code.ENV_TARGET_ID: args.target_id,
                     code.ENV_FILTER_ID: args.filter_id,
-                    code.ENV_VNI: str(args.vni),
+                    code.ENV_VNI: pulumi.Output.from_input(args.vni).apply(str),
                     code.ENV_SESSION_NUMBER: str(args.session_number),
                     code.ENV_SOURCE_TAGS: json.dumps(args.source_tags, sort_keys=True),
                     code.ENV_STACK: args.stack,

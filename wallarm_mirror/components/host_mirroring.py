@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -46,8 +47,9 @@ class HostMirroringArgs:
     stack: str
     method: str
     source_tags: dict[str, str]
-    vni: int
-    ports: list[int]
+    # Inputs: a spoke sends to its hub's NLB with the hub's VNI and ports (StackReference outputs).
+    vni: pulumi.Input[int]
+    ports: pulumi.Input[list[int]]
     nlb_dns_name: pulumi.Input[str]
     tags: dict[str, str]
 
@@ -115,13 +117,14 @@ class HostMirroring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         [(tag_key, tag_value)] = args.source_tags.items()  # the config allows exactly one (see above)
 
-        def content(dns_name: str) -> str:
+        def content(values: list[Any]) -> str:
+            dns_name, vni, ports = values
             return document_content(
                 HostScriptSpec(
                     stack=args.stack,
                     method=args.method,
-                    vni=args.vni,
-                    ports=tuple(args.ports),
+                    vni=vni,
+                    ports=tuple(ports),
                     nlb_dns_name=dns_name,
                     lease_seconds=LEASE_SECONDS,
                 )
@@ -133,7 +136,7 @@ class HostMirroring(pulumi.ComponentResource):
             document_type="Command",
             document_format="JSON",
             target_type="/AWS::EC2::Instance",
-            content=pulumi.Output.from_input(args.nlb_dns_name).apply(content),
+            content=pulumi.Output.all(args.nlb_dns_name, args.vni, args.ports).apply(content),
             tags=args.tags,
             opts=child,
         )

@@ -86,6 +86,8 @@ def token_source(
 
 def boot_script_problems(config: StackConfig) -> list[str]:
     """Problems the boot script would hit at deploy time (size above all), found from the config alone."""
+    # The config requires a token of every analyser that boots nodes (a spoke has none, and no boot script).
+    assert config.token is not None, "boot_script_problems is for the analysers that run nodes"
     token: TokenSource = (
         TokenInline(config.token.get_secret_value())
         if config.token_delivery == "userData"

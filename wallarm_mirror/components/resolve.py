@@ -48,6 +48,22 @@ _PLACEHOLDERS: dict[str, str] = {
 }
 
 
+# A hub output given as an Output (a StackReference's, the program's hubStack) stands in as a valid
+# value that the hub-dependent rules pass (every CIDR inside 0.0.0.0/0 and ::/0, one port): the real
+# value is checked, with the same rules and sentences, when it resolves.
+HUB_PLACEHOLDERS: dict[str, Any] = {
+    "traffic_mirror_target_id": "tmt-00000000000000000",
+    "traffic_mirror_target_arn": "arn:aws:ec2:us-east-1:000000000000:traffic-mirror-target/tmt-00000000000000000",
+    "nlb_dns_name": "placeholder.elb.us-east-1.amazonaws.com",
+    "traffic_mirror_vni": 0,
+    "traffic_mirror_ports": [80],
+    "mirror_source_cidrs": ["0.0.0.0/0", "::/0"],
+    "nlb_zone_addresses": {},
+}
+# The keys whose rules read the hub's outputs: their sentences stop a deploy when the hub's resolve.
+HUB_DEPENDENT = ("hub_outputs", "mirror_source_cidrs", "traffic_mirror_ipv6")
+
+
 def _subnet_placeholder(index: int) -> str:
     return f"subnet-{index:017x}"
 
@@ -172,8 +188,13 @@ def resolve_args(args: Mapping[str, Any], args_name: str = ARGS_NAME) -> Resolve
     if program_only:
         raise ConfigError(
             [
-                f"{args_name}.{key}: is a key of the program's stack config, not of the args; pass the network "
-                "stack's outputs (pulumi.StackReference(...).require_output(...)) as vpc_id and the subnet ids"
+                f"{args_name}.{key}: is a key of the program's stack config, not of the args; "
+                + (
+                    "pass the hub stack's outputs (pulumi.StackReference(...).get_output(...)) in hub_outputs"
+                    if key == "hub_stack"
+                    else "pass the network stack's outputs (pulumi.StackReference(...).require_output(...)) as "
+                    "vpc_id and the subnet ids"
+                )
                 for key in program_only
             ]
         )
@@ -183,7 +204,19 @@ def resolve_args(args: Mapping[str, Any], args_name: str = ARGS_NAME) -> Resolve
         if _is_output(args[key]):
             placeholders[key] = _PLACEHOLDERS[key]
             outputs[key] = pulumi.Output.from_input(args[key])
-    late_capable = OUTPUT_SCALARS | OUTPUT_LISTS | OUTPUT_ITEM_LISTS
+    hub = args.get("hub_outputs")
+    if _holds_output(hub):
+        # The hub's outputs may be Outputs (a StackReference's), whole or each: nothing here decides
+        # which resources exist from them alone (the filter's rules follow the hub's ports at deploy).
+        if _is_output(hub) or not isinstance(hub, Mapping):
+            placeholders["hub_outputs"] = dict(HUB_PLACEHOLDERS)
+            outputs["hub_outputs"] = pulumi.Output.from_input(hub)
+        else:
+            placeholders["hub_outputs"] = {
+                k: HUB_PLACEHOLDERS.get(k) if _holds_output(v) else v for k, v in hub.items()
+            }
+            outputs["hub_outputs"] = pulumi.Output.all(**dict(hub))
+    late_capable = OUTPUT_SCALARS | OUTPUT_LISTS | OUTPUT_ITEM_LISTS | {"hub_outputs"}
     must_be_known = sorted(key for key, value in args.items() if key not in late_capable and _holds_output(value))
     if must_be_known:
         raise ConfigError(
@@ -231,11 +264,11 @@ def resolve_args(args: Mapping[str, Any], args_name: str = ARGS_NAME) -> Resolve
         raise ConfigError(_args_sentences(error.problems, args_name)) from None
 
     late = {key: _checked(key, output, raw, args_name) for key, output in outputs.items() if key != "token"}
-    # The config check above refused a missing token, so args["token"] is there.
+    # The config check above refused a missing token, except on a spoke, which has none.
     token_value: pulumi.Output[str] = (
         _checked("token", outputs["token"], raw, args_name)
         if "token" in outputs
-        else pulumi.Output.from_input(args["token"])
+        else pulumi.Output.from_input(args.get("token", ""))
     )
     token: pulumi.Output[str] = pulumi.Output.secret(token_value)
     return ResolvedArgs(
@@ -250,11 +283,14 @@ def resolve_args(args: Mapping[str, Any], args_name: str = ARGS_NAME) -> Resolve
 def _checked(key: str, output: pulumi.Output[Any], raw: Mapping[str, Any], args_name: str) -> pulumi.Output[Any]:
     """`output`, failing the deployment with the key's sentence when its value breaks a rule."""
     alias = StackConfig.model_fields[key].alias or key
+    # The hub's outputs are judged by the rules of the keys that read them too.
+    judged = HUB_DEPENDENT if key == "hub_outputs" else (key,)
+    prefixes = tuple(f"wallarm-mirror:{StackConfig.model_fields[k].alias or k}:" for k in judged)
 
     def check(value: Any) -> Any:
         if isinstance(value, tuple):
             value = list(value)
-        found = [p for p in _problems_of({**raw, alias: value}, {"token"}) if p.startswith(f"wallarm-mirror:{alias}")]
+        found = [p for p in _problems_of({**raw, alias: value}, {"token"}) if p.startswith(prefixes)]
         if found:
             # RunError: the engine shows the message alone, as it does for a refused stack config.
             raise pulumi.RunError(str(ConfigError(_args_sentences(found, args_name))))

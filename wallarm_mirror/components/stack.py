@@ -135,7 +135,8 @@ def checked_args(args: Mapping[str, Any], args_name: str) -> ResolvedArgs:
     """
     try:
         resolved = resolve_args(args, args_name)
-        problems = [] if resolved.config.native or resolved.secret_boot_text else boot_script_problems(resolved.config)
+        config = resolved.config
+        problems = [] if config.native or config.spoke or resolved.secret_boot_text else boot_script_problems(config)
         if problems:
             raise ConfigError(problems)
     except ConfigError as error:
@@ -157,6 +158,11 @@ def build_analyser(
     for warning in config.advice(stack):
         pulumi.log.warn(warning, resource=parent)
     tags = stack_tags(config.tags, stack)
+    if config.spoke:
+        # A spoke has no VPC, identity or nodes of its own: only its enrolment (spoke.py).
+        from .spoke import build_spoke
+
+        return build_spoke(parent, name, resolved, stack, tags)
     vpc_id = resolved.value("vpc_id")
     vpc = aws.ec2.get_vpc_output(id=vpc_id, opts=pulumi.InvokeOutputOptions(parent=parent))
 

@@ -279,6 +279,22 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "names": names,
                 "zoneIds": [f"{zone_id_prefix(str(facts.region))}-az{i}" for i in (1, 2, 3)],
             }
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            # A spoke reads its account (and partition) here: it has no VPC of its own to read them from.
+            return {
+                "id": facts.account,
+                "accountId": facts.account,
+                "arn": f"arn:aws:sts::{facts.account}:assumed-role/offline/offline",
+                "userId": "AROAOFFLINE:offline",
+            }
+        if args.token == "aws:index/getRegion:getRegion":
+            return {
+                "id": facts.region,
+                "region": facts.region,
+                "name": facts.region,
+                "description": str(facts.region),
+                "endpoint": f"ec2.{facts.region}.amazonaws.com",
+            }
         # An invoke without a stand-in must fail loudly, not answer with nothing.
         raise NotImplementedError(f"no offline answer for invoke {args.token}")
 

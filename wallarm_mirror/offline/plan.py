@@ -126,7 +126,9 @@ def read_stack_file(path: Path, project: str, stack: str | None = None, *, ours:
             f"environment names. Fix: pulumi config set aws:region <region, e.g. eu-central-1> --stack {stack}"
         )
     token_key = f"{NAMESPACE}:{TOKEN_KEY}"
-    if ours and token_key not in config:
+    # A spoke runs no nodes and has no token (its config refuses one).
+    spoke = config.get(f"{NAMESPACE}:analyzer") == "nativeSpoke"
+    if ours and token_key not in config and not spoke:
         config[token_key] = PLACEHOLDER_SECRET
         secret_keys.append(token_key)
         # The Native Node's installer registers with an API token (usage type Node deployment).

@@ -46,11 +46,13 @@ def enrolment_policy(
     filter_id: str,
     managed_tag_key: str,
     managed_tag_value: str,
+    target_arn: str | None = None,
 ) -> dict[str, Any]:
     """The IAM policy document (a dict; `json.dumps` it) the enrolment function's role needs.
 
     Plain strings in, so the caller can build it inside an `Output.apply` once the target and filter
-    ids are known.
+    ids are known. `target_arn`: a target of another account (a spoke's: the hub's, shared by AWS
+    RAM), whose ARN names that account; by default the target is this account's.
     """
     for name, value in {
         "region": region,
@@ -63,6 +65,16 @@ def enrolment_policy(
         if not value:
             raise ValueError(f"enrolment_policy needs a non-empty {name}")
     arn = f"arn:{partition_of(region)}:ec2:{region}:{account_id}"
+    target = f"{arn}:traffic-mirror-target/{target_id}"
+    if target_arn is not None:
+        # Traffic mirroring is intra-Region: a target elsewhere is refused here, not by EC2 at 3 a.m.
+        prefix = f"arn:{partition_of(region)}:ec2:{region}:"
+        if not target_arn.startswith(prefix) or not target_arn.endswith(f":traffic-mirror-target/{target_id}"):
+            raise ValueError(
+                f"enrolment_policy: target ARN {target_arn} is not target {target_id} in {region} ({prefix}...): "
+                "a session's target must be in the source's Region"
+            )
+        target = target_arn
     new_session = f"{arn}:traffic-mirror-session/*"
     request_tags: dict[str, dict[str, Any]] = {
         "StringEquals": {f"aws:RequestTag/{managed_tag_key}": managed_tag_value},
@@ -82,7 +94,7 @@ def enrolment_policy(
                 "Effect": "Allow",
                 "Action": "ec2:CreateTrafficMirrorSession",
                 "Resource": [
-                    f"{arn}:traffic-mirror-target/{target_id}",
+                    target,
                     f"{arn}:traffic-mirror-filter/{filter_id}",
                     f"{arn}:network-interface/*",
                 ],
