@@ -51,6 +51,10 @@ TRAFFIC_MIRROR_SESSION = "aws:ec2/trafficMirrorSession:TrafficMirrorSession"
 TRAFFIC_MIRROR_TARGET = "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget"
 SSM_ASSOCIATION = "aws:ssm/association:Association"
 SSM_DOCUMENT = "aws:ssm/document:Document"
+AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
+LB_TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+# A spoke of an organisation's analyser (issue 23): the program's type, and the component package's.
+NATIVE_SPOKE_TYPES = ("wallarm:mirror:NativeSpoke", "wallarm-mirror:index:NativeSpoke")
 # The only step our host mirroring document runs; aws:downloadContent, aws:runDocument and the like
 # would fetch what runs as root from somewhere else at run time.
 SELF_CONTAINED_ACTIONS = frozenset({"aws:runShellScript"})
@@ -509,7 +513,8 @@ def _traffic_mirror_both_directions(args: StackValidationArgs, report_violation:
 
 def _traffic_mirror_session_own_target(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     sessions = [r for r in args.resources if r.resource_type == TRAFFIC_MIRROR_SESSION]
-    if not sessions:
+    if not sessions or _spokes(args):
+        # A spoke's sessions send to its hub's target, shared from another stack by AWS RAM, by design.
         return
     targets = [r for r in args.resources if r.resource_type == TRAFFIC_MIRROR_TARGET]
     for session in sessions:
@@ -682,6 +687,37 @@ TRAFFIC_MIRROR_SESSION_OWN_TARGET = StackValidationPolicy(
     severity=Severity.HIGH,
 )
 
+
+def _spokes(args: StackValidationArgs) -> list[PolicyResource]:
+    return [r for r in args.resources if r.resource_type in NATIVE_SPOKE_TYPES]
+
+
+# What only a hub runs, in the words of the sentence.
+_HUB_ONLY = {
+    AUTOSCALING_GROUP: "an auto scaling group",
+    LAUNCH_TEMPLATE: "a launch template",
+    **{lb: "a load balancer" for lb in (*LOAD_BALANCERS, CLASSIC_ELB)},
+    LB_TARGET_GROUP: "a load balancer target group",
+    TRAFFIC_MIRROR_TARGET: "a traffic mirror target",
+}
+
+
+def _spoke_runs_no_nodes(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    spokes = _spokes(args)
+    if not spokes:
+        return
+    names = ", ".join(sorted(s.name for s in spokes))
+    for resource in args.resources:
+        what = _HUB_ONLY.get(resource.resource_type)
+        if what is not None:
+            report_violation(
+                f"This stack holds the spoke {names} and plans {what}, {resource.name}: a spoke only enrols its web "
+                "tier into its hub's analyser, whose nodes, load balancer and traffic mirror target run in the hub's "
+                "stack (shared by AWS RAM). Remove it from the spoke's stack, or run it as a nativeNode hub.",
+                resource.urn,
+            )
+
+
 RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
     ALB_INTERNAL,
     NO_WORLD_INGRESS,
@@ -701,9 +737,18 @@ SSM_ASSOCIATION_OWN_DOCUMENT = StackValidationPolicy(
     severity=Severity.HIGH,
 )
 
+SPOKE_RUNS_NO_NODES = StackValidationPolicy(
+    name="spoke-runs-no-nodes",
+    description="A stack holding a spoke (wallarm:mirror:NativeSpoke) plans no nodes: no auto scaling group, launch "
+    "template, load balancer, target group or traffic mirror target; those are its hub's.",
+    validate=_spoke_runs_no_nodes,
+    severity=Severity.HIGH,
+)
+
 STACK_POLICIES: list[StackValidationPolicy] = [
     TRAFFIC_MIRROR_BOTH_DIRECTIONS,
     TRAFFIC_MIRROR_SESSION_OWN_TARGET,
     SSM_ASSOCIATION_OWN_DOCUMENT,
+    SPOKE_RUNS_NO_NODES,
 ]
 POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [*RESOURCE_POLICIES, *STACK_POLICIES]

@@ -101,6 +101,7 @@ def test_pack_has_the_policies_of_the_design() -> None:
         "traffic-mirror-both-directions",
         "traffic-mirror-session-own-target",
         "ssm-association-own-document",
+        "spoke-runs-no-nodes",
     ]
 
 
