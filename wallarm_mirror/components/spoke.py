@@ -58,7 +58,14 @@ class NativeSpoke(HostedComponent):
 
     def __init__(self, name: str, args: NativeSpokeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = checked_args(_with_analyser(args, "nativeSpoke", "NativeSpokeArgs"), "NativeSpokeArgs")
-        self._build_analyser(name, resolved, opts, SPOKE_TYPE_TOKEN)
+        self.outputs = self._build_analyser(name, resolved, opts, SPOKE_TYPE_TOKEN)
+
+    @classmethod
+    def from_resolved(cls, name: str, resolved: ResolvedArgs, opts: pulumi.ResourceOptions) -> "NativeSpoke":
+        """The spoke of args the WallarmMirror facade has checked already (its child)."""
+        spoke = cls.__new__(cls)
+        spoke.outputs = spoke._build_analyser(name, resolved, opts, SPOKE_TYPE_TOKEN)
+        return spoke
 
     # The type this class registers (the component package hosts it as <package>:index:NativeSpoke).
     _type_token = SPOKE_TYPE_TOKEN

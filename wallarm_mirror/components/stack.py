@@ -159,10 +159,14 @@ def build_analyser(
         pulumi.log.warn(warning, resource=parent)
     tags = stack_tags(config.tags, stack)
     if config.spoke:
-        # A spoke has no VPC, identity or nodes of its own: only its enrolment (spoke.py).
-        from .spoke import build_spoke
+        # A spoke has no VPC, identity or nodes of its own: only its enrolment (spoke.py). The facade
+        # holds a NativeSpoke, so a stack program's spoke is one by its type too (the policy pack's
+        # spoke rule looks for it).
+        from .spoke import NativeSpoke, build_spoke
 
-        return build_spoke(parent, name, resolved, stack, tags)
+        if isinstance(parent, NativeSpoke):
+            return build_spoke(parent, name, resolved, stack, tags)
+        return NativeSpoke.from_resolved(name, resolved, pulumi.ResourceOptions(parent=parent)).outputs
     vpc_id = resolved.value("vpc_id")
     vpc = aws.ec2.get_vpc_output(id=vpc_id, opts=pulumi.InvokeOutputOptions(parent=parent))
 
