@@ -85,7 +85,7 @@ def hub_args(config: StackConfig) -> dict[str, Any]:
     """
     if config.hub_stack is None:
         return {}
-    from .config.spoke_checks import HUB_OUTPUTS
+    from .config.spoke_checks import HUB_OUTPUTS, OPTIONAL_HUB_OUTPUTS
 
     stack = config.hub_stack
     own = f"{pulumi.get_project()}/{pulumi.get_stack()}"
@@ -114,12 +114,16 @@ def hub_args(config: StackConfig) -> dict[str, Any]:
 
         return pulumi.Output.all(reference.get_output(name), available).apply(pick)
 
-    # Only the outputs the spoke uses (not OPTIONAL_HUB_OUTPUTS): the hub's other outputs stay unread.
-    found = pulumi.Output.all(**{name: output(name) for name in HUB_OUTPUTS})
+    # Only the outputs the spoke uses; the optional ones (nlb_zone_addresses, for `status`) when the hub has them.
+    found = pulumi.Output.all(
+        **{name: output(name) for name in HUB_OUTPUTS},
+        **{name: reference.get_output(name) for name in OPTIONAL_HUB_OUTPUTS},
+    )
 
     def checked(hub: dict[str, Any]) -> dict[str, Any]:
         # The hubOutputs rules (well formed, this spoke's CIDRs inside the hub's, the filter's room for
         # the hub's ports) on the hub's real values, in the stack file's words.
+        hub = {name: value for name, value in hub.items() if value is not None or name in HUB_OUTPUTS}
         raw = {**config.model_dump(by_alias=True, exclude_unset=True, mode="json"), "hubOutputs": hub}
         del raw["hubStack"]
         try:

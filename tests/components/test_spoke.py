@@ -69,7 +69,7 @@ def inputs(plan: OfflineRun, kind: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def spoke() -> OfflineRun:
-    return run(lambda: NativeSpoke("spoke", dict(ARGS)))[0]
+    return run(lambda: NativeSpoke("spoke", ARGS.copy()))[0]
 
 
 def test_a_spoke_plans_no_nlb_no_nodes_no_token_and_no_target(spoke: OfflineRun):
@@ -143,7 +143,7 @@ def test_the_spokes_outputs_are_typed_attributes():
     seen: dict[str, Any] = {}
 
     def program() -> None:
-        component = NativeSpoke("spoke", dict(ARGS))
+        component = NativeSpoke("spoke", ARGS.copy())
         pulumi.Output.all(
             component.hub_traffic_mirror_target_id,
             component.hub_nlb_dns_name,
@@ -162,7 +162,7 @@ def asset(value: Any) -> Any:
 
 
 def test_the_facade_holds_a_native_spoke_that_builds_the_same():
-    mine, _ = run(lambda: NativeSpoke("spoke", dict(ARGS)))
+    mine, _ = run(lambda: NativeSpoke("spoke", ARGS.copy()))
     either: Any = {**ARGS, "analyzer": "nativeSpoke"}  # as the program builds a spoke through the facade
     theirs, _ = run(lambda: WallarmMirror("spoke", either))
 
@@ -201,7 +201,7 @@ def test_a_known_spoke_cidr_outside_the_hubs_is_refused_before_anything_exists()
 
 def test_a_spoke_in_another_region_than_its_hub_is_refused():
     with pytest.raises(pulumi.RunError) as refused:
-        run(lambda: NativeSpoke("spoke", dict(ARGS)), region="us-east-1")
+        run(lambda: NativeSpoke("spoke", ARGS.copy()), region="us-east-1")
     assert str(refused.value).startswith(
         f"wallarm-mirror:hubOutputs: the hub's traffic mirror target {TARGET} is in eu-west-1 and this spoke deploys "
         "to us-east-1: traffic mirroring is intra-Region"
@@ -280,3 +280,18 @@ def test_a_malformed_output_of_the_hub_stack_is_named(tmp_path: Path, capsys: py
     err = plan_error(tmp_path, capsys, SPOKE_STACK, {**HUB, "traffic_mirror_vni": "4242"})
     assert "wallarm-mirror:hubOutputs: traffic_mirror_vni '4242' is not a VNI" in err
     assert "(from stack org/wallarm-mirror/hub, wallarm-mirror:hubStack)" in err
+
+
+def test_the_hubs_zone_addresses_pass_through_for_status():
+    zones = {"euw1-az1": "10.0.1.10", "euw1-az2": "10.0.2.10"}
+    seen: dict[str, Any] = {}
+
+    def program() -> None:
+        with_zones = NativeSpoke("spoke", {**ARGS, "hub_outputs": {**HUB, "nlb_zone_addresses": zones}})
+        without = NativeSpoke("other", ARGS.copy())
+        pulumi.Output.all(with_zones.hub_nlb_zone_addresses, without.hub_nlb_zone_addresses).apply(
+            lambda v: seen.setdefault("values", v)
+        )
+
+    run_offline({"aws:region": "eu-west-1"}, stack="spoke", program=program)
+    assert seen["values"] == [zones, {}]

@@ -316,6 +316,8 @@ STATUS_ACTIONS = [
     "ssm:DescribeAssociationExecutionTargets",
     "ssm:GetCommandInvocation",
     "ssm:DescribeInstanceInformation",
+    "ec2:DescribeSubnets",  # a spoke's mirrored subnets
+    "ec2:DescribeRouteTables",  # and their routes to the hub's NLB
 ]
 
 

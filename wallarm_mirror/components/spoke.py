@@ -39,6 +39,9 @@ class NativeSpoke(HostedComponent):
     """Its ARN, in the hub's account."""
     hub_nlb_dns_name: pulumi.Output[str]
     """The hub NLB's DNS name, that host mirroring sends to."""
+    hub_nlb_zone_addresses: pulumi.Output[dict[str, str]]
+    """The hub NLB's private address per availability-zone ID (empty from a hub that does not export them);
+    `status` checks this spoke's routes to them."""
     traffic_mirror_vni: pulumi.Output[int]
     """The VNI of the sessions and of host mirroring: the hub's."""
     mirror_source_cidrs: pulumi.Output[list[str]]
@@ -148,6 +151,7 @@ def build_spoke(
         "hub_traffic_mirror_target_id": target_id,
         "hub_traffic_mirror_target_arn": target_arn,
         "hub_nlb_dns_name": nlb_dns_name,
+        "hub_nlb_zone_addresses": hub.apply(lambda h: dict(h.get("nlb_zone_addresses") or {})),
         "traffic_mirror_vni": vni,
         "mirror_source_cidrs": config.mirror_source_cidrs,
         "traffic_mirror_filter_id": mirror_filter.id,

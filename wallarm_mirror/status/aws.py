@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -148,6 +149,59 @@ class HostMirrorFacts:
     runs: tuple[HostRun, ...] = ()
     tagged: tuple[str, ...] = ()  # running instances carrying the tag (ec2:DescribeInstances)
     managed: tuple[str, ...] = ()  # those of them SSM reaches: agent online (ssm:DescribeInstanceInformation)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of a route table: where it sends what, and whether it works."""
+
+    destination: str  # a CIDR (IPv4 or IPv6); prefix lists are left out
+    target: str  # "local", tgw-..., pcx-..., igw-..., nat-..., eni-... (what AWS names)
+    state: str  # active or blackhole
+
+
+@dataclass(frozen=True)
+class SubnetRoutes:
+    """A mirrored subnet of a spoke and the routes of its route table (its own, or its VPC's main one)."""
+
+    subnet_id: str
+    cidr: str
+    route_table_id: str | None
+    routes: tuple[Route, ...] = ()
+
+
+_ROUTE_TARGETS = (
+    "GatewayId",
+    "TransitGatewayId",
+    "VpcPeeringConnectionId",
+    "NatGatewayId",
+    "NetworkInterfaceId",
+    "InstanceId",
+    "LocalGatewayId",
+    "CarrierGatewayId",
+    "CoreNetworkArn",
+    "EgressOnlyInternetGatewayId",
+)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def within(net: Network, outer: Network) -> bool:
+    """Whether `net` lies inside `outer` (of the same address family)."""
+    if isinstance(net, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return net.subnet_of(outer)
+    if isinstance(net, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return net.subnet_of(outer)
+    return False
+
+
+def _route(route: dict[str, Any]) -> Route | None:
+    destination = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
+    if not destination:
+        return None  # a prefix list: its CIDRs are not read here
+    target = next((str(route[key]) for key in _ROUTE_TARGETS if route.get(key)), "unknown")
+    return Route(destination, target, str(route.get("State", "active")))
 
 
 # Failed runs whose stderr is fetched (one GetCommandInvocation each): enough to see the pattern.
@@ -329,6 +383,44 @@ class Aws:
             return sum(len(page.get("TrafficMirrorSessions", [])) for page in pages)
 
         return self._call("ec2", "DescribeTrafficMirrorSessions", count)
+
+    def source_routes(self, cidrs: tuple[str, ...]) -> tuple[SubnetRoutes, ...]:
+        """ec2:DescribeSubnets and ec2:DescribeRouteTables: the subnets inside `cidrs`, each with the routes
+        of its route table (an explicit association, else its VPC's main table)."""
+        client = self._client("ec2")
+        wanted = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+
+        def inside(cidr: str) -> bool:
+            return any(within(ipaddress.ip_network(cidr, strict=False), w) for w in wanted)
+
+        def subnets() -> list[dict[str, Any]]:
+            pages = client.get_paginator("describe_subnets").paginate()
+            return [sub for page in pages for sub in page.get("Subnets", []) if inside(sub["CidrBlock"])]
+
+        found = self._call("ec2", "DescribeSubnets", subnets)
+        if not found:
+            return ()
+
+        def tables() -> list[dict[str, Any]]:
+            vpcs = sorted({sub["VpcId"] for sub in found})
+            pages = client.get_paginator("describe_route_tables").paginate(Filters=[{"Name": "vpc-id", "Values": vpcs}])
+            return [table for page in pages for table in page.get("RouteTables", [])]
+
+        all_tables = self._call("ec2", "DescribeRouteTables", tables)
+        by_subnet: dict[str, dict[str, Any]] = {}
+        main: dict[str, dict[str, Any]] = {}
+        for table in all_tables:
+            for association in table.get("Associations", []):
+                if association.get("SubnetId"):
+                    by_subnet[association["SubnetId"]] = table
+                if association.get("Main"):
+                    main[table["VpcId"]] = table
+        result = []
+        for sub in sorted(found, key=lambda s: s["SubnetId"]):
+            own = by_subnet.get(sub["SubnetId"]) or main.get(sub["VpcId"])  # None: no table found at all
+            routes = tuple(r for r in (_route(x) for x in (own or {}).get("Routes", [])) if r is not None)
+            result.append(SubnetRoutes(sub["SubnetId"], sub["CidrBlock"], own["RouteTableId"] if own else None, routes))
+        return tuple(result)
 
     def host_mirroring(self, association_id: str) -> HostMirrorFacts:
         """ssm:DescribeAssociation, DescribeAssociationExecutions, DescribeAssociationExecutionTargets,

@@ -9,11 +9,22 @@ alarm fires.
 from __future__ import annotations
 
 import functools
+import ipaddress
 from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
 
-from .aws import AlarmFacts, Aws, AwsError, AwsRefused, AwsUnreachable, GroupFacts, HostMirrorFacts, TargetFacts
+from .aws import (
+    AlarmFacts,
+    Aws,
+    AwsError,
+    AwsRefused,
+    AwsUnreachable,
+    GroupFacts,
+    HostMirrorFacts,
+    SubnetRoutes,
+    TargetFacts,
+)
 from .outputs import StackOutputs
 from .result import CheckResult, Status
 
@@ -333,6 +344,72 @@ def check_alarms(outputs: StackOutputs, named: int, alarms: tuple[AlarmFacts, ..
     )
 
 
+# Route targets that reach another VPC of the Region (docs/organisation.md): a transit gateway, a
+# peering connection; "local" is the spoke's own VPC (a hub in the same VPC).
+_REACHES_HUB = ("tgw-", "pcx-", "local")
+
+
+def check_routes(subnets: tuple[SubnetRoutes, ...], outputs: StackOutputs) -> list[CheckResult]:
+    """nativeSpoke: whether each mirrored subnet's route table sends the hub NLB's addresses somewhere that
+    can reach the hub (longest prefix first), as far as the route tables tell: not the far side."""
+    cidrs = ", ".join(outputs.source_cidrs)
+    if not outputs.hub_addresses:
+        return [
+            CheckResult(
+                "route",
+                cidrs,
+                Status.WARN,
+                "the spoke's outputs have no hub_nlb_zone_addresses (a hub without nlb_zone_addresses)",
+                "update and deploy the hub, then this spoke, to check the routes to the hub's NLB",
+            )
+        ]
+    if not subnets:
+        return [
+            CheckResult(
+                "route",
+                cidrs,
+                Status.WARN,
+                f"no subnet of this account and Region lies in mirrorSourceCidrs ({cidrs})",
+                "check mirrorSourceCidrs against the mirrored instances' subnets",
+            )
+        ]
+    results = []
+    for subnet in subnets:
+        for zone, address in outputs.hub_addresses:
+            results.append(_route_to(subnet, zone, address))
+    return results
+
+
+def _route_to(subnet: SubnetRoutes, zone: str, address: str) -> CheckResult:
+    subject = f"{subnet.subnet_id}->{address}"  # one word: the report's subject column
+    ip = ipaddress.ip_address(address)
+    matching = [
+        (net, route)
+        for route in subnet.routes
+        for net in [ipaddress.ip_network(route.destination, strict=False)]
+        if net.version == ip.version and ip in net
+    ]
+    table = subnet.route_table_id or "no route table"
+    step = (
+        f"add a route for the hub's NLB subnets in {table} to your transit gateway or VPC peering connection "
+        "(docs/organisation.md: what you own)"
+    )
+    if not matching:
+        return CheckResult(
+            "route", subject, Status.FAIL, f"no route in {table} covers the hub NLB's address in {zone}", step
+        )
+    _, route = max(matching, key=lambda found: found[0].prefixlen)
+    via = f"{route.target} ({route.destination} in {table})"
+    if route.state != "active":
+        return CheckResult(
+            "route", subject, Status.FAIL, f"hub NLB in {zone}: the route via {via} is {route.state}", step
+        )
+    if not route.target.startswith(_REACHES_HUB):
+        message = f"hub NLB in {zone}: goes via {via}, which does not reach another VPC"
+        return CheckResult("route", subject, Status.FAIL, message, step)
+    return CheckResult("route", subject, Status.OK, f"hub NLB in {zone} via {via}")
+
+
 def alarm_subject(outputs: StackOutputs) -> str:
     return outputs.alarm_prefix + "*" if outputs.alarm_prefix else "alarms on the stack's resources"
 
@@ -377,8 +454,35 @@ def _ask(results: list[CheckResult], check: str, subject: str, call: Callable[[]
     return UNANSWERED
 
 
+def run_spoke_checks(aws: Aws, outputs: StackOutputs) -> list[CheckResult]:
+    """A spoke's checks: its own enrolment (sessions to the hub's target, the host association), the routes
+    from its mirrored subnets to the hub's NLB, its alarms. The hub's nodes and traffic: `status` on the hub."""
+    results: list[CheckResult] = []
+    target_id = outputs.mirror_target_id or ""
+    count = _ask(results, "sources", target_id, lambda: aws.mirror_sessions(target_id))
+    if isinstance(count, int):
+        results.append(check_sessions(target_id, count, outputs.host_mirror_association is not None))
+    if outputs.host_mirror_association:
+        association = outputs.host_mirror_association
+        facts = _ask(results, "sources", association, lambda: aws.host_mirroring(association))
+        if isinstance(facts, HostMirrorFacts):
+            results.extend(check_host_mirroring(facts))
+    subnets = _ask(results, "route", ", ".join(outputs.source_cidrs), lambda: aws.source_routes(outputs.source_cidrs))
+    if isinstance(subnets, tuple):
+        results.extend(check_routes(subnets, outputs))
+    watched = {outputs.enrolment_function} if outputs.enrolment_function else set()
+    alarms = _ask(
+        results, "alarms", outputs.alarm_prefix or "alarms", lambda: aws.alarms(outputs.alarm_prefix, watched)
+    )
+    if isinstance(alarms, tuple):
+        results.append(check_alarms(outputs, *alarms))
+    return results
+
+
 def run_checks(aws: Aws, outputs: StackOutputs) -> list[CheckResult]:
     """Every check of the stack, in order; a call AWS refuses fails its own line and the rest still run."""
+    if outputs.analyser == "nativeSpoke":
+        return run_spoke_checks(aws, outputs)
     results: list[CheckResult] = []
     group = _ask(results, "asg", outputs.asg_name, lambda: aws.group(outputs.asg_name))
     if isinstance(group, GroupFacts):

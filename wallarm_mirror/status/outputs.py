@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Analyser = Literal["nginxNode", "nativeNode"]
+Analyser = Literal["nginxNode", "nativeNode", "nativeSpoke"]
 
 # arn:aws:elasticloadbalancing:eu-west-1:111111111111:loadbalancer/app/wallarm-mirror-alb/0123456789abcdef
 _ELB_ARN = re.compile(
@@ -48,8 +48,11 @@ class StackOutputs:
     session_ids: tuple[str, ...] = ()
     enrolment_function: str | None = None
     alarm_topic_arn: str | None = None
-    mirror_target_id: str | None = None  # nativeNode: the traffic mirror target (the NLB)
+    mirror_target_id: str | None = None  # nativeNode: the traffic mirror target (the NLB); a spoke: its hub's
     host_mirror_association: str | None = None  # nativeNode, trafficMirrorMethod auto or host
+    # nativeSpoke: its mirrored subnets' CIDRs, and the hub NLB's address per zone ID (to check the routes).
+    source_cidrs: tuple[str, ...] = ()
+    hub_addresses: tuple[tuple[str, str], ...] = ()
 
     @property
     def load_balancer_dimension(self) -> str:
@@ -82,6 +85,8 @@ def parse_outputs(text: str, source: str, stack: str | None = None) -> StackOutp
         ) from None
     if not isinstance(document, dict):
         raise OutputsError(f"{source} holds a JSON {type(document).__name__}, not the object of a stack's outputs")
+    if "hub_traffic_mirror_target_id" in document:
+        return _spoke_outputs(document, source, stack)
     if "alb_arn" in document:
         analyser: Analyser = "nginxNode"
     elif "nlb_arn" in document:
@@ -140,6 +145,53 @@ def parse_outputs(text: str, source: str, stack: str | None = None) -> StackOutp
         alarm_topic_arn=topic if isinstance(topic, str) else None,
         mirror_target_id=target if isinstance(target, str) and target else None,
         host_mirror_association=association if isinstance(association, str) and association else None,
+    )
+
+
+_TARGET_ARN = re.compile(r"arn:aws[a-z-]*:ec2:(?P<region>[a-z0-9-]+):[0-9]{12}:traffic-mirror-target/[A-Za-z0-9-]+")
+
+
+def _spoke_outputs(document: dict[str, object], source: str, stack: str | None) -> StackOutputs:
+    """A spoke's outputs (analyzer nativeSpoke): no load balancer or nodes, its hub's target and addresses."""
+    problems: list[str] = []
+    target = document.get("hub_traffic_mirror_target_id")
+    if not isinstance(target, str) or not target:
+        problems.append(f"hub_traffic_mirror_target_id is {json.dumps(target)}, not a traffic mirror target id")
+    arn = document.get("hub_traffic_mirror_target_arn")
+    found = _TARGET_ARN.fullmatch(arn) if isinstance(arn, str) else None
+    if found is None:
+        problems.append(f"hub_traffic_mirror_target_arn is {json.dumps(arn)}, not a traffic mirror target's ARN")
+    cidrs = document.get("mirror_source_cidrs")
+    if not isinstance(cidrs, list) or not cidrs or not all(isinstance(c, str) for c in cidrs):
+        problems.append(f"mirror_source_cidrs is {json.dumps(cidrs)}, not a list of CIDRs")
+        cidrs = []
+    addresses = document.get("hub_nlb_zone_addresses") or {}
+    if not isinstance(addresses, dict) or not all(isinstance(v, str) for v in addresses.values()):
+        problems.append(f"hub_nlb_zone_addresses is {json.dumps(addresses)}, not a map of zone IDs to addresses")
+        addresses = {}
+    sessions = document.get("traffic_mirror_session_ids", [])
+    if not isinstance(sessions, list) or not all(isinstance(s, str) for s in sessions):
+        problems.append(f"traffic_mirror_session_ids is {json.dumps(sessions)}, not a list of ids")
+        sessions = []
+    if problems or found is None or not isinstance(target, str):
+        raise OutputsError(f"{source} (nativeSpoke outputs): " + "; ".join(problems))
+    function = document.get("enrolment_function_name")
+    topic = document.get("alarm_topic_arn")
+    association = document.get("host_mirror_association_id")
+    return StackOutputs(
+        analyser="nativeSpoke",
+        load_balancer_arn="",
+        target_group_arn="",
+        asg_name="",
+        region=found["region"],  # a spoke is in its hub's Region
+        stack=stack_short_name(stack) if stack else None,
+        session_ids=tuple(sessions),
+        enrolment_function=function if isinstance(function, str) else None,
+        alarm_topic_arn=topic if isinstance(topic, str) else None,
+        mirror_target_id=target,
+        host_mirror_association=association if isinstance(association, str) and association else None,
+        source_cidrs=tuple(cidrs),
+        hub_addresses=tuple(sorted(addresses.items())),
     )
 
 
