@@ -124,7 +124,9 @@ def scenario(size: int, timeout: float, burst_size: int, launch_chunk: int) -> l
         launched = time.monotonic() - wall
         clock = SimClock()
         with ThrottlingProxy(moto.endpoint, clock) as proxy, skipped(clock):
-            runs = converge(settings, proxy, timeout, every=EVERY)
+            runs = converge(
+                settings, proxy, timeout, every=EVERY, each=lambda r: print("  " + table([r])[-1][1:], flush=True)
+            )
             at_rest = invoke(SCHEDULE, settings, proxy, proxy.client(), timeout)
             doubles = duplicates(ec2, settings)
             covered = len(sessions_of(ec2, settings))

@@ -26,7 +26,7 @@ import types
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -358,14 +358,22 @@ def invoke(event: dict[str, Any], settings: Any, proxy: ThrottlingProxy, client:
 
 
 def converge(
-    settings: Any, proxy: ThrottlingProxy, timeout: float, every: float = 300.0, most: int = 40
+    settings: Any,
+    proxy: ThrottlingProxy,
+    timeout: float,
+    every: float = 300.0,
+    most: int = 40,
+    each: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
-    """Scheduled reconciles (one each `every` simulated seconds) until one leaves nothing pending."""
+    """Scheduled reconciles (one each `every` simulated seconds) until one leaves nothing pending;
+    `each` sees every run as it ends."""
     client = proxy.client()
     runs: list[RunResult] = []
     while len(runs) < most:
         result = invoke(SCHEDULE, settings, proxy, client, timeout)
         runs.append(result)
+        if each is not None:
+            each(result)
         if result.raised is None and result.pending == 0 and result.deferred == 0:
             break
         proxy.clock.sleep(max(0.0, every - result.seconds))
