@@ -389,6 +389,20 @@ def test_the_readme_policy_is_enough(iam_moto: tuple, status: StatusRunner, monk
     assert run.code == 0, run.out
 
 
+def test_the_readme_policy_is_enough_for_a_spoke(
+    iam_moto: tuple, status: StatusRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A spoke's checks (sessions, subnets and route tables, alarms) under the documented policy: exit 0."""
+    from tests.status.test_status_spoke import spoke
+
+    server, _, keys = iam_moto
+    path, made = spoke(server, tmp_path, {"euw1-az1": "10.250.1.10"})
+    aws_environment(monkeypatch, server.endpoint, keys["reader"]["AccessKeyId"], keys["reader"]["SecretAccessKey"])
+    run = status(outputs_file=path, name="spoke-iam")
+    assert run.code == 0, run.out
+    assert run.line("route", f"{made['subnet']}->10.250.1.10").startswith("ok")
+
+
 def readme_policy() -> dict[str, Any]:
     readme = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
     block = readme.split("<!-- status-policy -->", 2)[1]

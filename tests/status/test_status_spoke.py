@@ -74,7 +74,7 @@ def test_a_spoke_with_its_session_and_a_route_to_the_hub_exits_0(
     run = status(outputs_file=path, name="spoke-a")
     assert run.code == 0, run.out
     assert run.out.splitlines()[0] == "wallarm-mirror status: stack spoke-a, nativeSpoke, eu-west-1"
-    assert "1 AWS traffic mirror session(s) send to the NLB" in run.line("sources", made["target"])
+    assert "1 AWS traffic mirror session(s) send to the hub's target" in run.line("sources", made["target"])
     route = run.line("route", f"{made['subnet']}->10.250.1.10")
     assert route.startswith("ok")
     assert f"hub NLB in euw1-az1 via {made['TransitGatewayId']} (10.250.0.0/20 in {made['table']})" in route

@@ -191,11 +191,11 @@ def _some(ids: list[str] | tuple[str, ...]) -> str:
     return shown + (f" and {len(ids) - _LISTED} more" if len(ids) > _LISTED else "")
 
 
-def check_sessions(target_id: str, count: int, host_mirroring: bool) -> CheckResult:
-    """nativeNode: the AWS traffic mirror sessions that send to the stack's target."""
+def check_sessions(target_id: str, count: int, host_mirroring: bool, to: str = "the NLB") -> CheckResult:
+    """nativeNode: the AWS traffic mirror sessions that send to the stack's target (a spoke: its hub's)."""
     subject = target_id
     if count:
-        return CheckResult("sources", subject, Status.OK, f"{count} AWS traffic mirror session(s) send to the NLB")
+        return CheckResult("sources", subject, Status.OK, f"{count} AWS traffic mirror session(s) send to {to}")
     if host_mirroring:
         return CheckResult(
             "sources", subject, Status.OK, "no traffic mirror session: every source is copied by the host script"
@@ -204,7 +204,7 @@ def check_sessions(target_id: str, count: int, host_mirroring: bool) -> CheckRes
         "sources",
         subject,
         Status.WARN,
-        "no traffic mirror session sends to the NLB",
+        f"no traffic mirror session sends to {to}",
         "check trafficMirrorSourceEniIds / trafficMirrorSourceTags and the enrolment function's log",
     )
 
@@ -461,7 +461,8 @@ def run_spoke_checks(aws: Aws, outputs: StackOutputs) -> list[CheckResult]:
     target_id = outputs.mirror_target_id or ""
     count = _ask(results, "sources", target_id, lambda: aws.mirror_sessions(target_id))
     if isinstance(count, int):
-        results.append(check_sessions(target_id, count, outputs.host_mirror_association is not None))
+        hosts = outputs.host_mirror_association is not None
+        results.append(check_sessions(target_id, count, hosts, "the hub's target"))
     if outputs.host_mirror_association:
         association = outputs.host_mirror_association
         facts = _ask(results, "sources", association, lambda: aws.host_mirroring(association))
