@@ -73,13 +73,14 @@ def hub_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert derived <= CONTRACT_FROM_HUB_BRANCH, derived
     [target] = run.all("TrafficMirrorTarget")
     stand_ins = {
-        "traffic_mirror_target_arn": "arn:aws:ec2:eu-west-1:111111111111:traffic-mirror-target/"
-        + outputs["traffic_mirror_target_id"],
+        # The ARN the engine gave the hub's target (AWS's shape: ...:traffic-mirror-target/tmt-...).
+        "traffic_mirror_target_arn": run.mocks.states[(target.typ, target.name)]["arn"],
         "traffic_mirror_vni": json.loads(config.get("wallarm-mirror:trafficMirrorVni", "4242")),
         "traffic_mirror_ports": json.loads(config["wallarm-mirror:trafficMirrorPorts"]),
         "mirror_source_cidrs": json.loads(config["wallarm-mirror:mirrorSourceCidrs"]),
     }
     assert target.inputs["networkLoadBalancerArn"] == outputs["nlb_arn"]
+    assert run.mocks.ids[(target.typ, target.name)] == outputs["traffic_mirror_target_id"]
     outputs.update({name: stand_ins[name] for name in derived})
     file = tmp_path_factory.mktemp("hub") / "hub-outputs.json"
     file.write_text(json.dumps(outputs))

@@ -174,7 +174,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 typ.rsplit("Mirror", 1)[1]
             ]
             resource_id = f"{prefix}-" + hashlib.sha256(args.name.encode()).hexdigest()[:17]
-            outputs["arn"] = self._arn("ec2", f"traffic-mirror-{prefix}/{resource_id}")
+            # As AWS names them (Service Authorization Reference, Amazon EC2 resource types):
+            # arn:aws:ec2:<region>:<account>:traffic-mirror-target/tmt-...
+            kind = {"tmt": "target", "tmf": "filter", "tms": "session", "tmfr": "filter-rule"}[prefix]
+            outputs["arn"] = self._arn("ec2", f"traffic-mirror-{kind}/{resource_id}")
         elif typ == "aws:lambda/function:Function":
             outputs["arn"] = self._arn("lambda", f"function:{name}")
             outputs["name"] = name
@@ -271,6 +274,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "vpcId": "vpc-offline",
                 "arn": self._arn("ec2", f"subnet/{subnet_id}"),
             }
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            # The deploying identity's account: the stand-in account, like every ARN of the plan.
+            return {
+                "id": facts.account,
+                "accountId": facts.account,
+                "arn": f"arn:aws:iam::{facts.account}:user/offline",
+                "userId": "AIDAOFFLINEOFFLINE0000",
+            }
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             # A program that builds its own subnets (examples/new-vpc-python) spreads them over these.
             names = [f"{facts.region}{letter}" for letter in "abc"]
@@ -278,14 +289,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "id": facts.region,
                 "names": names,
                 "zoneIds": [f"{zone_id_prefix(str(facts.region))}-az{i}" for i in (1, 2, 3)],
-            }
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            # A spoke reads its account (and partition) here: it has no VPC of its own to read them from.
-            return {
-                "id": facts.account,
-                "accountId": facts.account,
-                "arn": f"arn:aws:sts::{facts.account}:assumed-role/offline/offline",
-                "userId": "AROAOFFLINE:offline",
             }
         if args.token == "aws:index/getRegion:getRegion":
             return {
