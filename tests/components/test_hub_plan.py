@@ -69,6 +69,15 @@ def test_sharing_with_the_stacks_own_account_is_refused(fresh_run_stack):
         Exception, match=r"trafficMirrorShareWith: lists 111111111111, the account this stack deploys to"
     ):
         fresh_run_stack(HUB, trafficMirrorShareWith=[ACCOUNT, "111111111111"])
+    with pytest.raises(Exception, match=r"lists 999999999999, the account this stack deploys to"):
+        fresh_run_stack(HUB, trafficMirrorShareWith=["999999999999"], facts=OfflineFacts(account="999999999999"))
+
+
+def test_the_own_account_is_the_callers_and_asked_only_by_a_hub(run_stack):
+    """The deploying identity owns the target; the VPC's ARN would name the VPC's owner (a shared VPC)."""
+    identity = "aws:index/getCallerIdentity:getCallerIdentity"
+    assert [token for token, _ in run_stack(HUB).mocks.calls].count(identity) == 1
+    assert identity not in [token for token, _ in run_stack(STATIC).mocks.calls]
 
 
 @pytest.mark.parametrize("region", ["eu-west-1", "ap-southeast-2"])

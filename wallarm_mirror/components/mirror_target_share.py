@@ -32,7 +32,7 @@ class MirrorTargetShareArgs:
     # Account ids, OU ARNs or the organization's ARN: checked by the config (native_checks.share_principals).
     principals: list[str]
     allow_external: bool
-    # The stack's own account (from the VPC's ARN): sharing with it is refused when it is known.
+    # The account the stack deploys to (the caller's, which owns the target): sharing with it is refused.
     account: pulumi.Output[str]
     tags: dict[str, str]
 

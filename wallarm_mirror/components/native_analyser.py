@@ -117,7 +117,9 @@ def build_native_analyser(
                 target_arn=mirror.target.arn,
                 principals=config.traffic_mirror_share_with,
                 allow_external=config.traffic_mirror_share_external,
-                account=account,
+                # The caller's account owns the target; the VPC's ARN names the VPC's owner, which is
+                # another account when the hub's subnets are shared with it (a RAM-shared VPC).
+                account=aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent)).account_id,
                 tags=tags,
             ),
             child,

@@ -120,7 +120,7 @@ def share_principals(v: list[str]) -> list[str]:
     a malformed principal, a repeated one, and OU or organization ARNs of two organizations (an
     account belongs to one organization, and RAM shares with an organization or its OUs only from
     inside it, after sharing with AWS Organizations is enabled: RAM user guide). The stack's own
-    account is refused by the component once the account is known (from the VPC's ARN).
+    account is refused by the component once the account is known (the caller's identity).
     """
     bad = [
         i for i, p in enumerate(v) if not (_ACCOUNT_ID.fullmatch(p) or _ORG_ARN.fullmatch(p) or _OU_ARN.fullmatch(p))
