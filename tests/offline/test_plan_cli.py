@@ -151,7 +151,7 @@ def test_readme_bad_input_table_shows_the_real_messages(capsys):
 def test_readme_native_bad_input_table_shows_the_real_messages(capsys):
     main(["config-reference", "--native-bad-inputs"])
     table = capsys.readouterr().out
-    assert table.count("\n") == 19
+    assert table.count("\n") == 24
     assert "nativeNode" in table
     assert table in CONFIGURATION.read_text(), "docs/configuration.md native bad-input table is stale: paste it"
 

@@ -46,6 +46,8 @@ NATIVE_NODE_ONLY: Mapping[str, str] = {
     "trafficMirrorIpv6": "the traffic mirror filter",
     "trafficMirrorVni": "AWS VPC Traffic Mirroring sessions",
     "trafficMirrorSessionNumber": "AWS VPC Traffic Mirroring sessions",
+    "trafficMirrorShareWith": "sharing the Native Node hub's traffic mirror target (AWS RAM)",
+    "trafficMirrorShareExternal": "sharing the Native Node hub's traffic mirror target (AWS RAM)",
 }
 ONLY_FOR = {"nginxNode": NATIVE_NODE_ONLY, "nativeNode": NGINX_NODE_ONLY}
 OTHER = {"nginxNode": "nativeNode", "nativeNode": "nginxNode"}

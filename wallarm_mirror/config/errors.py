@@ -30,6 +30,9 @@ FIXES: dict[str, str] = {
     "trafficMirrorSourceEniIds": "pulumi config set --path 'wallarm-mirror:trafficMirrorSourceEniIds[0]' eni-...",
     "trafficMirrorSourceTags": "pulumi config set --path 'wallarm-mirror:trafficMirrorSourceTags.role' web",
     "trafficMirrorPorts": "pulumi config set --path 'wallarm-mirror:trafficMirrorPorts[0]' 80",
+    "trafficMirrorShareWith": "pulumi config set --path 'wallarm-mirror:trafficMirrorShareWith[0]' 123456789012 "
+    "(an account id, an OU ARN or your organization's ARN)",
+    "trafficMirrorShareExternal": "pulumi config set wallarm-mirror:trafficMirrorShareExternal false",
 }
 
 
