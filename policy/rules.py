@@ -55,6 +55,7 @@ AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
 LB_TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 # A spoke of an organisation's analyser (issue 23): the program's type, and the component package's.
 NATIVE_SPOKE_TYPES = ("wallarm:mirror:NativeSpoke", "wallarm-mirror:index:NativeSpoke")
+RAM_RESOURCE_SHARE = "aws:ram/resourceShare:ResourceShare"
 # The only step our host mirroring document runs; aws:downloadContent, aws:runDocument and the like
 # would fetch what runs as root from somewhere else at run time.
 SELF_CONTAINED_ACTIONS = frozenset({"aws:runShellScript"})
@@ -337,6 +338,20 @@ def _prod_deletion_protection(args: ResourceValidationArgs, report_violation: Re
         report_violation(
             f"Load balancer {args.name} of stack {stack} (a production stack by its name) has deletion protection "
             "off. Set wallarm-mirror:deletionProtection true for this stack.",
+            None,
+        )
+
+
+def _ram_share_internal(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != RAM_RESOURCE_SHARE or args.get_config().get("allowExternal") is True:
+        return
+    # Absent means false (the provider's default): RAM then refuses principals outside the organization.
+    if _is_true(_get(args.props, "allowExternalPrincipals")):
+        report_violation(
+            f"RAM resource share {args.name} allows external principals: accounts outside your AWS organization "
+            "could be given what it shares (a hub's traffic mirror target: copies of its traffic). Set "
+            "wallarm-mirror:trafficMirrorShareExternal false and share within the organization, or allow it with "
+            '{"ram-share-internal": {"allowExternal": true}} in the policy pack config.',
             None,
         )
 
@@ -656,6 +671,22 @@ PROD_DELETION_PROTECTION = ResourceValidationPolicy(
     ),
 )
 
+RAM_SHARE_INTERNAL = ResourceValidationPolicy(
+    name="ram-share-internal",
+    description="AWS RAM resource shares (a hub's traffic mirror target) reach principals of the organization "
+    "only: allowExternalPrincipals is false unless the policy config allows it.",
+    validate=_ram_share_internal,
+    severity=Severity.HIGH,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowExternal": {
+                "type": "boolean",
+                "default": False,
+                "description": "Allow resource shares with accounts outside the organization.",
+            }
+        }
+    ),
+)
 TRAFFIC_MIRROR_FILTER_TCP_PORTS = ResourceValidationPolicy(
     name="traffic-mirror-filter-tcp-ports",
     description="Traffic mirror filters copy only TCP to and from the application's ports: accept rules are "
@@ -728,6 +759,7 @@ RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
     WALLARM_MODE_MONITORING,
     PROD_DELETION_PROTECTION,
     TRAFFIC_MIRROR_FILTER_TCP_PORTS,
+    RAM_SHARE_INTERNAL,
 ]
 SSM_ASSOCIATION_OWN_DOCUMENT = StackValidationPolicy(
     name="ssm-association-own-document",

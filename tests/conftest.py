@@ -64,6 +64,7 @@ AWS_MODULES = (
     "iam",
     "lambda_",
     "lb",
+    "ram",
     "s3",
     "secretsmanager",
     "sns",

@@ -148,6 +148,9 @@ for stack in ("dev", "prod"):
 stack_file = plan.read_stack_file(plan.PROJECT_DIR / "Pulumi.native.yaml", "wallarm-mirror", "native")
 run_offline(stack_file.config, stack_file.secret_keys, stack="native")
 seen["native"] = services()
+stack_file = plan.read_stack_file(plan.PROJECT_DIR / "Pulumi.hub.yaml", "wallarm-mirror", "hub")
+run_offline(stack_file.config, stack_file.secret_keys, stack="hub")
+seen["hub"] = services()
 print(json.dumps(seen))
 """
 
@@ -157,6 +160,8 @@ DEV_SERVICES = ["autoscaling", "cloudwatch", "ec2", "iam", "lb", "secretsmanager
 PROD_ADDS = ["s3"]  # its access-log bucket; its alarms notify an existing topic
 # The enrolment function, its dead-letter queue, and the host mirroring document and association.
 NATIVE_ADDS = ["lambda_", "sqs", "ssm"]
+# The hub's RAM share of its traffic mirror target (trafficMirrorShareWith): only a hub loads it.
+HUB_ADDS = ["ram"]
 
 
 def test_each_part_loads_only_what_it_uses() -> None:
@@ -172,6 +177,7 @@ def test_each_part_loads_only_what_it_uses() -> None:
     assert seen["dev"] == DEV_SERVICES
     assert sorted(set(seen["prod"]) - set(seen["dev"])) == PROD_ADDS
     assert sorted(set(seen["native"]) - set(seen["prod"])) == NATIVE_ADDS
+    assert sorted(set(seen["hub"]) - set(seen["native"])) == HUB_ADDS
 
 
 def test_the_package_exports_its_public_api_and_loads_it_only_on_use():

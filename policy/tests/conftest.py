@@ -21,6 +21,7 @@ class Plans:
     dev: Plan
     prod: Plan
     native: Plan  # analyzer nativeNode: NLB, traffic mirror target, filter, rules and a session
+    hub: Plan  # a nativeNode hub: the same, and the RAM share of its traffic mirror target
     v48_block: Plan
     inline_user_data: str  # base64, as the launch template input, with FAKE_TOKEN inside
 
@@ -36,6 +37,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> Plans:
         "dev": start("-m", "wallarm_mirror", "plan", "--json", "--stack", "dev"),
         "prod": start("-m", "wallarm_mirror", "plan", "--json", "--stack", "prod"),
         "native": start("-m", "wallarm_mirror", "plan", "--json", "--stack", "native"),
+        "hub": start("-m", "wallarm_mirror", "plan", "--json", "--stack", "hub"),
         "dev-v48-block": start("-m", "wallarm_mirror", "plan", "--json", "--config-file", str(v48_block)),
         "inline": start(str(helper), str(inline), FAKE_TOKEN),
     }
@@ -50,6 +52,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> Plans:
         dev=plan_from(out["dev"]),
         prod=plan_from(out["prod"]),
         native=plan_from(out["native"]),
+        hub=plan_from(out["hub"]),
         v48_block=plan_from(out["dev-v48-block"]),
         inline_user_data=out["inline"].strip(),
     )

@@ -98,6 +98,7 @@ def test_pack_has_the_policies_of_the_design() -> None:
         "wallarm-mode-monitoring",
         "prod-alb-deletion-protection",
         "traffic-mirror-filter-tcp-ports",
+        "ram-share-internal",
         "traffic-mirror-both-directions",
         "traffic-mirror-session-own-target",
         "ssm-association-own-document",

@@ -385,6 +385,12 @@ def test_outputs_name_every_id_a_user_wires_elsewhere(stack):
         "traffic_mirror_target_id",
         "traffic_mirror_filter_id",
         "traffic_mirror_session_ids",
+        # What a spoke reads from a hub (issue 23).
+        "traffic_mirror_target_arn",
+        "nlb_zone_addresses",
+        "traffic_mirror_vni",
+        "traffic_mirror_ports",
+        "mirror_source_cidrs",
         "asg_name",
         "launch_template_id",
         "launch_template_version",

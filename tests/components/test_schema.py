@@ -154,12 +154,21 @@ def test_every_typed_output_is_in_the_schema_with_its_docstring(resource):
     outputs = resource["properties"]
     hints = {k: v for k, v in inspect.get_annotations(WallarmMirror).items() if not k.startswith("_")}
     # Every output the program exports is a typed attribute too (YAML or TypeScript users have no other way).
-    assert len(outputs) == len(hints) == 25
+    assert len(outputs) == len(hints) == 30
     to_alias = StackConfig.model_config.get("alias_generator")
     assert callable(to_alias)
     camel = {to_alias(name): name for name in hints}
     assert set(outputs) == set(camel)
-    kinds = {"mirrorConfigs": "object", "launchTemplateVersion": "integer", "trafficMirrorSessionIds": "array"}
+    kinds = {
+        "mirrorConfigs": "object",
+        "launchTemplateVersion": "integer",
+        "trafficMirrorSessionIds": "array",
+        # What a spoke reads from a hub (issue 23).
+        "nlbZoneAddresses": "object",
+        "trafficMirrorVni": "integer",
+        "trafficMirrorPorts": "array",
+        "mirrorSourceCidrs": "array",
+    }
     for key, spec in outputs.items():
         assert spec["type"] == kinds.get(key, "string") and spec["description"] == docstrings[camel[key]], key
     may_be_none = {key for key, name in camel.items() if type(None) in typing.get_args(typing.get_args(hints[name])[0])}

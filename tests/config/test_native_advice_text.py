@@ -7,20 +7,12 @@ from pathlib import Path
 
 import yaml
 
+from tests.config.test_native_config import NATIVE
 from wallarm_mirror.config import StackConfig, parse_stack_config
 from wallarm_mirror.config.advice import NON_NITRO_SOURCES, UNSUPPORTED_SOURCE_FAMILIES, native_advice
 from wallarm_mirror.config.checks import GRAVITON_FAMILY
 
 ROOT = Path(__file__).resolve().parents[2]
-NATIVE = {
-    "analyzer": "nativeNode",
-    "vpcId": "vpc-0123456789abcdef0",
-    "nodeSubnetIds": '["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]',
-    "mirrorSourceCidrs": '["10.0.16.0/20"]',
-    "nodeGroup": "aws-mirror",
-    "trafficMirrorSourceEniIds": '["eni-0123456789abcdef0"]',
-    "token": "wallarm-api-token",
-}
 
 
 def instance_type_warning(method: str = "auto") -> str:

@@ -1,8 +1,9 @@
 """A fake IMDSv2 on 169.254.169.254:80 inside the web host's namespace (standard library only).
 
-    python imds.py ZONE INSTANCE_TYPE
+    python imds.py ZONE INSTANCE_TYPE [ZONE_ID]
 Like a real instance with http_tokens required: reads need a token from PUT /latest/api/token.
-Answers placement/availability-zone and instance-type; anything else is 404. READY on stdout once
+Answers placement/availability-zone, instance-type and, when given, placement/availability-zone-id;
+anything else is 404. READY on stdout once
 listening.
 """
 
@@ -41,6 +42,8 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(401, "Unauthorized")
         elif self.path == "/latest/meta-data/placement/availability-zone":
             self._answer(200, sys.argv[1])
+        elif self.path == "/latest/meta-data/placement/availability-zone-id" and len(sys.argv) > 3:
+            self._answer(200, sys.argv[3])
         elif self.path == "/latest/meta-data/instance-type":
             self._answer(200, sys.argv[2])
         else:

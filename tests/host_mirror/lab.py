@@ -156,8 +156,10 @@ class Lab:
     def fetch(self, url: str, check: bool = True, out: str = "/dev/null") -> subprocess.CompletedProcess[str]:
         return run(["ip", "netns", "exec", self.cli, "curl", "-sS", "-g", "-m", "10", "-o", out, url], check=check)
 
-    def imds(self, zone: str = "eu-west-1a", instance_type: str = "m6i.large") -> None:
-        process = self.start(self.web, [sys.executable, str(HERE / "imds.py"), zone, instance_type])
+    def imds(self, zone: str = "eu-west-1a", instance_type: str = "m6i.large", zone_id: str | None = None) -> None:
+        """The fake IMDSv2; without `zone_id`, placement/availability-zone-id answers 404."""
+        argv = [sys.executable, str(HERE / "imds.py"), zone, instance_type, *([zone_id] if zone_id else [])]
+        process = self.start(self.web, argv)
         assert process.stdout is not None
         assert process.stdout.readline().strip() == b"READY"
 

@@ -284,6 +284,33 @@ def test_the_address_in_use_is_kept_while_the_name_still_returns_it(lab: Lab) ->
     assert f"remote {NLB_IP} " in lab.ns(lab.web, f"ip -d link show {DEV}").stdout
 
 
+def test_the_address_of_the_hosts_zone_id_is_preferred_over_the_names(lab: Lab) -> None:
+    """A hub's nlb_zone_addresses: the zone ID names one physical zone in every account, the name does not."""
+    lab.imds(zone="eu-west-1b", zone_id="euw1-az3")
+    lab.write_hosts({NLB_NAME: NLB_IP, f"eu-west-1b.{NLB_NAME}": NLB_IP})
+    script = write_script(lab.root, zone_addresses=(("euw1-az1", NLB_IP), ("euw1-az3", NLB_IP_2)))
+    output = applied(lab, script)
+    assert f"go to {NLB_IP_2}:4789" in output
+    assert f"remote {NLB_IP_2} " in lab.ns(lab.web, f"ip -d link show {DEV}").stdout
+
+
+def test_a_zone_id_without_an_address_falls_back_to_the_zonal_name_and_says_so(lab: Lab) -> None:
+    lab.imds(zone="eu-west-1b", zone_id="euw1-az2")
+    lab.write_hosts({NLB_NAME: NLB_IP, f"eu-west-1b.{NLB_NAME}": NLB_IP_2})
+    output = applied(lab, write_script(lab.root, zone_addresses=(("euw1-az1", NLB_IP),)))
+    assert "the NLB has no node listed for this host's zone euw1-az2" in output
+    assert f"go to {NLB_IP_2}:4789" in output
+
+
+def test_with_addresses_and_no_name_a_listed_address_is_used(lab: Lab) -> None:
+    """A spoke's script may carry the hub's addresses only; an IMDS without zone IDs still gets a node."""
+    lab.imds(zone="eu-west-1b")
+    script = write_script(lab.root, nlb_dns_name=None, zone_addresses=(("euw1-az1", NLB_IP_2), ("euw1-az2", NLB_IP)))
+    output = applied(lab, script)
+    assert "gave no availability zone ID" in output
+    assert f"go to {NLB_IP_2}:4789" in output
+
+
 def test_auto_on_a_type_aws_mirrors_removes_instead(lab: Lab) -> None:
     lab.imds(instance_type="m5.large")
     script = write_script(lab.root, method="auto")

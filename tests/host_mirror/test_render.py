@@ -20,6 +20,7 @@ from wallarm_mirror.traffic_mirror.enrolment import UNSUPPORTED_FAMILIES, XEN_FA
 
 NLB = "wm-dev-0123456789abcdef.elb.eu-west-1.amazonaws.com"
 GOOD = HostScriptSpec(stack="dev", method="auto", vni=42, ports=(80, 8080), nlb_dns_name=NLB)
+ZONES = (("euw1-az1", "10.0.1.10"), ("euw1-az2", "10.0.2.10"), ("usw2-lax1-az1", "10.0.3.10"))
 
 
 def spec(**changes: Any) -> HostScriptSpec:
@@ -38,8 +39,13 @@ def shellcheck() -> str:
 
 @pytest.mark.parametrize(
     "rendered",
-    [GOOD, spec(method="host", nlb_dns_name=None), spec(stack="a.very_long-stack.name", ports=(443,), vni=0)],
-    ids=["auto", "host-offline", "long-stack"],
+    [
+        GOOD,
+        spec(method="host", nlb_dns_name=None),
+        spec(stack="a.very_long-stack.name", ports=(443,), vni=0),
+        spec(nlb_dns_name=None, zone_addresses=ZONES),
+    ],
+    ids=["auto", "host-offline", "long-stack", "zone-addresses"],
 )
 def test_the_script_is_shellcheck_clean(shellcheck: str, tmp_path: Path, rendered: HostScriptSpec) -> None:
     script = tmp_path / "host-mirror.sh"
@@ -55,6 +61,12 @@ def test_every_placeholder_is_filled_with_the_stacks_values() -> None:
     assert f"NLB_DNS_NAME='{NLB}'" in text and "CONTROL_NAME='ssm.eu-west-1.amazonaws.com'" in text
     assert "LEASE_SECONDS=5400\n" in text and "DEV='wm-dev'\n" in text
     assert render_host_script(spec(nlb_dns_name=NLB.replace(".com", ".com.cn"))).count("amazonaws.com.cn") >= 2
+
+
+def test_zone_addresses_are_rendered_as_zone_id_address_pairs() -> None:
+    assert "ZONE_ADDRESSES=''\n" in render_host_script(GOOD)
+    text = render_host_script(spec(zone_addresses=ZONES))
+    assert "ZONE_ADDRESSES='euw1-az1=10.0.1.10 euw1-az2=10.0.2.10 usw2-lax1-az1=10.0.3.10'\n" in text
 
 
 def test_the_families_are_rendered_from_the_enrolment_tables() -> None:
@@ -94,6 +106,13 @@ def test_device_names_fit_linux_and_priorities_are_the_stacks_own() -> None:
         ({"ports": (80, 80)}, "name a port twice"),
         ({"nlb_dns_name": "example.com"}, "nlb_dns_name 'example.com' must be an NLB's DNS name"),
         ({"nlb_dns_name": "x.elb.eu-west-1.amazonaws.com;reboot"}, "must be an NLB's DNS name"),
+        ({"zone_addresses": (("eu-west-1a", "10.0.1.10"),)}, "zone 'eu-west-1a' must be an availability zone ID"),
+        ({"zone_addresses": (("euw1-az1", "10.0.1.300"),)}, "address '10.0.1.300' of euw1-az1 must be an IPv4"),
+        ({"zone_addresses": (("euw1-az1", "fd00::1"),)}, "must be an IPv4 address"),
+        ({"zone_addresses": (("euw1-az1", "10.0.1.1;reboot"),)}, "must be an IPv4 address"),
+        ({"zone_addresses": (("euw1-az1", "10.0.1.1"), ("euw1-az1", "10.0.1.2"))}, "name a zone twice"),
+        ({"zone_addresses": [("euw1-az1", "10.0.1.1")]}, "must be a tuple of (zone ID, IPv4 address) pairs"),
+        ({"zone_addresses": (("euw1-az1",),)}, "must be a (zone ID, IPv4 address) pair"),
         ({"lease_seconds": 59}, "lease_seconds 59 must be"),
         ({"lease_seconds": 10**9}, "lease_seconds 1000000000 must be"),
     ],

@@ -68,7 +68,6 @@ http {{
     fastcgi_temp_path {prefix}/tmp/fastcgi;
     uwsgi_temp_path {prefix}/tmp/uwsgi;
     scgi_temp_path {prefix}/tmp/scgi;
-    client_max_body_size 10m;
     # A user may have switched body mirroring off globally; the snippet's locations must win.
     mirror_request_body off;
     upstream {primary_name} {{ server {LOOPBACK}:{primary_port}; }}
@@ -77,6 +76,10 @@ http {{
 
     server {{
         listen {LOOPBACK}:{port};
+        # The site's own body limit, set where sites set it: in their server. The relay's servers get
+        # NGINX's default (1m) from http level, so a copy over 1 MiB reaches the ALB only because the
+        # snippet lifts the relay's limit itself (at http level, 10m would hide that: issue 22).
+        client_max_body_size 10m;
         # So a test can tell the copy and the original carry the same id.
         proxy_set_header X-Request-ID $request_id;
         proxy_set_header Host $http_host;

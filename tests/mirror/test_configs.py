@@ -7,6 +7,7 @@ are checked one by one (their connection settings in tests/mirror/test_connectio
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -406,6 +407,65 @@ def test_envoy_domains_follow_hosts() -> None:
     assert doc["http_connection_manager"]["route_config"]["virtual_hosts"][0]["domains"] == ["shop.example.com"]
     doc = yaml.safe_load(render_envoy(HTTP))
     assert doc["http_connection_manager"]["route_config"]["virtual_hosts"][0]["domains"] == ["*"]
+
+
+def _envoy_parts(text: str) -> list[tuple[list[str], str]]:
+    """(the comment lines that introduce it, its YAML text) for each of the two parts a user pastes."""
+    parts = []
+    for chunk in text.split("# ===== Part ")[1:]:
+        lines = ("# ===== Part " + chunk).split("\n")
+        comments = list(itertools.takewhile(lambda line: line.startswith("#"), lines))
+        prose = [line.strip("#= ") for line in comments]
+        parts.append((prose, "\n".join(lines[len(comments) :])))
+    return parts
+
+
+def test_envoy_part_headers_name_the_key_that_follows_them() -> None:
+    """Issue 22: part 1 said "add to static_resources.clusters" above a `clusters:` key, so pasting it
+    as told nests a second `clusters:` inside the list. Each header must name the key it introduces
+    and say that the key's content, not the key, goes into the user's config."""
+    parts = _envoy_parts(render_envoy(HTTP))
+    assert len(parts) == 2
+    for comments, body in parts:
+        [key] = yaml.safe_load(body)
+        header = " ".join(comments)
+        assert f"`{key}:`" in header, f"the header of the {key!r} part does not name its key: {header}"
+    (clusters_header, _), (hcm_header, _) = parts
+    assert "add that item to your static_resources.clusters list" in " ".join(clusters_header)
+    assert "not the `http_connection_manager:` key" in " ".join(hcm_header)
+
+
+def _comments_above(lines: list[str], index: int) -> list[str]:
+    above = list(itertools.takewhile(lambda line: line.lstrip().startswith("#"), reversed(lines[:index])))
+    return [line.strip().removeprefix("# ") for line in reversed(above)]
+
+
+def test_envoy_use_remote_address_says_it_changes_the_user_s_connection_manager() -> None:
+    """use_remote_address is a field of the user's own connection manager: it changes what every
+    request gets (X-Forwarded-For, the trusted client address), not only the copies. Said right above it."""
+    lines = render_envoy(HTTP).split("\n")
+    [index] = [i for i, line in enumerate(lines) if line.strip() == "use_remote_address: true"]
+    note = " ".join(_comments_above(lines, index))
+    assert "CHANGES YOUR CONNECTION MANAGER" in note
+    assert "X-Forwarded-For of every request (your app sees it too" in note
+    assert "trusted client address" in note
+    assert "keep yours and drop this line" in note, "when the user's own false is right, say so"
+
+
+def test_envoy_placeholder_cluster_is_flagged_where_it_appears() -> None:
+    """'app' is mirrorOptions.primaryUpstream's default, not the user's cluster: each route that sends
+    users there says so on its line, and the head says so once; a cluster the user named is not flagged."""
+    text = render_envoy(HTTP, MirrorOptions(locations=("/api", "/login")))
+    routes = [line for line in text.split("\n") if line.strip().startswith("cluster: app")]
+    assert len(routes) == 3, routes
+    assert all(line.endswith("# <- PLACEHOLDER: your users' cluster goes here (primaryUpstream)") for line in routes)
+    assert "# !!! PLACEHOLDER: the routes below send your users to a cluster named 'app'" in text
+    assert [route["route"]["cluster"] for route in _envoy(HTTP)[1]] == ["app"], "comments change no value"
+
+    named = render_envoy(HTTP, MirrorOptions(primary_upstream="shop"))
+    assert "PLACEHOLDER" not in named
+    [route] = [line for line in named.split("\n") if line.strip().startswith("cluster: shop")]
+    assert route.endswith("# <- your users' cluster (primaryUpstream)")
 
 
 ENVOY_SCHEMA_CASES = {

@@ -189,6 +189,7 @@ def test_sample_percent_is_honoured(
     assert low <= len(copies) <= high, f"{len(copies)} copies of {COPIES} at {percent}%"
 
 
+@pytest.mark.alone  # a starved stand-in makes copies overlap, and overlapping copies open connections
 def test_copies_reuse_connections_over_http(
     envoy_binary: str, primary: HttpStandIn, receiver: HttpStandIn, tmp_path: Path
 ) -> None:
@@ -199,6 +200,7 @@ def test_copies_reuse_connections_over_http(
     assert receiver.connections <= MAX_NEW_CONNECTIONS
 
 
+@pytest.mark.alone  # a starved stand-in makes copies overlap, and overlapping copies open connections
 def test_copies_reuse_connections_over_verified_https(
     envoy_binary: str,
     primary: HttpStandIn,
@@ -249,3 +251,18 @@ def test_dead_endpoint_keeps_envoys_log_quiet_and_failures_counted(
     grown = serving.splitlines()[1:-1]
     assert len(grown) <= MAX_NEW_LOG_LINES, grown[:10]
     assert stats["upstream_cx_connect_fail"] == COPIES, "failures show in the stats"
+
+
+def test_the_placeholder_cluster_is_refused_until_the_user_names_theirs(envoy_binary: str, tmp_path: Path) -> None:
+    """The snippet flags `cluster: app` as a PLACEHOLDER and says Envoy refuses it when no cluster of
+    that name exists (validate_clusters, on for a static route_config): a user whose cluster has
+    another name learns it at start-up, not from misrouted users."""
+    generated = render_envoy(MirrorEndpoint.parse(f"http://{LOOPBACK}:{free_port()}"))
+    assert "PLACEHOLDER" in generated
+    config = bootstrap(generated, free_port(), primary_cluster="storefront")  # the user's cluster
+    runner = EnvoyRunner(envoy_binary, tmp_path, config)
+    try:
+        with pytest.raises(RuntimeError, match="unknown cluster 'app'"):
+            runner.start()
+    finally:
+        runner.stop()  # should the claim ever be wrong, no Envoy outlives the test

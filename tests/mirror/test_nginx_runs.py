@@ -213,7 +213,13 @@ def test_get_reaches_client_and_mirror_with_wallarm_headers(
     assert headers["x-request-id"] == original.headers["x-request-id"], "copy and original must share the id"
 
 
-@pytest.mark.parametrize("size", [64, 200_000], ids=["small-body", "body-spilled-to-disk"])
+@pytest.mark.parametrize(
+    "size",
+    [64, 200_000, 1024 * 1024 + 1024],
+    # Over 1 MiB: the site allows 10m in its server, the relay's servers inherit NGINX's default 1m,
+    # so the copy gets through only with the relay's own `client_max_body_size 0` (413 otherwise).
+    ids=["small-body", "body-spilled-to-disk", "body-over-nginx-default-1MiB"],
+)
 def test_post_body_is_mirrored_whole(mirroring_nginx: int, receiver: HttpStandIn, size: int) -> None:
     payload = (b"user=alice&password=%27+OR+1%3D1--&pad=" + b"x" * size)[:size]
     status, body, _ = _send(
@@ -224,7 +230,9 @@ def test_post_body_is_mirrored_whole(mirroring_nginx: int, receiver: HttpStandIn
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert (status, body) == (200, PRIMARY_BODY)
-    [copy] = _by_marker(receiver.wait_for(1), f"m=post{size}")
+    copies = _by_marker(receiver.wait_for(1), f"m=post{size}")
+    assert len(copies) == 1, f"{len(copies)} copies of a {size}-byte body reached the ALB (413 at the relay?)"
+    [copy] = copies
     assert (copy.method, copy.path, copy.query) == ("POST", "/login", f"next=%2Fhome&m=post{size}")
     assert copy.body == payload
     assert copy.headers["content-type"] == "application/x-www-form-urlencoded"
@@ -266,6 +274,41 @@ def test_slow_mirror_does_not_delay_the_next_keep_alive_request(mirroring_nginx:
     print(f"slow mirror: per-request seconds on one keep-alive connection {[round(s, 3) for s in elapsed]}")
     assert max(elapsed) < MARGIN / 5, "no wait for the ALB at all (the old snippet waited TIMEOUT each)"
     assert len(receiver.wait_for(3)) == 3, "each copy reached the slow endpoint before the relay gave up"
+
+
+def test_a_copy_is_never_sent_again_to_another_alb_address(
+    nginx_binary: str, primary: HttpStandIn, tmp_path: Path
+) -> None:
+    """An ALB name resolves to several addresses, and NGINX makes one upstream peer of each. A copy that
+    times out on a slow address must not be sent again to the next one (`proxy_next_upstream off` in
+    the relay): by NGINX's default (error timeout) it would be, so the node would see it twice and
+    every slow copy would cost a second slot. The first address here answers after 3 s (TIMEOUT is 0.3 s)."""
+    copies = 8
+    with HttpStandIn(delay=3.0) as slow, HttpStandIn() as fast:
+        endpoint = MirrorEndpoint.parse(f"http://{LOOPBACK}:{slow.port}")
+        snippet = render_nginx(endpoint, _options())
+        one_address = f"    server {LOOPBACK}:{slow.port} max_conns="
+        [line] = [line for line in snippet.split("\n") if line.startswith(one_address)]
+        # What NGINX builds from a name with two addresses: two peers, the slow one first.
+        two_addresses = f"{line}\n{line.replace(f':{slow.port} ', f':{fast.port} ')}"
+        runner, port = start_nginx(nginx_binary, tmp_path, snippet.replace(line, two_addresses), primary.port)
+        with runner:
+            conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+            try:
+                for index in range(copies):
+                    assert _send(port, "GET", f"/?m=twice{index}", conn=conn)[:2] == (200, PRIMARY_BODY)
+            finally:
+                conn.close()
+            at_fast = fast.wait_quiet(quiet=TIMEOUT + MARGIN)  # a retried copy arrives a timeout late
+            at_slow = slow.requests
+    slow_markers = sorted(r.query for r in at_slow)
+    fast_markers = sorted(r.query for r in at_fast)
+    print(f"two ALB addresses: {len(slow_markers)} copies at the slow one, {len(fast_markers)} at the fast one")
+    assert slow_markers and fast_markers, "round robin must give both addresses copies, or nothing was tested"
+    assert not set(slow_markers) & set(fast_markers), "a copy that timed out was sent again to the other address"
+    # At most once each (a copy the site's 50 ms hand-off dropped on a loaded machine is not this test's).
+    arrived = slow_markers + fast_markers
+    assert len(arrived) == len(set(arrived)) and set(arrived) <= {f"m=twice{i}" for i in range(copies)}, arrived
 
 
 def test_dead_mirror_does_not_hurt_client(nginx_binary: str, primary: HttpStandIn, tmp_path: Path) -> None:

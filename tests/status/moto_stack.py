@@ -20,10 +20,9 @@ import botocore.loaders
 import botocore.session
 from botocore.awsrequest import HTTPHeaders
 
-from tests.node.boot.moto_server import REGION, MotoServer
+from tests.node.boot.moto_server import LOADER, REGION, MotoServer
 
 _numbers = itertools.count(1)
-_LOADER = botocore.loaders.create_loader()
 
 
 @dataclass
@@ -206,7 +205,7 @@ class MotoStack:
         core = botocore.session.Session()
         # One loader for every session: the service models (EC2's is 2 MB of JSON) load once per
         # test process instead of once per status run. The hooks stay on this session alone.
-        core.register_component("data_loader", _LOADER)
+        core.register_component("data_loader", LOADER)
         session = boto3.session.Session(botocore_session=core, **credentials)
         for event, hook in self.hooks.items():
             session.events.register(event, hook)

@@ -379,6 +379,23 @@ def test_a_missing_iam_action_exits_3_naming_it(
     assert run.line("asg", stack.outputs["asg_name"]).startswith("ok")  # what was allowed still ran
 
 
+def test_wait_ends_at_once_on_a_refusal(iam_moto: tuple, status: StatusRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal does not go away by waiting: the first round that AWS refuses ends --wait with exit 3,
+    one round of calls and no "waiting" line (issue 22: a --wait that kept polling went unnoticed)."""
+    server, stack, keys = iam_moto
+    aws_environment(monkeypatch, server.endpoint, keys["partial"]["AccessKeyId"], keys["partial"]["SecretAccessKey"])
+    rounds = []
+    stack.hooks["before-call.auto-scaling.DescribeAutoScalingGroups"] = lambda **_: rounds.append(1)
+    try:
+        run = status(stack, wait=3.0, interval=0.05)
+    finally:
+        del stack.hooks["before-call.auto-scaling.DescribeAutoScalingGroups"]
+    assert run.code == 3, run.out
+    assert len(rounds) == 1, f"{len(rounds)} rounds of checks after AWS refused the first"
+    assert run.err == "", "no waiting line after a refusal"
+    assert run.out.splitlines()[-1].startswith("status: AWS refused cloudwatch:GetMetricData")
+
+
 def test_the_readme_policy_is_enough(iam_moto: tuple, status: StatusRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     """The identity holding the documented policy gets a full report (exit 0). GetConsoleOutput is
     answered by the stack's hook before IAM is asked: moto refuses the documented instance-ARN-and-tag

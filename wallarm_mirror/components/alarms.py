@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,18 +172,22 @@ ENROLMENT_ALARMS: tuple[AlarmSpec, ...] = (
 )
 
 
+def _widget(region: str, title: str, metrics: list[list[object]], x: int, y: int, stat: str) -> dict[str, object]:
+    """One half-width metric graph of a dashboard, at grid position (x, y)."""
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {"title": title, "region": region, "stat": stat, "period": 60, "metrics": metrics},
+    }
+
+
 def dashboard_body(alb: str, target_group: str, asg: str, region: str) -> str:
     """Request count, healthy hosts, node CPU and target response time on one page."""
 
-    def widget(title: str, metrics: list[list[object]], x: int, y: int, stat: str) -> dict[str, object]:
-        return {
-            "type": "metric",
-            "x": x,
-            "y": y,
-            "width": 12,
-            "height": 6,
-            "properties": {"title": title, "region": region, "stat": stat, "period": 60, "metrics": metrics},
-        }
+    widget = functools.partial(_widget, region)
 
     return json.dumps(
         {
@@ -230,15 +235,7 @@ def native_dashboard_body(nlb: str, target_group: str, asg: str, region: str, *,
     if AWS has no such metric its widget stays empty and nothing else breaks.
     """
 
-    def widget(title: str, metrics: list[list[object]], x: int, y: int, stat: str) -> dict[str, object]:
-        return {
-            "type": "metric",
-            "x": x,
-            "y": y,
-            "width": 12,
-            "height": 6,
-            "properties": {"title": title, "region": region, "stat": stat, "period": 60, "metrics": metrics},
-        }
+    widget = functools.partial(_widget, region)
 
     widgets = [
         widget("Mirrored bytes (NLB)", [[NLB_NAMESPACE, "ProcessedBytes", "LoadBalancer", nlb]], 0, 0, "Sum"),

@@ -95,6 +95,16 @@ class NativeAnalyser(HostedComponent):
     """DNS name of the internal NLB."""
     traffic_mirror_target_id: pulumi.Output[str]
     """The traffic mirror target (tmt-...)."""
+    traffic_mirror_target_arn: pulumi.Output[str]
+    """ARN of the traffic mirror target (what a spoke account's enrolment role is allowed to use)."""
+    nlb_zone_addresses: pulumi.Output[dict[str, str]]
+    """The NLB node's private IPv4 address by availability zone ID (euw1-az1 -> 10.0.1.10): host mirroring's remote."""
+    traffic_mirror_vni: pulumi.Output[int]
+    """The VXLAN network id the nodes accept (trafficMirrorVni)."""
+    traffic_mirror_ports: pulumi.Output[list[int]]
+    """The TCP ports mirrored in both directions (trafficMirrorPorts)."""
+    mirror_source_cidrs: pulumi.Output[list[str]]
+    """The CIDRs the nodes accept VXLAN from (mirrorSourceCidrs; a spoke's sources must be inside them)."""
     traffic_mirror_filter_id: pulumi.Output[str]
     """The traffic mirror filter (tmf-...)."""
     traffic_mirror_session_ids: pulumi.Output[list[str]]

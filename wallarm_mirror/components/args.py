@@ -97,6 +97,12 @@ class WallarmMirrorArgs(TypedDict, total=False):
     native_node_installer_sha256: NotRequired[str]
     """SHA-256 of the installer for that version and architecture; the boot checks it. Config key: wallarm-mirror:nativeNodeInstallerSha256."""
 
+    traffic_mirror_share_with: NotRequired[Sequence[str]]
+    """Share the traffic mirror target (AWS RAM) with these account ids, OU ARNs or your organization's ARN, so their spoke stacks create sessions to it. Default: not shared. Config key: wallarm-mirror:trafficMirrorShareWith; default []."""
+
+    traffic_mirror_share_external: NotRequired[bool]
+    """Let the RAM share of the traffic mirror target reach accounts outside your organization (allowExternalPrincipals; they must accept the share). Default false: RAM refuses them. Config key: wallarm-mirror:trafficMirrorShareExternal; default false."""
+
     traffic_mirror_source_eni_ids: NotRequired[Sequence[pulumi.Input[str]]]
     """Network interfaces whose traffic is mirrored (one session each). Config key: wallarm-mirror:trafficMirrorSourceEniIds; default []."""
 
@@ -356,6 +362,12 @@ class NativeAnalyserArgs(TypedDict, total=False):
 
     native_node_installer_sha256: NotRequired[str]
     """SHA-256 of the installer for that version and architecture; the boot checks it. Config key: wallarm-mirror:nativeNodeInstallerSha256."""
+
+    traffic_mirror_share_with: NotRequired[Sequence[str]]
+    """Share the traffic mirror target (AWS RAM) with these account ids, OU ARNs or your organization's ARN, so their spoke stacks create sessions to it. Default: not shared. Config key: wallarm-mirror:trafficMirrorShareWith; default []."""
+
+    traffic_mirror_share_external: NotRequired[bool]
+    """Let the RAM share of the traffic mirror target reach accounts outside your organization (allowExternalPrincipals; they must accept the share). Default false: RAM refuses them. Config key: wallarm-mirror:trafficMirrorShareExternal; default false."""
 
     traffic_mirror_source_eni_ids: NotRequired[Sequence[pulumi.Input[str]]]
     """Network interfaces whose traffic is mirrored (one session each). Config key: wallarm-mirror:trafficMirrorSourceEniIds; default []."""

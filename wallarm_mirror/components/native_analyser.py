@@ -106,6 +106,24 @@ def build_native_analyser(
         ),
         child,
     )
+    if config.traffic_mirror_share_with:
+        # Imported here: a stack that shares nothing never loads pulumi_aws.ram.
+        from .mirror_target_share import MirrorTargetShare, MirrorTargetShareArgs
+
+        MirrorTargetShare(
+            name,
+            MirrorTargetShareArgs(
+                stack=stack,
+                target_arn=mirror.target.arn,
+                principals=config.traffic_mirror_share_with,
+                allow_external=config.traffic_mirror_share_external,
+                # The caller's account owns the target; the VPC's ARN names the VPC's owner, which is
+                # another account when the hub's subnets are shared with it (a RAM-shared VPC).
+                account=aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent)).account_id,
+                tags=tags,
+            ),
+            child,
+        )
     enrolment = None
     if config.traffic_mirror_source_tags:
         enrolment = TrafficMirrorEnrolment(
@@ -181,6 +199,14 @@ def build_native_analyser(
         "nlb_dns_name": balancer.nlb.dns_name,
         "target_group_arn": balancer.target_group.arn,
         "traffic_mirror_target_id": mirror.target.id,
+        # What a spoke stack reads (issue 23): the target's ARN (its enrolment role names it), the NLB
+        # node's address per zone ID (its host mirroring), the VNI and ports its sessions and filter
+        # use, and the CIDRs this hub's nodes accept VXLAN from (a spoke's sources must be in them).
+        "traffic_mirror_target_arn": mirror.target.arn,
+        "nlb_zone_addresses": balancer.zone_addresses,
+        "traffic_mirror_vni": config.traffic_mirror_vni,
+        "traffic_mirror_ports": list(config.traffic_mirror_ports),
+        "mirror_source_cidrs": list(config.mirror_source_cidrs),
         "traffic_mirror_filter_id": mirror.filter.id,
         "traffic_mirror_session_ids": [session.id for session in mirror.sessions],
         "asg_name": nodes.group.name,

@@ -17,10 +17,24 @@ NATIVE_HEALTH_PATH = "/ready"
 DEREGISTRATION_DELAY_SECONDS = 30
 
 
+def node_interface_filters(values: list[str]) -> list[aws.ec2.GetNetworkInterfaceFilterArgs]:
+    """The filters that find the NLB node's interface in one subnet: [ARN suffix, subnet id]."""
+    arn_suffix, subnet = values
+    return [
+        aws.ec2.GetNetworkInterfaceFilterArgs(name="description", values=[f"ELB {arn_suffix}"]),
+        aws.ec2.GetNetworkInterfaceFilterArgs(name="subnet-id", values=[subnet]),
+    ]
+
+
+def zone_addresses(entries: list[tuple[str, str]]) -> dict[str, str]:
+    """{availability zone id: address} of the NLB's nodes, one per subnet (so one per zone)."""
+    return dict(sorted(entries))
+
+
 @dataclass(frozen=True)
 class NetworkLoadBalancerArgs:
     vpc_id: str
-    subnet_ids: list[str]
+    subnet_ids: list[pulumi.Input[str]]
     deletion_protection: bool
     tags: dict[str, str]
 
@@ -83,4 +97,36 @@ class MirrorNetworkLoadBalancer(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        self.register_outputs({"nlb_arn": self.nlb.arn, "nlb_dns_name": self.nlb.dns_name})
+        self.zone_addresses = self._zone_addresses(args.subnet_ids)
+        self.register_outputs(
+            {"nlb_arn": self.nlb.arn, "nlb_dns_name": self.nlb.dns_name, "nlb_zone_addresses": self.zone_addresses}
+        )
+
+    def _zone_addresses(self, subnet_ids: list[pulumi.Input[str]]) -> pulumi.Output[dict[str, str]]:
+        """The private IPv4 address of the NLB's node in each zone, by availability zone ID.
+
+        By zone ID, not name: zone names map to different physical zones in each account, IDs do not
+        (RAM user guide, "Availability Zone IDs"), and a spoke in another account picks the node of
+        its own physical zone. "When you enable an Availability Zone, you specify one subnet from that
+        Availability Zone. Elastic Load Balancing creates a load balancer node in the Availability Zone
+        and a network interface for the subnet (the description starts with "ELB net" and includes the
+        name of the load balancer)" (NLB guide, "Network Load Balancers", Availability Zones): so one
+        lookup per subnet, by that description and the subnet, finds the node's interface. The full
+        description "ELB net/<name>/<id>" (the load balancer's ARN suffix) is inferred from AWS
+        re:Post's "describe-network-interfaces --filters Name=description,Values="ELB app/<name>/<id>"".
+        The zone ID is the subnet's (DescribeSubnets AvailabilityZoneId). The address lasts as long
+        as the NLB: its node keeps one IPv4 address per zone (NLB guide: a static IP per zone).
+
+        Not NLB subnet_mappings with private_ipv4_address: we would have to pick free addresses in
+        subnets we do not own, and switching an existing NLB from subnets to addressed mappings
+        replaces it, and with it the traffic mirror target every spoke's sessions use.
+        """
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        entries: list[pulumi.Output[tuple[str, str]]] = []
+        for subnet in subnet_ids:
+            node = aws.ec2.get_network_interface_output(
+                filters=pulumi.Output.all(self.nlb.arn_suffix, subnet).apply(node_interface_filters), opts=invoke
+            )
+            zone_id = aws.ec2.get_subnet_output(id=subnet, opts=invoke).availability_zone_id
+            entries.append(pulumi.Output.all(zone_id, node.private_ip).apply(lambda v: (str(v[0]), str(v[1]))))
+        return pulumi.Output.all(*entries).apply(lambda found: zone_addresses(list(found)))

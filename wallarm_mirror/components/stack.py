@@ -65,6 +65,16 @@ class WallarmMirror(HostedComponent):
     """nativeNode: the traffic mirror target (tmt-...)."""
     traffic_mirror_filter_id: pulumi.Output[str | None]
     """nativeNode: the traffic mirror filter (tmf-...)."""
+    traffic_mirror_target_arn: pulumi.Output[str | None]
+    """nativeNode: ARN of the traffic mirror target (what a spoke account's enrolment role is allowed to use)."""
+    nlb_zone_addresses: pulumi.Output[dict[str, str] | None]
+    """nativeNode: the NLB node's private IPv4 address by availability zone ID (euw1-az1 -> 10.0.1.10)."""
+    traffic_mirror_vni: pulumi.Output[int | None]
+    """nativeNode: the VXLAN network id the nodes accept (trafficMirrorVni)."""
+    traffic_mirror_ports: pulumi.Output[list[int] | None]
+    """nativeNode: the TCP ports mirrored in both directions (trafficMirrorPorts)."""
+    mirror_source_cidrs: pulumi.Output[list[str] | None]
+    """nativeNode: the CIDRs the nodes accept VXLAN from (mirrorSourceCidrs)."""
     target_group_arn: pulumi.Output[str]
     """The target group of the nodes."""
     asg_name: pulumi.Output[str]

@@ -47,6 +47,8 @@ NATIVE_NODE_ONLY: Mapping[str, str] = {
     "trafficMirrorVni": "AWS VPC Traffic Mirroring sessions",
     "trafficMirrorSessionNumber": "AWS VPC Traffic Mirroring sessions",
     "trafficMirrorEnrolmentRate": "AWS VPC Traffic Mirroring enrolment",
+    "trafficMirrorShareWith": "sharing the Native Node hub's traffic mirror target (AWS RAM)",
+    "trafficMirrorShareExternal": "sharing the Native Node hub's traffic mirror target (AWS RAM)",
 }
 # Keys of the analysers that run nodes; a spoke (nativeSpoke) runs none: it only enrols its web tier
 # into a hub's analyser.
@@ -82,8 +84,18 @@ FROM_HUB: Mapping[str, str] = {
     "trafficMirrorVni": "the hub's nodes accept only the hub's VNI (its traffic_mirror_vni output)",
     "trafficMirrorPorts": "the hub's nodes analyse only the hub's ports (its traffic_mirror_ports output)",
 }
-# The nativeNode keys a spoke has too (its own sources, sessions and enrolment).
-_SPOKE_TAKES = frozenset(NATIVE_NODE_ONLY) - {"nativeNodeVersion", "nativeNodeInstallerSha256"} - set(FROM_HUB)
+# The nativeNode keys a spoke has too (its own sources, sessions and enrolment); the others (the
+# installer, the hub's RAM share, the VNI and ports) stay the hub's.
+_SPOKE_TAKES = frozenset(
+    {
+        "trafficMirrorSourceEniIds",
+        "trafficMirrorSourceTags",
+        "trafficMirrorMethod",
+        "trafficMirrorIpv6",
+        "trafficMirrorSessionNumber",
+        "trafficMirrorEnrolmentRate",
+    }
+)
 
 ANALYZERS = ("nginxNode", "nativeNode", "nativeSpoke")
 

@@ -33,6 +33,9 @@ FIXES: dict[str, str] = {
     "hubStack": "pulumi config set wallarm-mirror:hubStack <org>/wallarm-mirror/<hub stack>",
     "hubOutputs": "keep one of wallarm-mirror:hubStack (pulumi config set wallarm-mirror:hubStack "
     "<org>/wallarm-mirror/<hub stack>) and wallarm-mirror:hubOutputs (the hub's `pulumi stack output --json`)",
+    "trafficMirrorShareWith": "pulumi config set --path 'wallarm-mirror:trafficMirrorShareWith[0]' 123456789012 "
+    "(an account id, an OU ARN or your organization's ARN)",
+    "trafficMirrorShareExternal": "pulumi config set wallarm-mirror:trafficMirrorShareExternal false",
 }
 
 

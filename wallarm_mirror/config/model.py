@@ -164,6 +164,18 @@ class StackConfig(BaseModel):
     native_node_installer_sha256: Annotated[str | None, AfterValidator(native_checks.sha256)] = Field(
         default=None, description="SHA-256 of the installer for that version and architecture; the boot checks it."
     )
+    # A hub: the traffic mirror target shared through AWS RAM with the accounts whose spoke stacks enrol.
+    traffic_mirror_share_with: Annotated[list[str], AfterValidator(native_checks.share_principals)] = Field(
+        default_factory=list,
+        description="Share the traffic mirror target (AWS RAM) with these account ids, OU ARNs or your "
+        "organization's ARN, so their spoke stacks create sessions to it. Default: not shared.",
+    )
+    # Declared after trafficMirrorShareWith: its check reads it.
+    traffic_mirror_share_external: Annotated[bool, AfterValidator(native_checks.share_external)] = Field(
+        default=False,
+        description="Let the RAM share of the traffic mirror target reach accounts outside your organization "
+        "(allowExternalPrincipals; they must accept the share). Default false: RAM refuses them.",
+    )
     traffic_mirror_source_eni_ids: Annotated[list[str], AfterValidator(native_checks.eni_ids)] = Field(
         default_factory=list, description="Network interfaces whose traffic is mirrored (one session each)."
     )

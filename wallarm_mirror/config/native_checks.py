@@ -6,7 +6,7 @@ import re
 
 from pydantic import ValidationInfo
 
-from .checks import ids
+from .checks import ItemError, ids
 
 # VXLAN input (tcp_stream.from_vxlan) arrived in Native Node 0.24.0 (facts, section 9).
 MIN_NATIVE_NODE_VERSION = (0, 24, 0)
@@ -23,6 +23,15 @@ MAX_MIRROR_PORTS_WITH_IPV6 = FILTER_RULES // 4
 # below it; a test keeps them equal).
 DEFAULT_ENROLMENT_RATE = 4.0
 MAX_ENROLMENT_RATE = 5.0
+# The principals AWS RAM takes for a traffic mirror target: "For each AWS account, OU, or organization"
+# (VPC Traffic Mirroring guide, "Cross-account traffic mirror targets", Share a traffic mirror target;
+# IAM roles and users are principals only for the resource types RAM lists as supporting them).
+# Organization ids are o- and 10-32 characters, OU ids ou-<4-32>-<8-32> (AWS Organizations API reference).
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_ORG_ARN = re.compile(r"arn:aws[a-z-]*:organizations::([0-9]{12}):organization/(o-[a-z0-9]{10,32})")
+_OU_ARN = re.compile(
+    r"arn:aws[a-z-]*:organizations::([0-9]{12}):ou/(o-[a-z0-9]{10,32})/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}"
+)
 
 
 def native_node_version(v: str) -> str:
@@ -109,5 +118,58 @@ def enrolment_rate(v: float) -> float:
             f"{v:g} calls a second is outside (0, {MAX_ENROLMENT_RATE:g}]: EC2 refills its bucket for "
             f"CreateTrafficMirrorSession {MAX_ENROLMENT_RATE:g} a second per account and Region, and a faster "
             f"function would only be throttled; use e.g. {DEFAULT_ENROLMENT_RATE:g}"
+        )
+    return v
+
+
+def organization_of(principal: str) -> str | None:
+    """The organization (o-...) an OU or organization ARN names; None for an account id."""
+    match = _ORG_ARN.fullmatch(principal) or _OU_ARN.fullmatch(principal)
+    return match.group(2) if match else None
+
+
+def share_principals(v: list[str]) -> list[str]:
+    """What RAM can share a traffic mirror target with; what can be known without AWS.
+
+    Whether a bare account id is inside the organization cannot be known offline (the stack file
+    names no organization, and the plan reads none): with trafficMirrorShareExternal false, RAM itself
+    refuses an outside account when the principal is associated. What is certain offline is refused:
+    a malformed principal, a repeated one, and OU or organization ARNs of two organizations (an
+    account belongs to one organization, and RAM shares with an organization or its OUs only from
+    inside it, after sharing with AWS Organizations is enabled: RAM user guide). The stack's own
+    account is refused by the component once the account is known (the caller's identity).
+    """
+    bad = [
+        i for i, p in enumerate(v) if not (_ACCOUNT_ID.fullmatch(p) or _ORG_ARN.fullmatch(p) or _OU_ARN.fullmatch(p))
+    ]
+    if bad:
+        shown = ", ".join(repr(v[i]) for i in bad)
+        raise ItemError(
+            f"{shown} {'is not a principal' if len(bad) == 1 else 'are not principals'} RAM shares a traffic "
+            "mirror target with: an account id (12 digits, like 123456789012), an OU ARN "
+            "(arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdef3456) or the organization's ARN "
+            "(arn:aws:organizations::123456789012:organization/o-abcdefghij)",
+            bad,
+        )
+    organizations = sorted({o for o in map(organization_of, v) if o is not None})
+    if len(organizations) > 1:
+        raise ValueError(
+            f"names OUs or organizations of {len(organizations)} organizations ({', '.join(organizations)}); a hub "
+            "account belongs to one, and RAM shares with an organization or its OUs only from inside it: list the "
+            "accounts of the other organization by id instead (with trafficMirrorShareExternal true)"
+        )
+    from .checks import unique
+
+    return unique(v, "principal")
+
+
+def share_external(v: bool, info: ValidationInfo) -> bool:
+    """External principals are accounts: true with no account listed only widens the share."""
+    principals = info.data.get("traffic_mirror_share_with")
+    if v and principals is not None and not any(_ACCOUNT_ID.fullmatch(p) for p in principals):
+        raise ValueError(
+            "is true, but trafficMirrorShareWith lists no account id (an OU or the organization is always inside "
+            "your organization), so nothing outside it is meant to be reached: set it to false, or list the outside "
+            "accounts in trafficMirrorShareWith"
         )
     return v

@@ -121,6 +121,15 @@ NATIVE_BAD_INPUT_EXAMPLES: tuple[tuple[str, str | None], ...] = (
     ("trafficMirrorVni", "16777216"),
     ("trafficMirrorSessionNumber", "0"),
     ("trafficMirrorEnrolmentRate", "10"),
+    ("trafficMirrorShareWith", '["12345678901"]'),
+    ("trafficMirrorShareWith", '["arn:aws:iam::123456789012:root"]'),
+    ("trafficMirrorShareWith", '["123456789012", "123456789012"]'),
+    (
+        "trafficMirrorShareWith",
+        '["arn:aws:organizations::123456789012:organization/o-abcdefghij", '
+        '"arn:aws:organizations::210987654321:ou/o-zyxwvutsrq/ou-ab12-cdef3456"]',
+    ),
+    ("trafficMirrorShareExternal", "true"),
     ("nativeNodeVersion", "0.23.1"),
     ("nativeNodeVersion", "0.25"),
     ("nativeNodeInstallerSha256", "abc"),

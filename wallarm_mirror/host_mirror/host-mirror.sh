@@ -31,7 +31,10 @@ STACK='@@STACK@@'
 METHOD='@@METHOD@@'
 VNI=@@VNI@@
 PORTS='@@PORTS@@'
-NLB_DNS_NAME='@@NLB_DNS_NAME@@'   # empty: an offline copy, apply needs --remote
+NLB_DNS_NAME='@@NLB_DNS_NAME@@'   # empty: an offline copy, apply needs --remote (or ZONE_ADDRESSES)
+# The NLB node's address in each zone, by availability zone ID (zone-id=IPv4, space-separated):
+# preferred over the names, since a zone ID is the same physical zone in every account.
+ZONE_ADDRESSES='@@ZONE_ADDRESSES@@'
 CONTROL_NAME='@@CONTROL_NAME@@'   # a name that resolves whenever the VPC resolver works
 LEASE_SECONDS=@@LEASE@@
 DEV='@@DEV@@'
@@ -113,20 +116,38 @@ current_remote() {
     ip -d link show "$DEV" 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "remote") {print $(i + 1); exit}}'
 }
 
-# The NLB node in this host's zone (<zone>.<nlb name>), else any node of the regional name, in
-# CHOSEN. The address in use is kept while the name still returns it, so re-applying does not move
-# the copies.
+# The NLB node in this host's zone, in CHOSEN: by the zone ID's address (ZONE_ADDRESSES), else by
+# the zonal name (<zone>.<nlb name>), else any node of the regional name, else any listed address.
+# The address in use is kept while the name still returns it, so re-applying does not move the copies.
 choose_remote() {
     CHOSEN=''
-    zone=$(imds_get placement/availability-zone) || zone=''
-    addresses=''
-    if [ -n "$zone" ]; then
-        addresses=$(resolve4 "$zone.$NLB_DNS_NAME")
-        [ -n "$addresses" ] || log "no NLB node answers as $zone.$NLB_DNS_NAME: using the regional name, so copies may cross zones (inter-zone data is billed)"
-    else
-        log "the instance metadata service gave no availability zone: using the NLB's regional name, so copies may cross zones"
+    if [ -n "$ZONE_ADDRESSES" ]; then
+        zone_id=$(imds_get placement/availability-zone-id) || zone_id=''
+        for pair in $ZONE_ADDRESSES; do
+            if [ -n "$zone_id" ] && [ "${pair%%=*}" = "$zone_id" ]; then
+                CHOSEN=${pair#*=}
+                return 0
+            fi
+        done
+        if [ -n "$zone_id" ]; then
+            log "the NLB has no node listed for this host's zone $zone_id: copies may cross zones (inter-zone data is billed)"
+        else
+            log "the instance metadata service gave no availability zone ID: choosing the NLB node by name"
+        fi
     fi
-    [ -n "$addresses" ] || addresses=$(resolve4 "$NLB_DNS_NAME")
+    addresses=''
+    if [ -n "$NLB_DNS_NAME" ]; then
+        zone=$(imds_get placement/availability-zone) || zone=''
+        if [ -n "$zone" ]; then
+            addresses=$(resolve4 "$zone.$NLB_DNS_NAME")
+            [ -n "$addresses" ] || log "no NLB node answers as $zone.$NLB_DNS_NAME: using the regional name, so copies may cross zones (inter-zone data is billed)"
+        else
+            log "the instance metadata service gave no availability zone: using the NLB's regional name, so copies may cross zones"
+        fi
+        [ -n "$addresses" ] || addresses=$(resolve4 "$NLB_DNS_NAME")
+    fi
+    # Any node will do (the NLB balances across zones): the listed ones, when no name answers.
+    [ -n "$addresses" ] || addresses=$(for pair in $ZONE_ADDRESSES; do echo "${pair#*=}"; done)
     [ -n "$addresses" ] || return 1
     in_use=$(current_remote)
     for address in $addresses; do
@@ -289,7 +310,8 @@ do_apply() {
     fi
     remote=$REMOTE
     if [ -z "$remote" ]; then
-        [ -n "$NLB_DNS_NAME" ] || die "this copy was printed offline and knows no NLB address; pass --remote with the NLB's IPv4 address."
+        [ -n "$NLB_DNS_NAME" ] || [ -n "$ZONE_ADDRESSES" ] ||
+            die "this copy was printed offline and knows no NLB address; pass --remote with the NLB's IPv4 address."
         choose_remote || die "the NLB name $NLB_DNS_NAME does not resolve; pass --remote or check DNS."
         remote=$CHOSEN
     fi

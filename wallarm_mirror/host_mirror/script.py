@@ -13,6 +13,7 @@ Importing this module loads the standard library and the enrolment module only (
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ INSTALL_DIR = "/usr/local/sbin"
 
 _STACK = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _DNS_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
+# Availability zone IDs: euw1-az1, use1-az6, and Local Zones' usw2-lax1-az1 (RAM user guide, AZ IDs).
+_ZONE_ID = re.compile(r"[a-z]{2,}[0-9]+(-[a-z0-9]+)*-az[0-9]+")
 # name-id.elb.REGION.amazonaws.com (.cn in the China regions): the form AWS gives NLB DNS names.
 _NLB_REGION = re.compile(r"\.elb\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(\.cn)?$")
 
@@ -51,6 +54,9 @@ class HostScriptSpec:
     ports: tuple[int, ...]  # TCP ports of the application, 1-5 of them; both directions are mirrored
     nlb_dns_name: str | None  # the NLB's regional DNS name; None when printed offline (apply needs --remote)
     lease_seconds: int = 5400  # apply/install renew the lease; guard stops everything once it passed
+    # (availability zone ID, the NLB node's IPv4 address in it): a hub's nlb_zone_addresses. Preferred
+    # over DNS: a zone ID names the same physical zone in every account, a zone name does not.
+    zone_addresses: tuple[tuple[str, str], ...] = ()
 
 
 def _digest(stack: str) -> int:
@@ -110,6 +116,24 @@ def _problem(spec: HostScriptSpec) -> str | None:
         name = spec.nlb_dns_name
         if not isinstance(name, str) or not _DNS_NAME.fullmatch(name) or not _NLB_REGION.search(name):
             return f"nlb_dns_name {name!r} must be an NLB's DNS name (name-id.elb.REGION.amazonaws.com), or None"
+    zones = spec.zone_addresses
+    if not isinstance(zones, tuple):
+        return f"zone_addresses {zones!r} must be a tuple of (zone ID, IPv4 address) pairs"
+    for pair in zones:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(part, str) for part in pair)):
+            return f"zone_addresses item {pair!r} must be a (zone ID, IPv4 address) pair"
+        zone, address = pair
+        if not _ZONE_ID.fullmatch(zone):
+            return (
+                f"zone_addresses zone {zone!r} must be an availability zone ID like euw1-az1 "
+                "(not a name like eu-west-1a)"
+            )
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            return f"zone_addresses address {address!r} of {zone} must be an IPv4 address"
+    if len({zone for zone, _ in zones}) != len(zones):
+        return f"zone_addresses {zones!r} name a zone twice"
     lease = spec.lease_seconds
     if isinstance(lease, bool) or not isinstance(lease, int) or not MIN_LEASE_SECONDS <= lease <= MAX_LEASE_SECONDS:
         return f"lease_seconds {lease!r} must be an integer from {MIN_LEASE_SECONDS} to {MAX_LEASE_SECONDS}"
@@ -128,6 +152,7 @@ def render_host_script(spec: HostScriptSpec) -> str:
         "VNI": str(spec.vni),
         "PORTS": " ".join(str(port) for port in spec.ports),
         "NLB_DNS_NAME": spec.nlb_dns_name or "",
+        "ZONE_ADDRESSES": " ".join(f"{zone}={address}" for zone, address in spec.zone_addresses),
         "CONTROL_NAME": control_name(spec.nlb_dns_name) if spec.nlb_dns_name else "",
         "LEASE": str(spec.lease_seconds),
         "DEV": device_name(spec.stack),

@@ -125,6 +125,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
         # new_resource runs on worker threads.
         self._lock = threading.Lock()
 
+    def _subnet(self, subnet_id: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str, str]:
+        """A stand-in subnet's range (a /24 of the VPC's first range, stable per id), zone name and zone ID.
+
+        The zone is the id's last hex digit modulo 3 (...1 -> a/az1, ...2 -> b/az2, ...3 -> c/az3), so
+        subnets numbered in order sit in different zones, as an NLB's subnets must.
+        """
+        network = ipaddress.ip_network(self.facts.vpc_cidrs[0])
+        index = int(hashlib.sha256(subnet_id.encode()).hexdigest(), 16) % 2 ** (24 - network.prefixlen)
+        cidr = list(network.subnets(new_prefix=24))[index]
+        last = int(subnet_id[-1], 16) if subnet_id[-1:] in "0123456789abcdef" and subnet_id else 0
+        zone = (last - 1) % 3
+        region = str(self.facts.region)
+        return cidr, f"{region}{'abc'[zone]}", f"{zone_id_prefix(region)}-az{zone + 1}"
+
     def _arn(self, service: str, resource: str, region: bool = True) -> str:
         where = self.facts.region if region else ""
         return f"arn:aws:{service}:{where}:{self.facts.account}:{resource}"
@@ -196,6 +210,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             resource_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
             outputs["arn"] = self._arn("kms", f"key/{resource_id}")
             outputs["keyId"] = resource_id
+        elif typ == "aws:ram/resourceShare:ResourceShare":
+            # RAM names a share by a UUID (RAM API reference, ResourceShare.resourceShareArn).
+            digest = hashlib.sha256(args.name.encode()).hexdigest()
+            uuid = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+            resource_id = self._arn("ram", f"resource-share/{uuid}")
+            outputs["arn"] = resource_id
         elif typ == "aws:cloudwatch/dashboard:Dashboard":
             outputs["dashboardArn"] = self._arn("cloudwatch", f"dashboard/{args.inputs['dashboardName']}", region=False)
         elif typ == "pulumi:pulumi:StackReference":
@@ -264,15 +284,47 @@ class RecordingMocks(pulumi.runtime.Mocks):
             }
         if args.token == "aws:ec2/getSubnet:getSubnet":
             subnet_id = args.args["id"]
-            # A /24 of the VPC's first range, stable per subnet id.
-            network = ipaddress.ip_network(facts.vpc_cidrs[0])
-            index = int(hashlib.sha256(subnet_id.encode()).hexdigest(), 16) % 2 ** (24 - network.prefixlen)
-            cidr = list(network.subnets(new_prefix=24))[index]
+            cidr, zone, zone_id = self._subnet(subnet_id)
             return {
                 "id": subnet_id,
                 "cidrBlock": str(cidr),
                 "vpcId": "vpc-offline",
                 "arn": self._arn("ec2", f"subnet/{subnet_id}"),
+                "availabilityZone": zone,
+                "availabilityZoneId": zone_id,
+            }
+        if args.token == "aws:ec2/getNetworkInterface:getNetworkInterface":
+            # The NLB node's interface in one subnet (components/network_load_balancer.py asks by its
+            # description and subnet): an address of that subnet, stable per load balancer and subnet.
+            filters = {f.get("name"): f["values"][0] for f in args.args.get("filters", [])}
+            subnet_id = filters.get("subnet-id")
+            description = filters.get("description", "")
+            if subnet_id is None:
+                raise NotImplementedError("no offline answer for getNetworkInterface without a subnet-id filter")
+            cidr, zone, _ = self._subnet(subnet_id)
+            digest = int(hashlib.sha256(f"{description} {subnet_id}".encode()).hexdigest(), 16)
+            # AWS reserves the first four addresses of a subnet and the last one.
+            address = cidr.network_address + 4 + digest % (cidr.num_addresses - 5)
+            eni = "eni-" + hashlib.sha256(f"{description} {subnet_id}".encode()).hexdigest()[:17]
+            return {
+                "id": eni,
+                "arn": self._arn("ec2", f"network-interface/{eni}"),
+                "description": description,
+                "interfaceType": "network_load_balancer",
+                "privateIp": str(address),
+                "privateIps": [str(address)],
+                "availabilityZone": zone,
+                "subnetId": subnet_id,
+                "vpcId": "vpc-offline",
+                "ownerId": facts.account,
+            }
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            # The deploying identity's account: the stand-in account, like every ARN of the plan.
+            return {
+                "id": facts.account,
+                "accountId": facts.account,
+                "arn": f"arn:aws:iam::{facts.account}:user/offline",
+                "userId": "AIDAOFFLINEOFFLINE0000",
             }
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             # The deploying identity's account: the stand-in account, like every ARN of the plan.
