@@ -201,6 +201,8 @@ def test_vni_and_ports_come_from_the_hub(key: str, value: str):
         ("dashboardEnabled", "true", "nginxNode or nativeNode"),
         ("networkStack", "acme/network/prod", "nginxNode or nativeNode"),
         ("nativeNodeVersion", "0.25.12", "nativeNode"),
+        ("trafficMirrorShareWith", '["123456789012"]', "nativeNode"),  # the hub's RAM share
+        ("trafficMirrorShareExternal", "false", "nativeNode"),
         ("certificateArn", "arn:aws:acm:eu-west-1:111111111111:certificate/x", "nginxNode"),
         ("albSubnetIds", '["subnet-0123456789abcdef0"]', "nginxNode"),
     ],

@@ -129,6 +129,8 @@ def test_each_spoke_carries_the_hubs_target_nlb_ports_and_vni(
     else:  # aws: sessions only, one of them static
         assert "Document" not in by_type and len(by_type["TrafficMirrorSession"]) == 1
     assert plan["outputs"]["hub_traffic_mirror_target_id"] == hub["traffic_mirror_target_id"]
+    # The hub NLB's addresses by zone ID, for `status` on the spoke (empty from a hub without them).
+    assert plan["outputs"]["hub_nlb_zone_addresses"] == hub.get("nlb_zone_addresses", {})
 
 
 @pytest.mark.parametrize(("spoke", "account"), [("spoke-a", "222222222222"), ("spoke-b", "444444444444")])
