@@ -185,6 +185,16 @@ def test_hub_outputs_as_outputs_are_checked_when_they_resolve():
     assert function["environment"]["variables"][code.ENV_TARGET_ID] == TARGET
 
 
+def test_a_stack_references_floats_reach_the_function_and_sessions_as_integers():
+    # What a StackReference gives a program of its own: 777.0 and [8080.0, 9090.0].
+    floats = {**HUB, "traffic_mirror_vni": 777.0, "traffic_mirror_ports": [8080.0, 9090.0]}
+    late = {key: pulumi.Output.from_input(value) for key, value in floats.items()}
+    plan, _ = run(lambda: NativeSpoke("spoke", {**ARGS, "hub_outputs": late}))
+    [function] = inputs(plan, "Function")
+    assert function["environment"]["variables"][code.ENV_VNI] == "777"
+    assert "TCP 8080, 9090, both" in inputs(plan, "TrafficMirrorFilter")[0]["description"]
+
+
 def test_a_spoke_cidr_outside_a_late_hubs_is_refused_when_it_resolves():
     late = {**HUB, "mirror_source_cidrs": pulumi.Output.from_input(["10.2.0.0/16"])}
     with pytest.raises(pulumi.RunError) as refused:

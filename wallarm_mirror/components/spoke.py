@@ -84,7 +84,13 @@ def same_region(hub: Mapping[str, Any], region: str) -> Mapping[str, Any]:
             "(docs/organisation.md), so a spoke must be in its hub's Region. "
             f"Fix: pulumi config set aws:region {hub_region}, or enrol into the hub of {region}"
         )
-    return hub
+    # A StackReference gives numbers as floats (4242.0); the checks accepted whole ones, and the
+    # enrolment function's environment and the host script need the integers.
+    return {
+        **hub,
+        "traffic_mirror_vni": int(hub["traffic_mirror_vni"]),
+        "traffic_mirror_ports": [int(port) for port in hub["traffic_mirror_ports"]],
+    }
 
 
 def build_spoke(
