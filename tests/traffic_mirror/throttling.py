@@ -16,6 +16,7 @@ bench/enrolment_scale.py.
 from __future__ import annotations
 
 import contextlib
+import copy
 import http.client
 import io
 import math
@@ -176,7 +177,7 @@ class ThrottlingProxy:
         """An EC2 client through the proxy, configured as the deployed function's is, except for the
         read timeout: moto takes seconds of real time for a page that EC2 answers in one (the
         simulated clock charges LATENCY instead), and a timeout would be moto's, not EC2's."""
-        config = {**CLIENT_CONFIG, "read_timeout": 300}
+        config = {**copy.deepcopy(CLIENT_CONFIG), "read_timeout": 300}  # botocore rewrites retries
         session: Any = boto3.session.Session()
         return session.client(
             "ec2",

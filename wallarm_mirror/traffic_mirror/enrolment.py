@@ -120,6 +120,7 @@ Facts this relies on (AWS VPC Traffic Mirroring guide, read 2026; see docs/secur
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -976,7 +977,9 @@ def _ec2_client() -> Any:
         # Standard retries ride out a moment of throttling; the timeouts and attempts bound one call
         # (CALL_WORST_CASE_S), which the deadline margin relies on. Throttling that outlasts them
         # is deferral, not failure.
-        _CLIENT = boto3.client("ec2", config=Config(**CLIENT_CONFIG))
+        # A copy: botocore's Config rewrites the retries dict it is given (max_attempts becomes
+        # total_max_attempts), which would change CLIENT_CONFIG for every later reader.
+        _CLIENT = boto3.client("ec2", config=Config(**copy.deepcopy(CLIENT_CONFIG)))
     return _CLIENT
 
 
