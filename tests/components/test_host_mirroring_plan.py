@@ -70,8 +70,10 @@ def test_the_document_holds_the_whole_script_of_the_stack_and_downloads_nothing(
             ports=(80, 8080),
             nlb_dns_name=nlb_dns,
             lease_seconds=host_mirroring.LEASE_SECONDS,
+            zone_addresses=tuple(sorted(unwrap(run.outputs["nlb_zone_addresses"]).items())),
         )
     )
+    assert run.outputs["nlb_zone_addresses"], "the NLB's own address per zone ID reaches the script"
     assert embedded_script(run) == expected
     [step] = document(run)["mainSteps"]
     assert step["action"] == "aws:runShellScript", "one step, a shell script: no aws:downloadContent"

@@ -125,6 +125,10 @@ def test_each_spoke_carries_the_hubs_target_nlb_ports_and_vni(
     if spoke == "spoke-a":  # auto: host mirroring to the hub's NLB
         [document] = by_type["Document"]
         assert hub["nlb_dns_name"] in document["content"]
+        # ... and the hub NLB's address per zone ID, which a host in this account prefers (zone
+        # names differ between accounts; IDs do not).
+        zones = " ".join(f"{zone}={address}" for zone, address in sorted(hub["nlb_zone_addresses"].items()))
+        assert hub["nlb_zone_addresses"] and f"ZONE_ADDRESSES='{zones}'" in document["content"]
         assert plan["outputs"]["hub_nlb_dns_name"] == hub["nlb_dns_name"]
     else:  # aws: sessions only, one of them static
         assert "Document" not in by_type and len(by_type["TrafficMirrorSession"]) == 1

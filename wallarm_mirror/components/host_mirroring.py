@@ -23,6 +23,7 @@ Facts relied on (AWS Systems Manager user guide, read 2026-12):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,9 @@ class HostMirroringArgs:
     ports: pulumi.Input[list[int]]
     nlb_dns_name: pulumi.Input[str]
     tags: dict[str, str]
+    # The NLB node's address per availability-zone ID: a host prefers its own zone's (inter-zone
+    # data costs money; zone names differ between accounts, zone IDs do not). Empty: DNS only.
+    zone_addresses: pulumi.Input[dict[str, str]] = dataclasses.field(default_factory=dict)
 
 
 def document_name(stack: str) -> str:
@@ -118,15 +122,16 @@ class HostMirroring(pulumi.ComponentResource):
         [(tag_key, tag_value)] = args.source_tags.items()  # the config allows exactly one (see above)
 
         def content(values: list[Any]) -> str:
-            dns_name, vni, ports = values
+            dns_name, vni, ports, zones = values
             return document_content(
                 HostScriptSpec(
                     stack=args.stack,
                     method=args.method,
-                    vni=vni,
-                    ports=tuple(ports),
+                    vni=int(vni),
+                    ports=tuple(int(port) for port in ports),
                     nlb_dns_name=dns_name,
                     lease_seconds=LEASE_SECONDS,
+                    zone_addresses=tuple(sorted(dict(zones or {}).items())),
                 )
             )
 
@@ -136,7 +141,7 @@ class HostMirroring(pulumi.ComponentResource):
             document_type="Command",
             document_format="JSON",
             target_type="/AWS::EC2::Instance",
-            content=pulumi.Output.all(args.nlb_dns_name, args.vni, args.ports).apply(content),
+            content=pulumi.Output.all(args.nlb_dns_name, args.vni, args.ports, args.zone_addresses).apply(content),
             tags=args.tags,
             opts=child,
         )

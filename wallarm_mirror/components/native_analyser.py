@@ -161,6 +161,7 @@ def build_native_analyser(
                 ports=config.traffic_mirror_ports,
                 nlb_dns_name=balancer.nlb.dns_name,
                 tags=tags,
+                zone_addresses=balancer.zone_addresses,
             ),
             child,
         )

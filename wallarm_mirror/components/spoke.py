@@ -200,6 +200,7 @@ def build_spoke(
                 ports=ports,
                 nlb_dns_name=nlb_dns_name,
                 tags=tags,
+                zone_addresses=hub.apply(lambda h: dict(h.get("nlb_zone_addresses") or {})),
             ),
             child,
         )
