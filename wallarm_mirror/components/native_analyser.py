@@ -12,14 +12,14 @@ from ..config.checks import GRAVITON_FAMILY
 from ..native_node.boot_script import Arch, NativeBootSpec, render_native_boot_script
 from ..node.boot_script import TokenSource, encode_user_data
 from .alarms import ENROLMENT_ALARMS, NATIVE_ALARMS, AlarmsArgs, MirrorAlarms, native_dashboard_body
-from .enrolment import EnrolmentArgs, TrafficMirrorEnrolment
 from .native_security_group import NativeSecurityGroup, NativeSecurityGroupArgs
 from .network_load_balancer import MirrorNetworkLoadBalancer, NetworkLoadBalancerArgs
 from .node_boot import token_source, vpc_cidrs
 from .node_group import AmiQuery, NodeGroup, NodeGroupArgs
 from .node_identity import NodeIdentity
 from .resolve import ResolvedArgs
-from .traffic_mirror import TrafficMirror, TrafficMirrorArgs, session_description
+from .tagged_sources import TaggedSourcesArgs, enrol_tagged_sources
+from .traffic_mirror import TrafficMirror, TrafficMirrorArgs
 
 # Debian's own AWS account publishes the official Debian 12 images, named debian-12-<arch>-<date>-<build>
 # (wiki.debian.org/Cloud/AmazonEC2Image/Bookworm); Wallarm's all-in-one installer supports Debian 12.
@@ -124,20 +124,19 @@ def build_native_analyser(
             ),
             child,
         )
-    enrolment = None
+    enrolment = host_mirroring = None
     if config.traffic_mirror_source_tags:
-        enrolment = TrafficMirrorEnrolment(
+        sources = enrol_tagged_sources(
             name,
-            EnrolmentArgs(
+            config,
+            TaggedSourcesArgs(
                 stack=stack,
-                source_tags=config.traffic_mirror_source_tags,
                 target_id=mirror.target.id,
                 filter_id=mirror.filter.id,
                 vni=config.traffic_mirror_vni,
-                session_number=config.traffic_mirror_session_number,
-                description=session_description(stack),
-                method=config.traffic_mirror_method,
-                mutation_rate=config.traffic_mirror_enrolment_rate,
+                ports=config.traffic_mirror_ports,
+                nlb_dns_name=balancer.nlb.dns_name,
+                zone_addresses=balancer.zone_addresses,
                 region=region,
                 account=account,
                 partition=partition,
@@ -145,26 +144,7 @@ def build_native_analyser(
             ),
             child,
         )
-
-    host_mirroring = None
-    if config.traffic_mirror_source_tags and config.traffic_mirror_method != "aws":
-        # Imported here: a stack without host mirroring never loads pulumi_aws.ssm's document types.
-        from .host_mirroring import HostMirroring, HostMirroringArgs
-
-        host_mirroring = HostMirroring(
-            name,
-            HostMirroringArgs(
-                stack=stack,
-                method=config.traffic_mirror_method,
-                source_tags=config.traffic_mirror_source_tags,
-                vni=config.traffic_mirror_vni,
-                ports=config.traffic_mirror_ports,
-                nlb_dns_name=balancer.nlb.dns_name,
-                tags=tags,
-                zone_addresses=balancer.zone_addresses,
-            ),
-            child,
-        )
+        enrolment, host_mirroring = sources.enrolment, sources.host_mirroring
 
     # X-Forwarded-For is trusted from the VPC's own ranges only (load balancers in front of the
     # mirrored instances add it there).

@@ -99,8 +99,8 @@ def build_spoke(
     """Every child of one spoke, under `parent`; its outputs by stack output name."""
     # Imported here, like native_analyser.py's, so an NGINX stack never loads them.
     from .alarms import ENROLMENT_ALARMS, AlarmsArgs, MirrorAlarms
-    from .enrolment import EnrolmentArgs, TrafficMirrorEnrolment
-    from .traffic_mirror import filter_description, filter_rules, mirror_sessions, session_description
+    from .tagged_sources import TaggedSourcesArgs, enrol_tagged_sources
+    from .traffic_mirror import filter_description, filter_rules, mirror_sessions
 
     config = resolved.config
     child = pulumi.ResourceOptions(parent=parent)
@@ -166,19 +166,18 @@ def build_spoke(
     if not config.traffic_mirror_source_tags:
         return outputs
 
-    enrolment = TrafficMirrorEnrolment(
+    sources = enrol_tagged_sources(
         name,
-        EnrolmentArgs(
+        config,
+        TaggedSourcesArgs(
             stack=stack,
-            source_tags=config.traffic_mirror_source_tags,
             target_id=target_id,
             target_arn=target_arn,
             filter_id=mirror_filter.id,
             vni=vni,
-            session_number=config.traffic_mirror_session_number,
-            description=session_description(stack),
-            method=config.traffic_mirror_method,
-            mutation_rate=config.traffic_mirror_enrolment_rate,
+            ports=ports,
+            nlb_dns_name=nlb_dns_name,
+            zone_addresses=hub.apply(lambda h: dict(h.get("nlb_zone_addresses") or {})),
             region=region,
             account=account,
             partition=partition,
@@ -186,26 +185,11 @@ def build_spoke(
         ),
         child,
     )
+    enrolment = sources.enrolment
     outputs["enrolment_function_name"] = enrolment.function.name
-    if config.traffic_mirror_method != "aws":
-        from .host_mirroring import HostMirroring, HostMirroringArgs
-
-        host_mirroring = HostMirroring(
-            name,
-            HostMirroringArgs(
-                stack=stack,
-                method=config.traffic_mirror_method,
-                source_tags=config.traffic_mirror_source_tags,
-                vni=vni,
-                ports=ports,
-                nlb_dns_name=nlb_dns_name,
-                tags=tags,
-                zone_addresses=hub.apply(lambda h: dict(h.get("nlb_zone_addresses") or {})),
-            ),
-            child,
-        )
-        outputs["host_mirror_document_name"] = host_mirroring.document.name
-        outputs["host_mirror_association_id"] = host_mirroring.association.id
+    if sources.host_mirroring is not None:
+        outputs["host_mirror_document_name"] = sources.host_mirroring.document.name
+        outputs["host_mirror_association_id"] = sources.host_mirroring.association.id
     topic_arn = None
     if config.alarms_enabled:
         alarms = MirrorAlarms(
