@@ -217,13 +217,6 @@ def dashboard_body(alb: str, target_group: str, asg: str, region: str) -> str:
     )
 
 
-# Custom metrics of the enrolment function (namespace, names and the Stack dimension = the Pulumi
-# stack name: the contract with traffic_mirror/enrolment.py, which publishes them).
-ENROLMENT_NAMESPACE = "WallarmMirror"
-ENROLMENT_PENDING = "EnrolmentPending"
-ENROLMENT_FAILED = "EnrolmentFailed"
-
-
 def native_dashboard_body(nlb: str, target_group: str, asg: str, region: str, *, stack: str, enrolment: bool) -> str:
     """The Native Node analyser on one page: what the NLB carries (bytes and packets of the copies),
     healthy and unhealthy nodes, node CPU, and (with tagged sources) enrolment pending and failed.
@@ -253,12 +246,16 @@ def native_dashboard_body(nlb: str, target_group: str, asg: str, region: str, *,
         widget("Node CPU %", [["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", asg]], 12, 6, "Average"),
     ]
     if enrolment:
+        # Imported here: an NGINX stack's plan never loads the enrolment function's module.
+        from ..traffic_mirror import enrolment as code
+
         widgets.append(
             widget(
                 "Enrolment: sources pending / failed",
                 [
-                    [ENROLMENT_NAMESPACE, ENROLMENT_PENDING, "Stack", stack],
-                    [ENROLMENT_NAMESPACE, ENROLMENT_FAILED, "Stack", stack],
+                    # The enrolment function's own metrics, by the Pulumi stack name.
+                    [code.METRIC_NAMESPACE, code.PENDING_METRIC, code.METRIC_DIMENSION, stack],
+                    [code.METRIC_NAMESPACE, code.FAILED_METRIC, code.METRIC_DIMENSION, stack],
                 ],
                 0,
                 12,

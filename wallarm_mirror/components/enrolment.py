@@ -38,10 +38,6 @@ EVENT_VISIBILITY_SECONDS = 6 * TIMEOUT_SECONDS
 # A launch event older than an hour is moot: a dozen reconciles have looked at the instance since.
 EVENT_RETENTION_SECONDS = 3600
 EVENT_MAX_RECEIVES = 5
-# The metrics the function's JSON line becomes (the contract with the native dashboard).
-METRIC_NAMESPACE = "WallarmMirror"
-PENDING_METRIC = "EnrolmentPending"
-FAILED_METRIC = "EnrolmentFailed"
 # Sources pending in every 10-minute period for an hour (each period holds two reconciles; the
 # Minimum is above 0 only when both left sources pending). A first enrolment of 5,000 sources at the
 # default rate converged in 9 runs, 41 minutes, in the simulation (docs/enrolment-at-scale.md).
@@ -279,14 +275,14 @@ class TrafficMirrorEnrolment(pulumi.ComponentResource):
                 pattern=f"{{ $.{metric} >= 0 }}",
                 metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
                     name=metric,
-                    namespace=METRIC_NAMESPACE,
+                    namespace=code.METRIC_NAMESPACE,
                     value=f"$.{metric}",
-                    dimensions={"Stack": "$.Stack"},
+                    dimensions={code.METRIC_DIMENSION: f"$.{code.METRIC_DIMENSION}"},
                     unit="Count",
                 ),
                 opts=child,
             )
-            for metric in (PENDING_METRIC, FAILED_METRIC)
+            for metric in (code.PENDING_METRIC, code.FAILED_METRIC)
         ]
         self._name = name
         self._stack = args.stack
@@ -307,9 +303,9 @@ class TrafficMirrorEnrolment(pulumi.ComponentResource):
                 "Tagged instances have waited over an hour for a traffic mirror session: the enrolment"
                 " function keeps deferring them (deadline or EC2 throttling); see its log's summary lines."
             ),
-            namespace=METRIC_NAMESPACE,
-            metric_name=PENDING_METRIC,
-            dimensions={"Stack": self._stack},
+            namespace=code.METRIC_NAMESPACE,
+            metric_name=code.PENDING_METRIC,
+            dimensions={code.METRIC_DIMENSION: self._stack},
             statistic="Minimum",
             comparison_operator="GreaterThanThreshold",
             threshold=0,

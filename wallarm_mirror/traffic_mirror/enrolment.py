@@ -983,11 +983,18 @@ def _ec2_client() -> Any:
     return _CLIENT
 
 
+# The metrics this line becomes (the stack's metric filters, alarm and dashboard read these names).
+METRIC_NAMESPACE = "WallarmMirror"
+PENDING_METRIC = "EnrolmentPending"
+FAILED_METRIC = "EnrolmentFailed"
+METRIC_DIMENSION = "Stack"
+
+
 def metric_line(stack: str, mode: str, failed: int, pending: int | None) -> str:
     """The JSON line the stack's metric filters read (`EnrolmentPending` from reconciles only)."""
-    values: dict[str, Any] = {"Stack": stack, "mode": mode, "EnrolmentFailed": failed}
+    values: dict[str, Any] = {METRIC_DIMENSION: stack, "mode": mode, FAILED_METRIC: failed}
     if mode == "reconcile" and pending is not None:
-        values["EnrolmentPending"] = pending
+        values[PENDING_METRIC] = pending
     return json.dumps(values, sort_keys=True)
 
 
