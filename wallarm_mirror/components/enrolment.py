@@ -289,6 +289,14 @@ class TrafficMirrorEnrolment(pulumi.ComponentResource):
         self._tags = args.tags
         self.register_outputs({"enrolment_function_name": self.function.name})
 
+    @property
+    def alarm_dimensions(self) -> dict[str, dict[str, pulumi.Input[str]]]:
+        """The dimensions of ENROLMENT_ALARMS (components/alarms.py): this function and its dead letters."""
+        return {
+            "function": {"FunctionName": self.function.name},
+            "queue": {"QueueName": self.dead_letters.name},
+        }
+
     def pending_alarm(self, topic_arn: pulumi.Input[str] | None) -> aws.cloudwatch.MetricAlarm:
         """The alarm for sources left pending for an hour, to the stack's alarm topic if it has one.
 

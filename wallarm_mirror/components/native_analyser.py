@@ -206,10 +206,7 @@ def build_native_analyser(
         outputs["token_store_arn"] = identity.token_store_arn
     if config.alarms_enabled:
         specs = NATIVE_ALARMS + (ENROLMENT_ALARMS if enrolment is not None else ())
-        extra: dict[str, dict[str, pulumi.Input[str]]] = {}
-        if enrolment is not None:
-            extra["function"] = {"FunctionName": enrolment.function.name}
-            extra["queue"] = {"QueueName": enrolment.dead_letters.name}
+        extra = enrolment.alarm_dimensions if enrolment is not None else {}
         alarms = MirrorAlarms(
             name,
             AlarmsArgs(

@@ -205,10 +205,7 @@ def build_spoke(
                 dashboard=False,
                 tags=tags,
                 specs=ENROLMENT_ALARMS,
-                extra_dimensions={
-                    "function": {"FunctionName": enrolment.function.name},
-                    "queue": {"QueueName": enrolment.dead_letters.name},
-                },
+                extra_dimensions=enrolment.alarm_dimensions,
             ),
             child,
         )
