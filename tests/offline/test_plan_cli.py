@@ -49,6 +49,11 @@ def test_default_command_plans_the_dev_stack_readably():
     assert "warning: wallarm-mirror:token is not set in Pulumi.dev.yaml" in out
     assert "pulumi config set --secret wallarm-mirror:token <node token> --stack dev" in out
     assert "\nOutputs:\n" in out and "mirror_endpoint: http://internal-wallarm-mirror-alb" in out
+    # The configs are rendered for the stand-in endpoint: the hint names the command for the real one.
+    assert (
+        "mirror_configs: nginx, envoy, istio, traefik (after `pulumi up`, print one with `python -m wallarm_mirror "
+        'mirror-config --server NAME --endpoint "$(pulumi stack output mirror_endpoint)"`)'
+    ) in out
     assert PLACEHOLDER_SECRET not in out
     assert result.stderr == ""
 

@@ -258,7 +258,12 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 def _shown(key: str, value: Any) -> str:
     if key == "mirror_configs" and isinstance(value, dict):
-        return f"{', '.join(value)} (print one with `python -m wallarm_mirror mirror-config --server NAME`)"
+        # The stand-in endpoint they are rendered for must not be pasted: mirror-config refuses it
+        # without --endpoint (or endpointHostname), so the hint names the real endpoint's command.
+        return (
+            f"{', '.join(value)} (after `pulumi up`, print one with `python -m wallarm_mirror mirror-config "
+            '--server NAME --endpoint "$(pulumi stack output mirror_endpoint)"`)'
+        )
     if key == "userData" and isinstance(value, str) and value != "[secret]":
         from ..node.boot_script import decode_user_data
 
