@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
+from tests.config.refused_plans import refused_plan
 from tests.config.test_native_config import NATIVE, problems
-from wallarm_mirror.__main__ import main
 from wallarm_mirror.config import parse_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,28 +104,12 @@ def test_the_hub_keys_are_refused_on_an_nginx_stack(key, value):
     ],
 )
 def test_plan_of_a_hub_with_a_bad_share_exits_2_naming_it(tmp_path, capsys, key, value):
-    config = yaml.safe_load((ROOT / "Pulumi.hub.yaml").read_text())["config"]
-    if key == "trafficMirrorShareExternal":
-        config["wallarm-mirror:trafficMirrorShareWith"] = [OU]
-    config[f"wallarm-mirror:{key}"] = value
-    path = tmp_path / "Pulumi.broken.yaml"
-    path.write_text(yaml.safe_dump({"config": config}))
-    with pytest.raises(SystemExit) as exited:
-        main(["plan", "--config-file", str(path), "--project-dir", str(ROOT)])
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    assert f"  - wallarm-mirror:{key}: " in err and "Traceback" not in err
+    changes = {"trafficMirrorShareWith": [OU]} if key == "trafficMirrorShareExternal" else {}
+    err = refused_plan(tmp_path, capsys, "hub", {**changes, key: value})
+    assert f"  - wallarm-mirror:{key}: " in err
 
 
 def test_plan_of_a_hub_sharing_with_its_own_account_exits_2_naming_the_key(tmp_path, capsys):
     """The account is known once the VPC is read (the stand-in's account offline, the real one at deploy)."""
-    config = yaml.safe_load((ROOT / "Pulumi.hub.yaml").read_text())["config"]
-    config["wallarm-mirror:trafficMirrorShareWith"] = [ACCOUNT, "111111111111"]
-    path = tmp_path / "Pulumi.own.yaml"
-    path.write_text(yaml.safe_dump({"config": config}))
-    with pytest.raises(SystemExit) as exited:
-        main(["plan", "--config-file", str(path), "--project-dir", str(ROOT)])
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
+    err = refused_plan(tmp_path, capsys, "hub", {"trafficMirrorShareWith": [ACCOUNT, "111111111111"]}, stack="own")
     assert "wallarm-mirror:trafficMirrorShareWith: lists 111111111111, the account this stack deploys to" in err
-    assert "Traceback" not in err

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from wallarm_mirror.__main__ import main
+from tests.config.refused_plans import refused_plan
 from wallarm_mirror.config import ConfigError, parse_stack_config
 from wallarm_mirror.config.analyzers import NATIVE_NODE_ONLY, NGINX_NODE_ONLY
 
@@ -167,15 +166,8 @@ def test_the_applicability_tables_name_real_keys_only():
     ],
 )
 def test_plan_of_a_native_stack_with_a_bad_key_exits_2_naming_it(tmp_path, capsys, key, value):
-    config = yaml.safe_load((ROOT / "Pulumi.native.yaml").read_text())["config"]
-    config[f"wallarm-mirror:{key}"] = value
-    path = tmp_path / "Pulumi.broken.yaml"
-    path.write_text(yaml.safe_dump({"config": config}))
-    with pytest.raises(SystemExit) as exited:
-        main(["plan", "--config-file", str(path), "--project-dir", str(ROOT)])
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    assert f"  - wallarm-mirror:{key}: " in err and "Traceback" not in err
+    err = refused_plan(tmp_path, capsys, "native", {key: value})
+    assert f"  - wallarm-mirror:{key}: " in err
 
 
 @pytest.mark.parametrize("method", ["auto", "host"])
@@ -201,15 +193,7 @@ def test_the_method_defaults_to_auto_and_fixed_interfaces_stay_with_it():
 
 
 def test_a_bad_method_exits_2_naming_the_key_without_a_traceback(tmp_path, capsys):
-    stack = tmp_path / "Pulumi.bad.yaml"
-    config = {f"wallarm-mirror:{k}": (yaml.safe_load(v) if v.startswith(("[", "{")) else v) for k, v in NATIVE.items()}
-    config["wallarm-mirror:trafficMirrorMethod"] = "both"
-    config["wallarm-mirror:token"] = {"secure": "v1:AAAABBBBCCCC"}
-    stack.write_text(yaml.safe_dump({"config": {"aws:region": "eu-west-1", **config}}))
-    with pytest.raises(SystemExit) as exited:
-        main(["plan", "--config-file", str(stack)])
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
+    err = refused_plan(tmp_path, capsys, "native", {"trafficMirrorMethod": "both"}, stack="bad")
     assert err.splitlines() == [
         "error: stack bad (Pulumi.bad.yaml): the stack config has 1 problem:",
         "  - wallarm-mirror:trafficMirrorMethod: Input should be 'auto', 'aws' or 'host' (got 'both'). "
