@@ -30,13 +30,10 @@ def _plan_document(args: argparse.Namespace) -> dict[str, Any]:
     The program is this project's own, or with --program the Pulumi Python program in that folder.
     """
     from .offline.plan import (
-        PROJECT_DIR,
         StackFileError,
         plan_document,
         program_stack_file,
-        project_name,
         read_program_dir,
-        read_stack_file,
     )
 
     config_file = Path(args.config_file) if args.config_file else None
@@ -51,10 +48,8 @@ def _plan_document(args: argparse.Namespace) -> dict[str, Any]:
             where = f"{found.root}"
             program = functools.partial(_run_program_file, found.entry)
         else:
-            project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
-            path = config_file or project_dir / f"Pulumi.{args.stack}.yaml"
-            stack_file = read_stack_file(path, project_name(project_dir), None if config_file else args.stack)
-            where = path.name
+            stack_file = _stack_file(args)
+            where = _stack_file_path(args).name
     except StackFileError as error:
         _fail(str(error))
 
@@ -89,6 +84,24 @@ def _plan_document(args: argparse.Namespace) -> dict[str, Any]:
         )
         _fail(f"stack {stack_file.stack}: the program in {where} raised {type(error).__name__}{at}: {error}{hint}")
     return plan_document(stack_file, run)
+
+
+def _stack_file_path(args: argparse.Namespace) -> Path:
+    """The stack file the options name: --config-file, or Pulumi.<--stack>.yaml in the project folder."""
+    from .offline.plan import PROJECT_DIR
+
+    if args.config_file:
+        return Path(args.config_file)
+    project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
+    return project_dir / f"Pulumi.{args.stack}.yaml"
+
+
+def _stack_file(args: argparse.Namespace) -> StackFile:
+    """That stack file, read and checked as a stack file of the project (raises StackFileError)."""
+    from .offline.plan import PROJECT_DIR, project_name, read_stack_file
+
+    project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
+    return read_stack_file(_stack_file_path(args), project_name(project_dir), None if args.config_file else args.stack)
 
 
 def _facts_with_stack_outputs(pairs: list[str]) -> Any:
@@ -201,7 +214,7 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .config.checks import mirror_source_options
     from .mirror import MirrorEndpoint, render_mirror_config
-    from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
+    from .offline.plan import StackFileError
 
     if args.server == "aws-cli":
         return _aws_cli_session_command(args)
@@ -227,11 +240,9 @@ def cmd_mirror_config(args: argparse.Namespace) -> int:
     else:
         url = args.endpoint
         stack_options = {}
-    project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
-    path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
     try:
-        if args.config_file or path.exists():
-            stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
+        if args.config_file or _stack_file_path(args).exists():
+            stack_file = _stack_file(args)
             config = _checked_config(stack_file)
             stack_options = dict(config.mirror_options)
             if args.endpoint is not None:
@@ -288,12 +299,10 @@ def _checked_config(stack_file: StackFile) -> StackConfig:
 def _native_stack(args: argparse.Namespace) -> tuple[StackFile, StackConfig]:
     """The stack file and config of a nativeNode stack for `mirror-config --server aws-cli|host`."""
     from .config import ConfigError
-    from .offline.plan import PROJECT_DIR, StackFileError, project_name, read_stack_file
+    from .offline.plan import StackFileError
 
-    project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
-    path = Path(args.config_file) if args.config_file else project_dir / f"Pulumi.{args.stack}.yaml"
     try:
-        stack_file = read_stack_file(path, project_name(project_dir), None if args.config_file else args.stack)
+        stack_file = _stack_file(args)
         config = _checked_config(stack_file)
     except (StackFileError, ConfigError) as error:
         _fail(str(error))
