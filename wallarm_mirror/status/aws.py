@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterator
@@ -376,13 +377,11 @@ class Aws:
         """ec2:DescribeTrafficMirrorSessions: how many sessions send to the stack's traffic mirror target."""
         client = self._client("ec2")
 
-        def count() -> int:
-            pages = client.get_paginator("describe_traffic_mirror_sessions").paginate(
-                Filters=[{"Name": "traffic-mirror-target-id", "Values": [target_id]}]
-            )
-            return sum(len(page.get("TrafficMirrorSessions", [])) for page in pages)
-
-        return self._call("ec2", "DescribeTrafficMirrorSessions", count)
+        filters = [{"Name": "traffic-mirror-target-id", "Values": [target_id]}]
+        sessions = functools.partial(
+            _paged, client, "describe_traffic_mirror_sessions", "TrafficMirrorSessions", Filters=filters
+        )
+        return self._call("ec2", "DescribeTrafficMirrorSessions", lambda: sum(1 for _ in sessions()))
 
     def source_routes(self, cidrs: tuple[str, ...]) -> tuple[SubnetRoutes, ...]:
         """ec2:DescribeSubnets and ec2:DescribeRouteTables: the subnets inside `cidrs`, each with the routes
@@ -394,8 +393,7 @@ class Aws:
             return any(within(ipaddress.ip_network(cidr, strict=False), w) for w in wanted)
 
         def subnets() -> list[dict[str, Any]]:
-            pages = client.get_paginator("describe_subnets").paginate()
-            return [sub for page in pages for sub in page.get("Subnets", []) if inside(sub["CidrBlock"])]
+            return [sub for sub in _paged(client, "describe_subnets", "Subnets") if inside(sub["CidrBlock"])]
 
         found = self._call("ec2", "DescribeSubnets", subnets)
         if not found:
@@ -403,8 +401,9 @@ class Aws:
 
         def tables() -> list[dict[str, Any]]:
             vpcs = sorted({sub["VpcId"] for sub in found})
-            pages = client.get_paginator("describe_route_tables").paginate(Filters=[{"Name": "vpc-id", "Values": vpcs}])
-            return [table for page in pages for table in page.get("RouteTables", [])]
+            return list(
+                _paged(client, "describe_route_tables", "RouteTables", Filters=[{"Name": "vpc-id", "Values": vpcs}])
+            )
 
         all_tables = self._call("ec2", "DescribeRouteTables", tables)
         by_subnet: dict[str, dict[str, Any]] = {}
@@ -449,13 +448,15 @@ class Aws:
             targets = self._call(
                 "ssm",
                 "DescribeAssociationExecutionTargets",
-                lambda: [
-                    target
-                    for page in ssm.get_paginator("describe_association_execution_targets").paginate(
-                        AssociationId=association_id, ExecutionId=newest["ExecutionId"]
+                lambda: list(
+                    _paged(
+                        ssm,
+                        "describe_association_execution_targets",
+                        "AssociationExecutionTargets",
+                        AssociationId=association_id,
+                        ExecutionId=newest["ExecutionId"],
                     )
-                    for target in page.get("AssociationExecutionTargets", [])
-                ],
+                ),
             )
             failed_read = 0
             for target in sorted(targets, key=lambda t: str(t.get("ResourceId"))):
@@ -489,13 +490,15 @@ class Aws:
             "DescribeInstances",
             lambda: sorted(
                 instance["InstanceId"]
-                for page in ec2.get_paginator("describe_instances").paginate(
+                for reservation in _paged(
+                    ec2,
+                    "describe_instances",
+                    "Reservations",
                     Filters=[
                         {"Name": f"tag:{key}", "Values": [value]},
                         {"Name": "instance-state-name", "Values": ["running"]},
-                    ]
+                    ],
                 )
-                for reservation in page.get("Reservations", [])
                 for instance in reservation.get("Instances", [])
             ),
         )
@@ -504,10 +507,12 @@ class Aws:
             "DescribeInstanceInformation",
             lambda: sorted(
                 info["InstanceId"]
-                for page in ssm.get_paginator("describe_instance_information").paginate(
-                    Filters=[{"Key": f"tag:{key}", "Values": [value]}]
+                for info in _paged(
+                    ssm,
+                    "describe_instance_information",
+                    "InstanceInformationList",
+                    Filters=[{"Key": f"tag:{key}", "Values": [value]}],
                 )
-                for info in page.get("InstanceInformationList", [])
                 if info.get("PingStatus") == "Online"
             ),
         )
@@ -538,9 +543,14 @@ class Aws:
         return len(named), tuple(sorted(ours.values(), key=lambda a: a.name))
 
 
+def _paged(client: Any, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+    """Every item under `key` of every page of a paginated read."""
+    for page in client.get_paginator(operation).paginate(**params):
+        yield from page.get(key, [])
+
+
 def _alarm_pages(client: Any, **filters: str) -> Iterator[dict[str, Any]]:
-    for page in client.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"], **filters):
-        yield from page.get("MetricAlarms", [])
+    return _paged(client, "describe_alarms", "MetricAlarms", AlarmTypes=["MetricAlarm"], **filters)
 
 
 def last_boot_line(console_output: str) -> str | None:
