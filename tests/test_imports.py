@@ -9,6 +9,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,9 +111,11 @@ PURE = (
     + PURE_MODULES
 )
 
-# A fresh interpreter: in this one, other tests have loaded everything long ago.
-CHILD = """
-import importlib, json, sys
+# Fresh interpreters: in this one, other tests have loaded everything long ago. Each child walks
+# parts of the program in the order a process meets them, recording what each step loaded; a python
+# start with Pulumi costs ~1 s of CPU, so the tests below share two of them.
+LAYERS_CHILD = """
+import importlib, json, sys, types
 
 def loaded():
     return sorted({name.split(".")[0] for name in sys.modules} & {"pulumi", "pulumi_aws", "grpc"})
@@ -129,7 +134,6 @@ except pulumi.RunError as error:
     seen["refusal"] = str(error).splitlines()[0]
 seen["after_bad_config"] = sorted(m for m in sys.modules if m == "pulumi_aws" or m.startswith("pulumi_aws."))
 
-import types
 from wallarm_mirror.offline import plan
 
 def services():
@@ -141,18 +145,55 @@ def services():
         and hasattr(module, "__path__")
     )
 
-for stack in ("dev", "prod"):
+for stack in ("dev", "prod", "native", "hub"):
     stack_file = plan.read_stack_file(plan.PROJECT_DIR / f"Pulumi.{stack}.yaml", "wallarm-mirror", stack)
     run_offline(stack_file.config, stack_file.secret_keys, stack=stack)
     seen[stack] = services()
-stack_file = plan.read_stack_file(plan.PROJECT_DIR / "Pulumi.native.yaml", "wallarm-mirror", "native")
-run_offline(stack_file.config, stack_file.secret_keys, stack="native")
-seen["native"] = services()
-stack_file = plan.read_stack_file(plan.PROJECT_DIR / "Pulumi.hub.yaml", "wallarm-mirror", "hub")
-run_offline(stack_file.config, stack_file.secret_keys, stack="hub")
-seen["hub"] = services()
 print(json.dumps(seen))
 """
+
+# A user's process: the public package, its config model, an NGINX node plan from the command line,
+# then the component class.
+USER_CHILD = """
+import contextlib, io, json, sys
+import wallarm_mirror as w
+
+seen = {"package": sorted(m for m in sys.modules if m.split(".")[0] in ("pulumi", "pulumi_aws"))}
+seen["config_module"] = w.StackConfig.__module__
+seen["after_config"] = sorted(m for m in sys.modules if m.split(".")[0] == "pulumi_aws")
+seen["all"] = w.__all__
+from wallarm_mirror.__main__ import main
+with contextlib.redirect_stdout(io.StringIO()) as printed:
+    seen["dev_exit"] = main(["plan", "--stack", "dev", "--json"])
+seen["dev_plan_resources"] = len(json.loads(printed.getvalue())["resources"])
+seen["dev_native_modules"] = sorted(
+    m for m in sys.modules
+    if m.startswith(("wallarm_mirror.native_node", "wallarm_mirror.traffic_mirror", "wallarm_mirror.components.native"))
+)
+seen["component_module"] = w.WallarmMirror.__module__
+print(json.dumps(seen))
+"""
+
+
+def _child(code: str, *args: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    found: dict[str, Any] = json.loads(result.stdout)
+    return found
+
+
+@pytest.fixture(scope="module")
+def layers() -> dict[str, Any]:
+    """What each step of LAYERS_CHILD loaded."""
+    return _child(LAYERS_CHILD, *PURE)
+
+
+@pytest.fixture(scope="module")
+def user() -> dict[str, Any]:
+    """What each step of USER_CHILD loaded."""
+    return _child(USER_CHILD)
 
 
 # The pulumi_aws service packages each example stack needs; loading one costs 5-120 ms.
@@ -164,12 +205,8 @@ NATIVE_ADDS = ["lambda_", "sqs", "ssm"]
 HUB_ADDS = ["ram"]
 
 
-def test_each_part_loads_only_what_it_uses() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, *PURE], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
-    )
-    seen = json.loads(result.stdout)
-
+def test_each_part_loads_only_what_it_uses(layers: dict[str, Any]) -> None:
+    seen = layers
     assert seen["pure"] == [], "the pure parts must not import Pulumi"
     assert seen["engine"] == ["grpc", "pulumi"]
     assert seen["refusal"].startswith("the stack config has ")
@@ -180,34 +217,29 @@ def test_each_part_loads_only_what_it_uses() -> None:
     assert sorted(set(seen["hub"]) - set(seen["native"])) == HUB_ADDS
 
 
-def test_the_package_exports_its_public_api_and_loads_it_only_on_use():
-    code = (
-        "import sys, wallarm_mirror as w\n"
-        "before = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_aws'))\n"
-        "config = w.StackConfig\n"
-        "after_config = sorted(m for m in sys.modules if m.split('.')[0] == 'pulumi_aws')\n"
-        "component = w.WallarmMirror\n"
-        "print(before, after_config, config.__module__, component.__module__, w.__all__)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("] ")[0] == "[", "importing the package loads no Pulumi"
-    assert "wallarm_mirror.config.model wallarm_mirror.components.stack" in result.stdout
-    assert (
-        "['ConfigError', 'NativeAnalyser', 'NativeAnalyserArgs', 'NativeSpoke', 'NativeSpokeArgs', 'NginxAnalyser', "
-        "'NginxAnalyserArgs', "
-        "'StackConfig', 'WallarmMirror', 'WallarmMirrorArgs', 'load_stack_config'" in result.stdout
-    )
+def test_the_package_exports_its_public_api_and_loads_it_only_on_use(user: dict[str, Any]) -> None:
+    seen = user
+    assert seen["package"] == [], "importing the package loads no Pulumi"
+    assert seen["after_config"] == [], "the config model loads no pulumi_aws"
+    assert seen["config_module"] == "wallarm_mirror.config.model"
+    assert seen["component_module"] == "wallarm_mirror.components.stack"
+    assert seen["all"][:11] == [
+        "ConfigError",
+        "NativeAnalyser",
+        "NativeAnalyserArgs",
+        "NativeSpoke",
+        "NativeSpokeArgs",
+        "NginxAnalyser",
+        "NginxAnalyserArgs",
+        "StackConfig",
+        "WallarmMirror",
+        "WallarmMirrorArgs",
+        "load_stack_config",
+    ]
 
 
-def test_an_nginx_node_plan_never_loads_the_native_analyser():
-    code = (
-        "import sys\n"
-        "from wallarm_mirror.__main__ import main\n"
-        "main(['plan', '--stack', 'dev', '--json'])\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('wallarm_mirror.native_node', "
-        "'wallarm_mirror.traffic_mirror', 'wallarm_mirror.components.native'))), file=sys.stderr)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "[]"
+def test_an_nginx_node_plan_never_loads_the_native_analyser(user: dict[str, Any]) -> None:
+    seen = user
+    assert seen["dev_exit"] == 0
+    assert seen["dev_plan_resources"] > 0
+    assert seen["dev_native_modules"] == []
