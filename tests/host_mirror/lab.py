@@ -51,11 +51,15 @@ RESOLV_CONF = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
 # What the script's mount namespace binds over the host's paths: lab folder or file -> host path.
 BINDS = {"run": "/run", "lib": "/var/lib", "hosts": "/etc/hosts", "resolv.conf": "/etc/resolv.conf",
          "units": "/etc/systemd/system", "sbin": "/usr/local/sbin"}  # fmt: skip
-# The web host as `reset` checks it: qdiscs and filters, links, addresses, routes and learnt path MTUs
-# (cached routes). MTUs are set by `reset` and checked apart.
+# The web host as `reset` checks it, one batch per tool (and family): qdiscs and filters, links,
+# addresses (brief: without the flags duplicate address detection changes), routes and learnt path
+# MTUs (cached routes). IPv6's batch flushes those first (IPv4's are flushed by `reset`'s batch; a
+# batch cannot name the family): none is left from a test, and a fresh lab has none.
 WEB_STATE = (
-    "tc qdisc show; tc filter show dev w0 ingress; tc filter show dev w0 egress; ip -br link show; "
-    "ip -br addr show; ip route show; ip route show cache; ip -6 route show; ip -6 route show cache"
+    ("tc", "-force", "qdisc show", "filter show dev w0 ingress", "filter show dev w0 egress"),
+    ("ip", "-o", "link show", "route show", "route show cache"),
+    ("ip", "-br", "addr show"),
+    ("ip", "-6", "route flush cache", "route show", "route show cache"),
 )
 _numbers = itertools.count()
 
@@ -156,7 +160,7 @@ class Lab:
             self.close()
             raise
         self.mtus = (web_mtu, client_mtu)
-        self._clean_state = self._state()
+        self._clean_state, _ = self._state()
 
     # --- set-up ---------------------------------------------------------------------------------
     def _build(self, web_mtu: int, client_mtu: int) -> None:
@@ -200,25 +204,31 @@ class Lab:
             run(["ip", "-n", self.cli, "link", "set", "c0", "mtu", str(client_mtu)])
             run(["ip", "-n", self.rcv, "link", "set", "r0", "mtu", str(relay_mtu)])
             self.mtus = (web_mtu, client_mtu)
-        cleared = self.ns(
-            self.web,
-            "tc qdisc del dev w0 clsact 2>/dev/null; "
-            "for path in /sys/class/net/*; do case ${path##*/} in lo | w0 | w1) ;; *) ip link del ${path##*/} "
-            f"2>/dev/null ;; esac; done; ip link set w0 mtu {web_mtu} && ip link set w1 mtu {relay_mtu} && "
-            "ip neigh flush all && ip route flush cache && ip -6 route flush cache && "
-            'read -r w0 </sys/class/net/w0/mtu && read -r w1 </sys/class/net/w1/mtu && echo "mtu $w0 $w1"; '
-            + WEB_STATE,
-        ).stdout
-        mtus, _, state = cleared.partition("\n")
-        if mtus == f"mtu {web_mtu} {relay_mtu}" and state == self._clean_state:
+        # Deleting the clsact qdisc takes every filter with it; a veth's peer goes with it (-force:
+        # the batch goes on; what is left shows in the state below).
+        run(["tc", "-n", self.web, "qdisc", "del", "dev", "w0", "clsact"], check=False)
+        listed = run(["ip", "-n", self.web, "-o", "link", "show"]).stdout.splitlines()
+        names = [line.split()[1].rstrip(":").split("@")[0] for line in listed]
+        commands = [f"link del {name}" for name in names if name not in ("lo", "w0", "w1")]
+        commands += [f"link set w0 mtu {web_mtu}", f"link set w1 mtu {relay_mtu}", "neigh flush all"]
+        commands += ["route flush cache"]  # PMTU exceptions, IPv4 (IPv6's: in the state's batch)
+        run(["ip", "-n", self.web, "-force", "-batch", "-"], check=False, input="\n".join(commands) + "\n")
+        state, mtus = self._state()
+        if mtus == {"w0": web_mtu, "w1": relay_mtu} and state == self._clean_state:
             return
         self._teardown()  # a test left something behind that the steps above do not take away
         self._build(web_mtu, client_mtu)
         self.mtus = (web_mtu, client_mtu)
-        self._clean_state = self._state()
+        self._clean_state, _ = self._state()
 
-    def _state(self) -> str:
-        return self.ns(self.web, WEB_STATE).stdout
+    def _state(self) -> tuple[str, dict[str, int]]:
+        """The web host's WEB_STATE with the MTUs taken out, and the MTUs of w0 and w1 (those there are)."""
+        shown = "".join(
+            run([tool, "-n", self.web, option, "-batch", "-"], input="\n".join(lines) + "\n").stdout
+            for tool, option, *lines in WEB_STATE
+        )
+        mtus = {name.split("@")[0]: int(mtu) for name, mtu in re.findall(r"^\d+: (\S+): .* mtu (\d+) ", shown, re.M)}
+        return re.sub(r" mtu \d+ ", " ", shown), {name: mtus[name] for name in ("w0", "w1") if name in mtus}
 
     def _clear_files(self) -> None:
         """Everything but the docs, as a new lab has it. The bound folders and files stay (emptied or
@@ -311,7 +321,7 @@ class Lab:
     def mirrored(self, device: str) -> int:
         """Packets the filters on w0 that mirror into `device` have copied, by their counters (a
         segmentation super-packet counts as its segments, each of which leaves as one datagram)."""
-        shown = self.ns(self.web, "tc -s filter show dev w0 ingress; tc -s filter show dev w0 egress").stdout
+        shown = self.tc("-s", "filter show dev w0 ingress", "filter show dev w0 egress")
         marker = re.escape(f"Mirror to device {device})")
         return sum(int(count) for count in re.findall(marker + r".*?\n\s*Sent \d+ bytes (\d+) pkt", shown, re.S))
 
@@ -348,11 +358,15 @@ class Lab:
         argv = ["nsenter", f"--target={self.holder.pid}", "--mount", "--net", *command]
         return run(argv, check=check, input=stdin, env=env)
 
+    def tc(self, option: str, *commands: str) -> str:
+        """What tc prints for `commands` in the web host, run as one batch (one process)."""
+        return run(["tc", "-n", self.web, option, "-batch", "-"], input="\n".join(commands) + "\n").stdout
+
     def web_state(self) -> str:
         """What tc and ip show in the web host: qdiscs, filters of both directions, links."""
-        shown = self.ns(self.web, "tc qdisc show dev w0; tc filter show dev w0 ingress; tc filter show dev w0 egress; "
-                        "ip -o link show | awk '{print $2}'")  # fmt: skip
-        return shown.stdout
+        filters = self.tc("-force", "qdisc show dev w0", "filter show dev w0 ingress", "filter show dev w0 egress")
+        links = run(["ip", "-n", self.web, "-o", "link", "show"]).stdout.splitlines()
+        return filters + "".join(f"{line.split()[1]}\n" for line in links)
 
     def snmp(self, name: str) -> dict[str, int]:
         """The Ip: counters of a namespace (ReasmOKs, FragCreates, ...)."""
