@@ -141,6 +141,7 @@ class Lab:
     """The three namespaces, their processes and the lab's files (see the module docstring)."""
 
     def __init__(self, root: Path, web_mtu: int = 1500, client_mtu: int = 1500, servers: bool = True) -> None:
+        """`root`: a folder of the lab's own (what else is in it is deleted); `servers`: the site."""
         self.root = root
         self.servers = servers
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -204,8 +205,8 @@ class Lab:
             run(["ip", "-n", self.cli, "link", "set", "c0", "mtu", str(client_mtu)])
             run(["ip", "-n", self.rcv, "link", "set", "r0", "mtu", str(relay_mtu)])
             self.mtus = (web_mtu, client_mtu)
-        # Deleting the clsact qdisc takes every filter with it; a veth's peer goes with it (-force:
-        # the batch goes on; what is left shows in the state below).
+        # The clsact qdisc goes with every filter on it. Deleting one end of a veth deletes the other,
+        # whose own `link del` then fails: -force goes on, and whatever is left shows in the state.
         run(["tc", "-n", self.web, "qdisc", "del", "dev", "w0", "clsact"], check=False)
         listed = run(["ip", "-n", self.web, "-o", "link", "show"]).stdout.splitlines()
         names = [line.split()[1].rstrip(":").split("@")[0] for line in listed]
@@ -234,15 +235,13 @@ class Lab:
         """Everything but the docs, as a new lab has it. The bound folders and files stay (emptied or
         rewritten in place): the script's mount namespace holds them by inode."""
         for path in self.root.iterdir():
-            if path.name == "docs":
-                continue
-            if path.name in BINDS and path.is_dir():
-                for inside in path.iterdir():
-                    shutil.rmtree(inside) if inside.is_dir() and not inside.is_symlink() else inside.unlink()
-            elif path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.name not in BINDS:
-                path.unlink()
+            if path.name in ("docs", "hosts", "resolv.conf"):
+                continue  # the files are rewritten below
+            for item in list(path.iterdir()) if path.name in BINDS else [path]:  # a bound folder: what is in it
+                if item.is_dir() and not item.is_symlink():
+                    shutil.rmtree(item)
+                else:
+                    item.unlink()
         for folder in ("run", "lib", "bin", "units", "sbin"):
             (self.root / folder).mkdir(exist_ok=True)
         (self.root / "hosts").write_text(HOSTS)
