@@ -26,20 +26,31 @@ def kernel() -> None:
         pytest.skip(why)
 
 
+@pytest.fixture(scope="module")
+def shared_lab(kernel: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """One lab for the module's tests (per xdist worker): building one is most of what a test cost."""
+    lab = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
 @pytest.fixture
-def make_lab(kernel: None, tmp_path: Path) -> Iterator[Callable[..., Lab]]:
-    labs: list[Lab] = []
+def make_lab(shared_lab: Lab) -> Iterator[Callable[..., Lab]]:
+    """The shared lab, reset (and checked clean) for this test with the MTUs it asks for."""
+    made: list[Lab] = []
 
     def make(web_mtu: int = 1500, client_mtu: int = 1500) -> Lab:
-        lab = Lab(tmp_path / f"lab{len(labs)}", web_mtu=web_mtu, client_mtu=client_mtu)
-        labs.append(lab)
-        return lab
+        assert not made, "one lab a test"
+        shared_lab.reset(web_mtu=web_mtu, client_mtu=client_mtu)
+        made.append(shared_lab)
+        return shared_lab
 
     try:
         yield make
     finally:
-        for lab in labs:
-            lab.close()
+        shared_lab.end_test()
 
 
 @pytest.fixture

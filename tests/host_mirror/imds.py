@@ -1,23 +1,48 @@
-"""A fake IMDSv2 on 169.254.169.254:80 inside the web host's namespace (standard library only).
+"""A fake IMDSv2 on 169.254.169.254:80 inside the web host's namespace, served by a thread of this process.
 
-    python imds.py ZONE INSTANCE_TYPE [ZONE_ID]
 Like a real instance with http_tokens required: reads need a token from PUT /latest/api/token.
 Answers placement/availability-zone, instance-type and, when given, placement/availability-zone-id;
-anything else is 404. READY on stdout once
-listening.
+anything else is 404. `serve_imds` returns once the socket listens; `close` stops it.
 """
 
 from __future__ import annotations
 
 import secrets
-import socketserver
-import sys
+import socket
+import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-TOKENS: set[str] = set()
+from tests.host_mirror.netns import socket_in
+
+ADDRESS = "169.254.169.254"
+
+
+class FakeImds(HTTPServer):
+    def __init__(self, sock: socket.socket, zone: str, instance_type: str, zone_id: str | None) -> None:
+        # No bind here (HTTPServer's own looks the address up in DNS: 10 s where DNS does not answer);
+        # the socket it made in this process's namespace gives way to the one in the web host's.
+        super().__init__((ADDRESS, 80), Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.server_name, self.server_port = ADDRESS, 80
+        self.answers = {
+            "/latest/meta-data/placement/availability-zone": zone,
+            "/latest/meta-data/instance-type": instance_type,
+            **({"/latest/meta-data/placement/availability-zone-id": zone_id} if zone_id else {}),
+        }
+        self.tokens: set[str] = set()
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join()
 
 
 class Handler(BaseHTTPRequestHandler):
+    server: FakeImds
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -34,30 +59,26 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(400, "Bad Request")
             return
         token = secrets.token_urlsafe(16)
-        TOKENS.add(token)
+        self.server.tokens.add(token)
         self._answer(200, token)
 
     def do_GET(self) -> None:
-        if self.headers.get("X-aws-ec2-metadata-token") not in TOKENS:
+        if self.headers.get("X-aws-ec2-metadata-token") not in self.server.tokens:
             self._answer(401, "Unauthorized")
-        elif self.path == "/latest/meta-data/placement/availability-zone":
-            self._answer(200, sys.argv[1])
-        elif self.path == "/latest/meta-data/placement/availability-zone-id" and len(sys.argv) > 3:
-            self._answer(200, sys.argv[3])
-        elif self.path == "/latest/meta-data/instance-type":
-            self._answer(200, sys.argv[2])
+        elif self.path in self.server.answers:
+            self._answer(200, self.server.answers[self.path])
         else:
             self._answer(404, "Not Found")
 
 
-class Server(HTTPServer):
-    def server_bind(self) -> None:
-        # HTTPServer's own looks the address up in DNS (getfqdn): 10 s where DNS does not answer.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "169.254.169.254", 80
-
-
-if __name__ == "__main__":
-    server = Server(("169.254.169.254", 80), Handler)
-    print("READY", flush=True)
-    server.serve_forever()
+def serve_imds(namespace: str, zone: str, instance_type: str, zone_id: str | None) -> FakeImds:
+    """The fake IMDSv2 of `namespace`, listening; without `zone_id`, availability-zone-id answers 404."""
+    sock = socket_in(namespace, socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((ADDRESS, 80))
+        sock.listen()
+    except BaseException:
+        sock.close()
+        raise
+    return FakeImds(sock, zone, instance_type, zone_id)

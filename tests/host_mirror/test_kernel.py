@@ -1,8 +1,9 @@
 """The rendered script on the real kernel: a veth "web host" in network namespaces (see lab.py).
 
-Each test builds its own namespaces and removes them (the `make_lab` fixture), runs the script as a
-host would (as root, in a mount namespace whose /run, /var/lib, /etc/hosts and /etc/resolv.conf are
-the lab's) and checks what a UDP 4789 receiver standing in for the NLB got, decoded down to TCP.
+The module's tests share one lab (per worker), which the `make_lab` fixture resets and checks clean
+before each test. A test runs the script as a host would (as root, in a mount namespace whose /run,
+/var/lib, /etc/hosts and /etc/resolv.conf are the lab's) and checks what a UDP 4789 receiver standing
+in for the NLB got, decoded down to TCP: every copy the filters' counters say they made.
 Skipped with a reason where namespaces cannot be made; under CI=true that is a failure.
 """
 
@@ -39,7 +40,7 @@ def applied(lab: Lab, script: Path, *args: str) -> str:
 def test_copies_requests_and_responses_whole_with_the_stacks_vni(lab: Lab) -> None:
     script = write_script(lab.root)
     applied(lab, script, "--remote", NLB_IP)
-    receiver = lab.receive()
+    receiver = lab.receive(DEV)
     lab.fetch(f"http://{WEB_IP}:{APP_PORT}/big.bin", out=str(lab.root / "got.bin"))
     lab.stop_receiving(receiver)
     assert (lab.root / "got.bin").read_bytes() == lab.big  # the site answered as before
@@ -59,7 +60,7 @@ def test_copies_requests_and_responses_whole_with_the_stacks_vni(lab: Lab) -> No
 def test_other_ports_stay_out_and_ipv6_is_copied_too(lab: Lab) -> None:
     script = write_script(lab.root)
     applied(lab, script, "--remote", NLB_IP)
-    receiver = lab.receive()
+    receiver = lab.receive(DEV)
     lab.fetch(f"http://{WEB_IP}:{OTHER_PORT}/big.bin")
     lab.fetch(f"http://[{WEB_IP6}]:{APP_PORT}/small.txt")
     lab.stop_receiving(receiver)
@@ -100,7 +101,7 @@ def test_reapplying_with_another_remote_moves_the_copies(lab: Lab) -> None:
     details = lab.ns(lab.web, f"ip -d link show {DEV}").stdout
     assert f"remote {NLB_IP_2} " in details and f"id {VNI} " in details and "dstport 4789" in details
     assert len(our_filters(lab)) == all_filters(lab) == 4
-    receiver = lab.receive()
+    receiver = lab.receive(DEV)
     lab.fetch(f"http://{WEB_IP}:{APP_PORT}/small.txt")
     lab.stop_receiving(receiver)
     found, _ = copies(lab.received)
@@ -334,11 +335,12 @@ def test_guard_stops_everything_once_the_lease_expired(lab: Lab) -> None:
     applied(lab, script, "--remote", NLB_IP)
     lease = (lab.root / "lib" / "wallarm-host-mirror" / STACK / "lease").read_text()
     assert int(lease) > time.time() + 5000  # 5400 s from the apply
-    time.sleep(1)
+    # an expiry no renewal writes (it would write now + 5400 s), still in the future
+    set_lease(lab, int(lease) - 1000)
     kept = lab.script(script, "guard")
     assert kept.returncode == 0 and our_filters(lab), kept.stdout + kept.stderr
     # only apply and install (the stack's association) renew the lease, never the guard itself
-    assert (lab.root / "lib" / "wallarm-host-mirror" / STACK / "lease").read_text() == lease
+    assert (lab.root / "lib" / "wallarm-host-mirror" / STACK / "lease").read_text() == f"{int(lease) - 1000}\n"
     set_lease(lab, int(time.time()) - 1)
     stopped = lab.script(script, "guard")
     assert "the lease expired" in stopped.stdout
@@ -384,7 +386,7 @@ def test_copies_near_the_mtu_arrive_whole_and_the_sites_packets_do_not_change(
 ) -> None:
     lab = make_lab(web_mtu=web_mtu, client_mtu=client_mtu)
     applied(lab, write_script(lab.root), "--remote", NLB_IP)
-    receiver = lab.receive()
+    receiver = lab.receive(DEV)
     reassembled = lab.snmp(lab.rcv)["ReasmOKs"]
     lab.fetch(f"http://{WEB_IP}:{APP_PORT}/big.bin", out=str(lab.root / "got.bin"))
     lab.stop_receiving(receiver)

@@ -64,11 +64,19 @@ log() { printf '%s[%s]: %s\n' wallarm-host-mirror "$STACK" "$*"; }
 die() { printf '%s[%s]: %s\n' wallarm-host-mirror "$STACK" "$*" >&2; exit 1; }
 usage_error() { printf '%s[%s]: %s\n' wallarm-host-mirror "$STACK" "$*" >&2; exit 2; }
 
+# The first line of a file in LINE, '' when it cannot be read. `read` is built in where $(cat) is a
+# process of its own, and guard runs every minute.
+read_line() {
+    LINE=''
+    [ -r "$1" ] || return 0
+    { IFS= read -r LINE; } 2>/dev/null <"$1" || true
+}
+
 need_root() {
     [ "$(id -u)" = 0 ] || die "$1 must run as root: it changes the kernel's traffic control and network devices."
     # One run at a time: the association's apply and the timer's guard may start together.
     command -v flock >/dev/null 2>&1 || return 0
-    mkdir -p "${RUN_DIR%/*}"
+    [ -d "${RUN_DIR%/*}" ] || mkdir -p "${RUN_DIR%/*}"
     exec 9>"$RUN_DIR.lock"
     flock -w 60 9 || die "another run of host mirroring for stack $STACK held its lock for 60 s; try again."
 }
@@ -161,7 +169,7 @@ choose_remote() {
 # missing one is refused before anything on the host is touched.
 probe_kernel() {
     command -v unshare >/dev/null 2>&1 || return 0
-    unshare --net true 2>/dev/null || return 0   # no namespaces here: the real commands will tell
+    # unshare fails where there are no namespaces: then the real commands will tell.
     missing=$(unshare --net sh -c '
         tc qdisc add dev lo clsact 2>/dev/null || { echo "the clsact qdisc (sch_ingress)"; exit; }
         tc filter add dev lo ingress prio 1 protocol ip u32 match ip protocol 6 0xff 2>/dev/null ||
@@ -170,7 +178,7 @@ probe_kernel() {
             { echo "vxlan devices (vxlan)"; exit; }
         tc filter add dev lo egress prio 1 protocol ip u32 match ip protocol 6 0xff \
             action mirred egress mirror dev wmprobe continue 2>/dev/null || echo "the mirred action (act_mirred)"
-    ')
+    ' 2>/dev/null) || return 0
     [ -z "$missing" ] || die "this kernel lacks $missing, which host mirroring needs; use trafficMirrorMethod aws or a kernel that has it."
 }
 
@@ -179,7 +187,8 @@ probe_kernel() {
 # those are ours too, so drift is repaired instead of refused.
 foreign_at() {  # $1 = interface, $2 = ingress|egress, $3 = priority; prints how many
     orphans=''
-    [ "$(cat "$RUN_DIR/interface" 2>/dev/null)" != "$1" ] || orphans=yes
+    read_line "$RUN_DIR/interface"
+    [ "$LINE" != "$1" ] || orphans=yes
     tc filter show dev "$1" "$2" pref "$3" 2>/dev/null |
         awk -v dev="$DEV" -v orphans="$orphans" '/ fh [0-9a-f]+::/ {n++}
             index($0, "Mirror to device " dev ")") || (orphans && index($0, "Mirror to device *)")) {m++}
@@ -192,11 +201,13 @@ ours_on() {  # $1 = interface, $2 = ingress|egress: how many of our mirror filte
 
 has_clsact() { tc qdisc show dev "$1" 2>/dev/null | grep -q '^qdisc clsact '; }
 
-delete_filters() {  # $1 = interface
+# $1 = interface; $2 = checked when the caller has just seen that no priority of ours holds another
+# tool's filters (apply refuses otherwise), so they are not listed again.
+delete_filters() {
     for pair in "ingress $IN4" "ingress $IN6" "egress $OUT4" "egress $OUT6"; do
         direction=${pair% *}
         prio=${pair#* }
-        if [ "$(foreign_at "$1" "$direction" "$prio")" != 0 ]; then
+        if [ "${2:-}" != checked ] && [ "$(foreign_at "$1" "$direction" "$prio")" != 0 ]; then
             log "leaving $direction priority $prio on $1 alone: it holds filters that are not ours"
             continue
         fi
@@ -240,9 +251,12 @@ add_filters() {  # $1 = interface
 # Brings the kernel to the wanted set-up; changes nothing when it is there already.
 apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
     wanted="$1 $2 $3 $VNI $PORTS"
-    count=$(echo "$PORTS" | wc -w)
-    previous=$(cat "$RUN_DIR/interface" 2>/dev/null) || previous=''
-    if [ "$(cat "$RUN_DIR/applied" 2>/dev/null)" = "$wanted" ] && [ "$(current_remote)" = "$2" ] &&
+    count=0
+    for port in $PORTS; do count=$((count + 1)); done
+    read_line "$RUN_DIR/interface"
+    previous=$LINE
+    read_line "$RUN_DIR/applied"
+    if [ "$LINE" = "$wanted" ] && [ "$(current_remote)" = "$2" ] &&
         [ "$(ours_on "$1" ingress)" = $((2 * count)) ] && [ "$(ours_on "$1" egress)" = $((2 * count)) ]; then
         log "already applied on $1: copies of TCP ports $PORTS go to $2 (VNI $VNI)"
         return 0
@@ -253,9 +267,9 @@ apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
             die "${pair% *} priority ${pair#* } on $1 holds another tool's filters; host mirroring uses that priority for stack $STACK and will not touch them."
     done
     [ -z "$previous" ] || [ "$previous" = "$1" ] || remove_kernel "$previous"
-    mkdir -p "$RUN_DIR"
+    [ -d "$RUN_DIR" ] || mkdir -p "$RUN_DIR"
     # A changed remote, VNI or port list: start from nothing of ours (the filters name the device).
-    delete_filters "$1"
+    delete_filters "$1" checked
     ip link del "$DEV" 2>/dev/null || true
     if ! has_clsact "$1"; then
         tc qdisc add dev "$1" clsact || die "could not add a clsact qdisc to $1, so host mirroring is not applied."
@@ -269,7 +283,8 @@ apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
     ip link set "$DEV" up || { remove_kernel "$1"; die "could not bring up $DEV; nothing is left of it."; }
     add_filters "$1" || { remove_kernel "$1"; die "could not add the mirror filters to $1; nothing is left of them."; }
     echo "$wanted" >"$RUN_DIR/applied"
-    mtu=$(cat "/sys/class/net/$1/mtu" 2>/dev/null) || mtu=0
+    read_line "/sys/class/net/$1/mtu"
+    mtu=${LINE:-0}
     log "applied on $1 (MTU $mtu): copies of TCP ports $PORTS, both directions, go to $2:$VXLAN_PORT as VXLAN VNI $VNI from $3"
     [ "$mtu" -gt 1550 ] ||
         log "MTU $mtu: copies of packets longer than $((mtu - 50)) bytes leave as IP fragments (VXLAN adds 50 bytes); the site's packets are not changed"
@@ -277,7 +292,7 @@ apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
 
 # --- commands --------------------------------------------------------------------------------------
 write_lease() {
-    mkdir -p "$LIB_DIR"
+    [ -d "$LIB_DIR" ] || mkdir -p "$LIB_DIR"
     now=$(date +%s)
     echo $((now + LEASE_SECONDS)) >"$LIB_DIR/lease"
     # The options as given (an empty interface means: the default route's, looked up again).
@@ -321,7 +336,7 @@ do_apply() {
 }
 
 do_remove() {
-    [ -n "$IFACE" ] || IFACE=$(cat "$RUN_DIR/interface" 2>/dev/null) || IFACE=''
+    [ -n "$IFACE" ] || { read_line "$RUN_DIR/interface"; IFACE=$LINE; }
     [ -n "$IFACE" ] || IFACE=$(default_interface)
     [ -z "$IFACE" ] || ip link show "$IFACE" >/dev/null 2>&1 || die "interface $IFACE does not exist."
     remove_kernel "$IFACE"
@@ -366,7 +381,8 @@ EOF
 }
 
 do_uninstall() {
-    remove_kernel "${IFACE:-$(cat "$RUN_DIR/interface" 2>/dev/null || true)}"
+    read_line "$RUN_DIR/interface"
+    remove_kernel "${IFACE:-$LINE}"
     if [ -f "$UNIT_DIR/$NAME.timer" ] || [ -f "$UNIT_DIR/$NAME.service" ]; then
         systemctl disable --now "$NAME.timer" >/dev/null 2>&1 || true
         rm -f "$UNIT_DIR/$NAME.timer" "$UNIT_DIR/$NAME.service"
@@ -380,7 +396,8 @@ do_uninstall() {
 
 do_guard() {
     now=$(date +%s)
-    expiry=$(cat "$LIB_DIR/lease" 2>/dev/null) || expiry=0
+    read_line "$LIB_DIR/lease"
+    expiry=$LINE
     case "$expiry" in '' | *[!0-9]*) expiry=0 ;; esac
     if [ "$now" -ge "$expiry" ]; then
         log "the lease expired (no apply from the stack's association since): stopping"
@@ -391,7 +408,8 @@ do_guard() {
         if [ -n "$(resolve4 "$NLB_DNS_NAME")" ]; then
             rm -f "$LIB_DIR/nxdomain"
         elif [ -n "$(resolve4 "$CONTROL_NAME")" ]; then
-            misses=$(($(cat "$LIB_DIR/nxdomain" 2>/dev/null || echo 0) + 1))
+            read_line "$LIB_DIR/nxdomain"
+            misses=$((${LINE:-0} + 1))
             echo "$misses" >"$LIB_DIR/nxdomain"
             log "the NLB name $NLB_DNS_NAME does not exist ($misses of $NXDOMAIN_LIMIT checks in a row)"
             if [ "$misses" -ge "$NXDOMAIN_LIMIT" ]; then
@@ -410,18 +428,22 @@ do_guard() {
 }
 
 do_status() {
-    iface=$(cat "$RUN_DIR/interface" 2>/dev/null) || iface=''
+    read_line "$RUN_DIR/interface"
+    iface=$LINE
     if [ -z "$iface" ]; then
         echo "host mirroring for stack $STACK: not applied"
     else
-        echo "host mirroring for stack $STACK: applied on $iface ($(cat "$RUN_DIR/applied" 2>/dev/null))"
+        read_line "$RUN_DIR/applied"
+        echo "host mirroring for stack $STACK: applied on $iface ($LINE)"
         ip -d link show "$DEV" 2>/dev/null | sed -n 's/^ *\(vxlan id .*\)/  \1/p'
         tc -s filter show dev "$iface" ingress 2>/dev/null | awk -v dev="$DEV" 'index($0, "Mirror to device " dev ")") {o=1; next} o && /Sent/ {s += $2; p += $4; o=0} END {printf "  ingress copies: %d bytes, %d packets\n", s, p}'
         tc -s filter show dev "$iface" egress 2>/dev/null | awk -v dev="$DEV" 'index($0, "Mirror to device " dev ")") {o=1; next} o && /Sent/ {s += $2; p += $4; o=0} END {printf "  egress copies: %d bytes, %d packets\n", s, p}'
     fi
-    expiry=$(cat "$LIB_DIR/lease" 2>/dev/null) || expiry=''
+    read_line "$LIB_DIR/lease"
+    expiry=$LINE
     if [ -n "$expiry" ]; then echo "  lease until $(date -u -d "@$expiry" '+%Y-%m-%dT%H:%M:%SZ' 2>/dev/null || echo "$expiry")"; fi
-    [ ! -f "$LIB_DIR/nxdomain" ] || echo "  NLB name missing on $(cat "$LIB_DIR/nxdomain") guard run(s) in a row"
+    read_line "$LIB_DIR/nxdomain"
+    [ ! -f "$LIB_DIR/nxdomain" ] || echo "  NLB name missing on $LINE guard run(s) in a row"
     [ ! -f "$UNIT_DIR/$NAME.timer" ] || echo "  installed: $NAME.timer runs guard every minute"
 }
 
