@@ -165,8 +165,9 @@ class MotoServer:
         self._process.wait(timeout=10)
         self._process = None
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for `service`: throw-away credentials, or the admin's once there is one."""
+    def client(self, service: str, region: str = REGION) -> Any:
+        """A boto3 client for `service` in `region` (moto keeps each Region's resources apart):
+        throw-away credentials, or the admin's once there is one."""
         # One session for all of them (~10 ms of CPU each, and the status tests make ~100 clients): a
         # client takes a copy of the session's event hooks, so what a test hooks on its client stays
         # there. The stubs type client() per literal service name; tests pass it as a string.
@@ -176,7 +177,7 @@ class MotoServer:
             self._session = boto3.session.Session(botocore_session=core)
         return self._session.client(
             service,
-            region_name=REGION,
+            region_name=region,
             endpoint_url=self.endpoint,
             aws_access_key_id=self._keys[0],
             aws_secret_access_key=self._keys[1],
