@@ -26,9 +26,9 @@ from wallarm_mirror.traffic_mirror import enrolment
 # A short deadline: DEADLINE_MARGIN_S of it is kept back, about 30 s is left for work. In those 30 s a
 # run creates ~63 sessions (the function's pace, 3 a second, less what EC2 throttles: each run but
 # the last is throttled 7 to 14 times), so 180 sources take three runs (63, 63, 54): the test needs
-# fewer than 90 creates a run for its "several runs", a margin of 27 (43%), and more than 45 for
-# convergence within 40 runs. At 300 sources (five runs) the test cost 15 s of CPU, mostly moto
-# describing the fleet once a run; bench/enrolment_scale.py keeps the figures of 1,000 and 5,000.
+# fewer than 90 creates a run for its "several runs" (at least three), a margin of 27 (43%). At 300
+# sources (five runs) the test cost 15 s of CPU, mostly moto describing the whole fleet once a run;
+# bench/enrolment_scale.py keeps the figures of 1,000 and 5,000.
 SOURCES = 180
 TIMEOUT = enrolment.DEADLINE_MARGIN_S + 30.0
 # Its own Region on the process's shared server (tests/conftest.py): moto keeps a Region's instances,

@@ -2,7 +2,7 @@
 
 Its own process because IAM enforcement is a process-wide moto setting: switching it on here
 cannot leak into tests that use moto in-process. That process runs this file (`serve`): moto's own
-server with two of its lookups made direct, the same answers at a constant cost.
+server with three of its lookups made direct, the same answers at a constant cost.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ def serve(port: int) -> None:
 
     def import_backend_then_patch(module_name: str, backends_name: str) -> Any:
         backends: Any = import_backend(module_name, backends_name)
+        # Every service that holds EC2 resources (autoscaling, elbv2, ...) imports EC2's models with its own.
         if "moto.ec2.models" in sys.modules and moto.backends._import_backend is import_backend_then_patch:
             _direct_ec2_lookups()
             moto.backends._import_backend = import_backend  # once is enough
