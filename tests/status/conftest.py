@@ -1,5 +1,5 @@
-"""The test process's shared moto server (127.0.0.1, tests/conftest.py) for the status tests, and
-`status` run in-process against it with a stack's hooks."""
+"""The test process's shared moto server (127.0.0.1, tests/conftest.py) for the status tests, `status`
+run in-process against it with a stack's hooks, and a fake clock for `--wait`."""
 
 from __future__ import annotations
 
