@@ -98,7 +98,9 @@ def shared_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
     module-scoped servers started up to once per module per xdist worker. The modules share it without
     a reset because each one names or tags what it creates: the Native Node boot tests their secret
     and parameter, the enrolment tests their sources and sessions (a tag value per test), the status
-    tests their stacks (a name per stack). What enforces IAM (process-wide in moto) keeps its own server.
+    tests their stacks (a name per stack); the enrolment scale test's fleet, which would slow every
+    listing of the others, lives in a Region of its own. What enforces IAM (process-wide in moto)
+    keeps its own server.
     """
     with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as server:
         yield server

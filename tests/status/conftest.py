@@ -1,17 +1,17 @@
-"""The test process's shared moto server (127.0.0.1, tests/conftest.py) for the status tests, and
-`status` run in-process against it with a stack's hooks."""
+"""The test process's shared moto server (127.0.0.1, tests/conftest.py) for the status tests, `status`
+run in-process against it with a stack's hooks, and a fake clock for `--wait`."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.node.boot.moto_server import MotoServer
-from tests.status.moto_stack import MotoStack
+from tests.status.moto_stack import MotoStack, standard_session
 from wallarm_mirror.status import aws as status_aws
 from wallarm_mirror.status import command
 
@@ -56,6 +56,7 @@ StatusRunner = Callable[..., Run]
 def status(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> StatusRunner:
     """`status` for a stack (its outputs written to a file, its hooks on the session) or a given file."""
     aws_environment(monkeypatch, moto.endpoint)
+    monkeypatch.setattr(status_aws, "new_session", standard_session)
 
     def run(
         stack: MotoStack | None = None,
@@ -84,3 +85,28 @@ def status(moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         return Run(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+@dataclass
+class FakeClock:
+    """The clock of `status --wait` (`command.time`): only its sleeps move it, and it keeps them."""
+
+    now: float = 0.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        # A --wait that never gives up must fail here, not hang the suite.
+        assert len(self.sleeps) < 100, f"still waiting after {len(self.sleeps)} sleeps"
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """`status --wait` on a fake clock: its rounds follow each other at once, whatever it waits for."""
+    fake = FakeClock()
+    monkeypatch.setattr(command, "time", fake)
+    return fake

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import socket
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import botocore.config
 import pytest
 
 from tests.node.boot.moto_server import MotoServer
-from tests.status.conftest import StatusRunner, aws_environment
+from tests.status.conftest import FakeClock, StatusRunner, aws_environment
 from tests.status.moto_stack import MotoStack, build_stack
 from wallarm_mirror.status import aws as status_aws
 from wallarm_mirror.status.checks import NO_TRAFFIC
@@ -28,17 +28,53 @@ DONE = {
 ANALYSERS = ["nginxNode", "nativeNode"]
 
 
-def healthy(moto: MotoServer, analyser: str) -> MotoStack:
+def booted(moto: MotoServer, analyser: str) -> MotoStack:
+    """A stack whose nodes all logged their success line (and no traffic yet, no alarm)."""
     stack = build_stack(moto, analyser)
     stack.console({instance: DONE[analyser] for instance in stack.instance_ids})
+    return stack
+
+
+def healthy(moto: MotoServer, analyser: str) -> MotoStack:
+    stack = booted(moto, analyser)
     stack.send_traffic()
     stack.alarm("cpu-high", "Wallarm nodes average over 85% CPU for 15 minutes.", firing=False)
     return stack
 
 
+class Shared:
+    """Stacks that tests only read, built on first use once per test process on its shared server
+    (each build is ~15 calls to moto): a test gets its own copy (`MotoStack.fresh`) to set hooks on.
+    A test that changes a stack in moto (stops a node, sets an alarm, sends traffic, launches web
+    instances) builds its own. The traffic is sent once, 1 to 5 minutes before the build: it stays in
+    status's 15-minute window for 10 minutes, longer than the suite runs."""
+
+    def __init__(self, moto: MotoServer) -> None:
+        self._moto = moto
+        self._built: dict[tuple[str, str], MotoStack] = {}
+
+    def _stack(self, kind: str, analyser: str, build: Callable[[MotoServer, str], MotoStack]) -> MotoStack:
+        if (kind, analyser) not in self._built:
+            self._built[kind, analyser] = build(self._moto, analyser)
+        return self._built[kind, analyser].fresh()
+
+    def healthy(self, analyser: str) -> MotoStack:
+        """Nodes booted and healthy, traffic in the last 15 minutes, an alarm at OK."""
+        return self._stack("healthy", analyser, healthy)
+
+    def quiet(self, analyser: str) -> MotoStack:
+        """Nodes booted and healthy, no traffic ever, no alarm."""
+        return self._stack("quiet", analyser, booted)
+
+
+@pytest.fixture(scope="session")
+def shared(moto: MotoServer) -> Shared:
+    return Shared(moto)
+
+
 @pytest.mark.parametrize("analyser", ANALYSERS)
-def test_a_healthy_stack_with_traffic_exits_0(moto: MotoServer, status: StatusRunner, analyser: str) -> None:
-    stack = healthy(moto, analyser)
+def test_a_healthy_stack_with_traffic_exits_0(shared: Shared, status: StatusRunner, analyser: str) -> None:
+    stack = shared.healthy(analyser)
     run = status(stack)
     assert run.code == 0, run.out
     assert run.out.splitlines()[0] == f"wallarm-mirror status: stack {stack.stack}, {analyser}, eu-west-1"
@@ -60,8 +96,8 @@ def test_a_healthy_stack_with_traffic_exits_0(moto: MotoServer, status: StatusRu
     assert run.err == ""
 
 
-def test_an_unhealthy_target_exits_1_naming_the_instance_and_the_reason(moto: MotoServer, status: StatusRunner) -> None:
-    stack = healthy(moto, "nginxNode")
+def test_an_unhealthy_target_exits_1_naming_the_instance_and_the_reason(shared: Shared, status: StatusRunner) -> None:
+    stack = shared.healthy("nginxNode")
     sick = stack.instance_ids[0]
     stack.target_health(
         {
@@ -97,9 +133,8 @@ def test_a_stopped_native_node_is_unused_with_moto_s_own_reason(moto: MotoServer
 
 
 @pytest.mark.parametrize("analyser", ANALYSERS)
-def test_no_traffic_exits_1_with_what_to_check(moto: MotoServer, status: StatusRunner, analyser: str) -> None:
-    stack = build_stack(moto, analyser)
-    stack.console({instance: DONE[analyser] for instance in stack.instance_ids})
+def test_no_traffic_exits_1_with_what_to_check(shared: Shared, status: StatusRunner, analyser: str) -> None:
+    stack = shared.quiet(analyser)
     run = status(stack)
     assert run.code == 1
     line = run.line("traffic", stack.load_balancer_dimension)
@@ -112,15 +147,18 @@ def test_no_traffic_exits_1_with_what_to_check(moto: MotoServer, status: StatusR
         assert "0 requests in 15 min" in line
 
 
-def test_traffic_of_another_load_balancer_does_not_count(moto: MotoServer, status: StatusRunner) -> None:
-    stack, other = build_stack(moto), build_stack(moto)
-    stack.console({instance: DONE["nginxNode"] for instance in stack.instance_ids})
-    other.send_traffic()
-    assert status(stack).code == 1
+def test_traffic_of_another_load_balancer_does_not_count(shared: Shared, status: StatusRunner) -> None:
+    stack, other = shared.quiet("nginxNode"), shared.healthy("nginxNode")  # `other` has had traffic
+    run = status(stack)
+    assert run.code == 1
+    # The line itself: the exit code alone would be 1 anyway (this stack has no alarm: a warn line).
+    traffic = run.line("traffic", stack.load_balancer_dimension)
+    assert traffic.startswith("fail") and "0 requests in 15 min" in traffic
+    assert other.load_balancer_dimension not in run.out
 
 
-def test_failed_scaling_activities_are_shown_verbatim(moto: MotoServer, status: StatusRunner) -> None:
-    stack = healthy(moto, "nginxNode")
+def test_failed_scaling_activities_are_shown_verbatim(shared: Shared, status: StatusRunner) -> None:
+    stack = shared.healthy("nginxNode")
     marketplace = (
         "In order to use this AWS Marketplace product you need to accept terms and subscribe. To do so please "
         "visit https://aws.amazon.com/marketplace/pp?sku=abc. Launching EC2 instance failed."
@@ -178,8 +216,8 @@ def test_without_the_stack_name_alarms_are_found_by_what_they_watch(moto: MotoSe
     assert f"wallarm-mirror-{stack.stack}-cpu-high" in stack_free[0]
 
 
-def test_json_output(moto: MotoServer, status: StatusRunner) -> None:
-    stack = healthy(moto, "nativeNode")
+def test_json_output(shared: Shared, status: StatusRunner) -> None:
+    stack = shared.healthy("nativeNode")
     run = status(stack, as_json=True)
     document = json.loads(run.out)
     assert run.code == document["exit_code"] == 0
@@ -197,9 +235,8 @@ def test_json_output(moto: MotoServer, status: StatusRunner) -> None:
     assert {c["status"] for c in document["checks"]} == {"ok"}
 
 
-def test_wait_polls_until_traffic_arrives(moto: MotoServer, status: StatusRunner) -> None:
-    stack = build_stack(moto)
-    stack.console({instance: DONE["nginxNode"] for instance in stack.instance_ids})
+def test_wait_polls_until_traffic_arrives(moto: MotoServer, status: StatusRunner, clock: FakeClock) -> None:
+    stack = booted(moto, "nginxNode")
     stack.alarm("cpu-high", "Wallarm nodes average over 85% CPU for 15 minutes.", firing=False)
     rounds = []
 
@@ -209,18 +246,21 @@ def test_wait_polls_until_traffic_arrives(moto: MotoServer, status: StatusRunner
             stack.send_traffic()  # the web tier starts mirroring between two rounds
 
     stack.hooks["before-call.cloudwatch.GetMetricData"] = traffic_on_the_second_round
-    run = status(stack, wait=30, interval=0.05)
-    assert run.code == 0 and len(rounds) == 2
-    assert re.match(r"status: waiting \(\d+ of 30 s\): traffic app/\S+: fail$", run.err)
+    run = status(stack, wait=30, interval=15)
+    assert run.code == 0 and len(rounds) == 2 and clock.sleeps == [15]
+    assert re.match(r"status: waiting \(0 of 30 s\): traffic app/\S+: fail$", run.err)
     assert len(run.err.splitlines()) == 1
 
 
-def test_wait_gives_up_when_the_time_is_up(moto: MotoServer, status: StatusRunner) -> None:
-    stack = build_stack(moto)  # no traffic, ever
-    started = time.monotonic()
-    run = status(stack, wait=2.0, interval=0.2)
-    assert run.code == 1 and time.monotonic() - started < 10
-    assert run.err.splitlines() and all(line.startswith("status: waiting (") for line in run.err.splitlines())
+def test_wait_gives_up_when_the_time_is_up(shared: Shared, status: StatusRunner, clock: FakeClock) -> None:
+    stack = shared.quiet("nginxNode")  # no traffic, ever
+    run = status(stack, wait=20, interval=15)
+    assert run.code == 1
+    assert clock.sleeps == [15, 5], "a round at 0, 15 and 20 s: the last sleep only as long as the time left"
+    assert [line.split(")")[0] for line in run.err.splitlines()] == [
+        "status: waiting (0 of 20 s",
+        "status: waiting (15 of 20 s",
+    ]
     assert "status: degraded" in run.out.splitlines()[-1]
 
 
@@ -281,10 +321,10 @@ def test_stack_without_the_pulumi_cli_exits_2(status: StatusRunner, monkeypatch:
 
 
 def test_stack_runs_the_pulumi_cli(
-    moto: MotoServer, status: StatusRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    shared: Shared, status: StatusRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A stand-in `pulumi` on PATH prints the outputs: status asks it for exactly the named stack."""
-    stack = healthy(moto, "nginxNode")
+    stack = shared.healthy("nginxNode")
     saved = stack.write_outputs(tmp_path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -379,20 +419,20 @@ def test_a_missing_iam_action_exits_3_naming_it(
     assert run.line("asg", stack.outputs["asg_name"]).startswith("ok")  # what was allowed still ran
 
 
-def test_wait_ends_at_once_on_a_refusal(iam_moto: tuple, status: StatusRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wait_ends_at_once_on_a_refusal(
+    iam_moto: tuple, status: StatusRunner, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
     """A refusal does not go away by waiting: the first round that AWS refuses ends --wait with exit 3,
     one round of calls and no "waiting" line (issue 22: a --wait that kept polling went unnoticed)."""
-    server, stack, keys = iam_moto
+    server, shared_stack, keys = iam_moto
+    stack = shared_stack.fresh()
     aws_environment(monkeypatch, server.endpoint, keys["partial"]["AccessKeyId"], keys["partial"]["SecretAccessKey"])
     rounds = []
     stack.hooks["before-call.auto-scaling.DescribeAutoScalingGroups"] = lambda **_: rounds.append(1)
-    try:
-        run = status(stack, wait=3.0, interval=0.05)
-    finally:
-        del stack.hooks["before-call.auto-scaling.DescribeAutoScalingGroups"]
+    run = status(stack, wait=30, interval=15)
     assert run.code == 3, run.out
     assert len(rounds) == 1, f"{len(rounds)} rounds of checks after AWS refused the first"
-    assert run.err == "", "no waiting line after a refusal"
+    assert run.err == "" and clock.sleeps == [], "no waiting line, no wait, after a refusal"
     assert run.out.splitlines()[-1].startswith("status: AWS refused cloudwatch:GetMetricData")
 
 
@@ -431,8 +471,8 @@ def test_the_readme_policy_holds_exactly_the_actions_status_calls() -> None:
     assert actions == sorted(STATUS_ACTIONS)
 
 
-def test_no_credentials_exits_3(moto: MotoServer, status: StatusRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    stack = healthy(moto, "nginxNode")
+def test_no_credentials_exits_3(shared: Shared, status: StatusRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = shared.healthy("nginxNode")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     run = status(stack)
@@ -442,10 +482,10 @@ def test_no_credentials_exits_3(moto: MotoServer, status: StatusRunner, monkeypa
 
 
 def test_no_route_to_aws_says_aws_could_not_be_reached(
-    moto: MotoServer, status: StatusRunner, monkeypatch: pytest.MonkeyPatch
+    shared: Shared, status: StatusRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Valid-looking credentials and no network: nothing was refused, AWS never answered."""
-    stack = healthy(moto, "nginxNode")
+    stack = shared.healthy("nginxNode")
     with socket.socket() as closed:  # a port nothing listens on: the connection is refused at once
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
@@ -460,9 +500,9 @@ def test_no_route_to_aws_says_aws_could_not_be_reached(
 
 
 def test_a_region_from_the_environment_wins_and_is_named(
-    moto: MotoServer, status: StatusRunner, monkeypatch: pytest.MonkeyPatch
+    shared: Shared, status: StatusRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack = healthy(moto, "nginxNode")
+    stack = shared.healthy("nginxNode")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     run = status(stack)
     assert "warning: the AWS region from your environment or profile is us-east-1" in run.err
@@ -473,12 +513,20 @@ def test_a_region_from_the_environment_wins_and_is_named(
 # ---- host mirroring (trafficMirrorMethod auto or host)
 
 
-def test_host_mirroring_counts_the_script_s_runs_and_the_hosts_ssm_reaches(
-    moto: MotoServer, status: StatusRunner
-) -> None:
+@pytest.fixture(scope="session")
+def web_tier(moto: MotoServer) -> tuple[MotoStack, list[str]]:
+    """A healthy nativeNode stack whose source tag is on three web instances: the stack's own and two
+    more, whose ids come second. Shared like `Shared`'s stacks: each test takes a copy to hook."""
     stack = healthy(moto, "nativeNode")
-    stack.web_instances(2)
+    return stack, stack.web_instances(2)
+
+
+def test_host_mirroring_counts_the_script_s_runs_and_the_hosts_ssm_reaches(
+    web_tier: tuple[MotoStack, list[str]], status: StatusRunner
+) -> None:
+    stack = web_tier[0].fresh()
     tagged = stack.tagged_instances()
+    assert len(tagged) == 3
     stack.host_mirroring({host: ("Success", "") for host in tagged}, managed=set(tagged))
     run = status(stack)
     line = run.line("sources", stack.outputs["host_mirror_association_id"])
@@ -489,10 +537,9 @@ def test_host_mirroring_counts_the_script_s_runs_and_the_hosts_ssm_reaches(
 
 
 def test_a_failed_run_shows_its_error_text_and_unreachable_hosts_are_named(
-    moto: MotoServer, status: StatusRunner
+    web_tier: tuple[MotoStack, list[str]], status: StatusRunner
 ) -> None:
-    stack = healthy(moto, "nativeNode")
-    hosts = stack.web_instances(2)
+    stack, hosts = web_tier[0].fresh(), web_tier[1]
     said = "wallarm-mirror-host: the kernel lacks the vxlan module (modprobe vxlan failed)"
     runs = {hosts[0]: ("Success", ""), hosts[1]: ("Failed", f"some noise\n{said}\n")}
     stack.host_mirroring(runs, managed={hosts[0]})
@@ -505,8 +552,8 @@ def test_a_failed_run_shows_its_error_text_and_unreachable_hosts_are_named(
     assert run.code == 1
 
 
-def test_a_missing_association_fails_its_line(moto: MotoServer, status: StatusRunner) -> None:
-    stack = healthy(moto, "nativeNode")
+def test_a_missing_association_fails_its_line(shared: Shared, status: StatusRunner) -> None:
+    stack = shared.healthy("nativeNode")
     stack.host_mirroring({}, set(), found=False)
     run = status(stack)
     line = run.line("sources", stack.outputs["host_mirror_association_id"])

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.node.boot.moto_server import MotoServer
 from tests.status.conftest import StatusRunner
@@ -20,7 +23,40 @@ REGION = "eu-west-1"
 _numbers = itertools.count(200)
 
 
+@dataclass(frozen=True)
+class Spoke:
+    """A spoke's resources in moto, and its outputs but the hub NLB's addresses (which moto never sees:
+    each test names its own)."""
+
+    number: int
+    outputs: dict[str, Any]
+    made: dict[str, str]
+
+    def outputs_file(self, tmp_path: Path, addresses: dict[str, str]) -> Path:
+        path = tmp_path / f"spoke-{self.number}.json"
+        path.write_text(json.dumps({**self.outputs, "hub_nlb_zone_addresses": addresses}))
+        return path
+
+
 def spoke(moto: MotoServer, tmp_path: Path, addresses: dict[str, str], *, route: str = "tgw") -> tuple[Path, dict]:
+    """A spoke built for one test: its outputs file (with these hub addresses) and what was made."""
+    built = build_spoke(moto, route)
+    return built.outputs_file(tmp_path, addresses), built.made
+
+
+@pytest.fixture(scope="session")
+def spokes(moto: MotoServer) -> dict[str, Spoke]:
+    """The spokes of each route layout, built on first use once per test process: tests only read them."""
+
+    class Built(dict[str, Spoke]):
+        def __missing__(self, route: str) -> Spoke:
+            self[route] = build_spoke(moto, route)
+            return self[route]
+
+    return Built()
+
+
+def build_spoke(moto: MotoServer, route: str = "tgw") -> Spoke:
     """A spoke as `pulumi up` leaves it: a mirrored subnet whose route table sends 10.250.0.0/20 (the hub's
     NLB subnets) to a transit gateway beside a default route to the internet ("tgw"), or only sends
     that to the internet ("igw"), or nothing ("none"); one session to the hub's target."""
@@ -56,21 +92,18 @@ def spoke(moto: MotoServer, tmp_path: Path, addresses: dict[str, str], *, route:
         "hub_traffic_mirror_target_id": target,
         "hub_traffic_mirror_target_arn": f"arn:aws:ec2:{REGION}:111111111111:traffic-mirror-target/{target}",
         "hub_nlb_dns_name": "hub-nlb-0123456789abcdef.elb.eu-west-1.amazonaws.com",
-        "hub_nlb_zone_addresses": addresses,
         "traffic_mirror_vni": 4242,
         "mirror_source_cidrs": [f"10.{number}.1.0/24"],
         "traffic_mirror_filter_id": mirror_filter,
         "traffic_mirror_session_ids": [session],
     }
-    path = tmp_path / f"spoke-{number}.json"
-    path.write_text(json.dumps(outputs))
-    return path, {"subnet": subnet_id, "table": table, "target": target, **via}
+    return Spoke(number, outputs, {"subnet": subnet_id, "table": table, "target": target, **via})
 
 
 def test_a_spoke_with_its_session_and_a_route_to_the_hub_exits_0(
-    moto: MotoServer, status: StatusRunner, tmp_path: Path
+    spokes: dict[str, Spoke], status: StatusRunner, tmp_path: Path
 ) -> None:
-    path, made = spoke(moto, tmp_path, {"euw1-az1": "10.250.1.10"})
+    path, made = spokes["tgw"].outputs_file(tmp_path, {"euw1-az1": "10.250.1.10"}), spokes["tgw"].made
     run = status(outputs_file=path, name="spoke-a")
     assert run.code == 0, run.out
     assert run.out.splitlines()[0] == "wallarm-mirror status: stack spoke-a, nativeSpoke, eu-west-1"
@@ -83,9 +116,10 @@ def test_a_spoke_with_its_session_and_a_route_to_the_hub_exits_0(
 
 
 def test_a_hub_address_no_route_covers_fails_with_the_next_step(
-    moto: MotoServer, status: StatusRunner, tmp_path: Path
+    spokes: dict[str, Spoke], status: StatusRunner, tmp_path: Path
 ) -> None:
-    path, made = spoke(moto, tmp_path, {"euw1-az1": "10.250.1.10", "euw1-az2": "10.251.1.10"})
+    addresses = {"euw1-az1": "10.250.1.10", "euw1-az2": "10.251.1.10"}
+    path, made = spokes["tgw"].outputs_file(tmp_path, addresses), spokes["tgw"].made
     run = status(outputs_file=path, name="spoke-b")
     assert run.code == 1, run.out
     assert run.line("route", f"{made['subnet']}->10.250.1.10").startswith("ok")
@@ -96,24 +130,30 @@ def test_a_hub_address_no_route_covers_fails_with_the_next_step(
     assert "add a route for the hub's NLB subnets in " + made["table"] in missing
 
 
-def test_a_subnet_with_no_route_to_the_hub_fails(moto: MotoServer, status: StatusRunner, tmp_path: Path) -> None:
-    path, made = spoke(moto, tmp_path, {"euw1-az1": "10.250.1.10"}, route="none")
+def test_a_subnet_with_no_route_to_the_hub_fails(
+    spokes: dict[str, Spoke], status: StatusRunner, tmp_path: Path
+) -> None:
+    path, made = spokes["none"].outputs_file(tmp_path, {"euw1-az1": "10.250.1.10"}), spokes["none"].made
     run = status(outputs_file=path, name="spoke-f")
     line = run.line("route", f"{made['subnet']}->10.250.1.10")
     assert line.startswith("fail")
     assert f"no route in {made['table']} covers the hub NLB's address in euw1-az1" in line
 
 
-def test_a_route_to_the_internet_does_not_reach_the_hub(moto: MotoServer, status: StatusRunner, tmp_path: Path) -> None:
-    path, made = spoke(moto, tmp_path, {"euw1-az1": "10.250.1.10"}, route="igw")
+def test_a_route_to_the_internet_does_not_reach_the_hub(
+    spokes: dict[str, Spoke], status: StatusRunner, tmp_path: Path
+) -> None:
+    path, made = spokes["igw"].outputs_file(tmp_path, {"euw1-az1": "10.250.1.10"}), spokes["igw"].made
     run = status(outputs_file=path, name="spoke-c")
     line = run.line("route", f"{made['subnet']}->10.250.1.10")
     assert line.startswith("fail") and f"goes via {made['GatewayId']}" in line and "does not reach another VPC" in line
     assert run.code == 1
 
 
-def test_a_spoke_without_the_hubs_addresses_warns(moto: MotoServer, status: StatusRunner, tmp_path: Path) -> None:
-    path, _ = spoke(moto, tmp_path, {})
+def test_a_spoke_without_the_hubs_addresses_warns(
+    spokes: dict[str, Spoke], status: StatusRunner, tmp_path: Path
+) -> None:
+    path = spokes["tgw"].outputs_file(tmp_path, {})
     run = status(outputs_file=path, name="spoke-d")
     [line] = [line for line in run.out.splitlines() if line.split()[1:2] == ["route"]]
     assert line.startswith("warn") and "no hub_nlb_zone_addresses" in line

@@ -34,8 +34,10 @@ from typing import Any
 
 import boto3
 import botocore.endpoint
+import botocore.session
 from botocore.config import Config
 
+from tests.node.boot.moto_server import LOADER
 from wallarm_mirror.traffic_mirror.enrolment import CLIENT_CONFIG
 
 REGION = "eu-west-1"
@@ -146,9 +148,13 @@ class _Bucket:
 class ThrottlingProxy:
     """EC2's per-API token buckets in front of moto server (127.0.0.1 only); a context manager."""
 
-    def __init__(self, upstream: str, clock: SimClock, others: dict[str, float] | None = None) -> None:
-        """`others`: calls a second other callers in the account make to an API (they use its refill)."""
+    def __init__(
+        self, upstream: str, clock: SimClock, others: dict[str, float] | None = None, region: str = REGION
+    ) -> None:
+        """`others`: calls a second other callers in the account make to an API (they use its refill);
+        `region`: the Region of `client()` (moto keeps each Region's resources apart)."""
         self.upstream = urllib.parse.urlsplit(upstream)
+        self.region = region
         self.clock = clock
         self.others = others or {}
         self.calls: Counter[str] = Counter()
@@ -178,10 +184,12 @@ class ThrottlingProxy:
         read timeout: moto takes seconds of real time for a page that EC2 answers in one (the
         simulated clock charges LATENCY instead), and a timeout would be moto's, not EC2's."""
         config = {**copy.deepcopy(CLIENT_CONFIG), "read_timeout": 300}  # botocore rewrites retries
-        session: Any = boto3.session.Session()
+        core = botocore.session.Session()
+        core.register_component("data_loader", LOADER)  # EC2's model read once per process, not per client
+        session: Any = boto3.session.Session(botocore_session=core)
         return session.client(
             "ec2",
-            region_name=REGION,
+            region_name=self.region,
             endpoint_url=self.endpoint,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
@@ -311,9 +319,14 @@ def estate(ec2: Any, run_id: str) -> Any:
 
 def launch(ec2: Any, subnet: str, tags: dict[str, str], count: int, chunk: int = 500) -> list[str]:
     """`count` tagged m5.large instances, straight to moto (not through the proxy); their ids."""
-    ids: list[str] = []
-    while len(ids) < count:
-        n = min(chunk, count - len(ids))
+    return [instance["InstanceId"] for instance in launch_instances(ec2, subnet, tags, count, chunk)]
+
+
+def launch_instances(ec2: Any, subnet: str, tags: dict[str, str], count: int, chunk: int = 500) -> list[dict[str, Any]]:
+    """`launch`, returning what RunInstances answered for each instance (its network interfaces too)."""
+    instances: list[dict[str, Any]] = []
+    while len(instances) < count:
+        n = min(chunk, count - len(instances))
         reservation = ec2.run_instances(
             ImageId=IMAGE_ID,
             MinCount=n,
@@ -322,8 +335,8 @@ def launch(ec2: Any, subnet: str, tags: dict[str, str], count: int, chunk: int =
             SubnetId=subnet,
             TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
         )
-        ids += [instance["InstanceId"] for instance in reservation["Instances"]]
-    return ids
+        instances += reservation["Instances"]
+    return instances
 
 
 def invoke(event: dict[str, Any], settings: Any, proxy: ThrottlingProxy, client: Any, timeout: float) -> RunResult:
@@ -381,21 +394,21 @@ def converge(
     return runs
 
 
-def duplicates(ec2: Any, settings: Any) -> dict[str, int]:
-    """ENIs with more than one session of this stack (read from moto directly)."""
+def sessions_per_eni(ec2: Any, settings: Any) -> Counter[str]:
+    """How many sessions of this stack each ENI carries (read from moto directly)."""
     per_eni: Counter[str] = Counter()
     for session in ec2.describe_traffic_mirror_sessions()["TrafficMirrorSessions"]:
         tags = {t["Key"]: t["Value"] for t in session.get("Tags", [])}
         if tags.get(settings.managed_tag_key) == settings.managed_tag_value:
             per_eni[session["NetworkInterfaceId"]] += 1
-    return {eni: n for eni, n in per_eni.items() if n > 1}
+    return per_eni
+
+
+def duplicates(ec2: Any, settings: Any) -> dict[str, int]:
+    """ENIs with more than one session of this stack (read from moto directly)."""
+    return {eni: n for eni, n in sessions_per_eni(ec2, settings).items() if n > 1}
 
 
 def sessions_of(ec2: Any, settings: Any) -> set[str]:
     """The ENIs that carry a session of this stack."""
-    found: set[str] = set()
-    for session in ec2.describe_traffic_mirror_sessions()["TrafficMirrorSessions"]:
-        tags = {t["Key"]: t["Value"] for t in session.get("Tags", [])}
-        if tags.get(settings.managed_tag_key) == settings.managed_tag_value:
-            found.add(session["NetworkInterfaceId"])
-    return found
+    return set(sessions_per_eni(ec2, settings))
