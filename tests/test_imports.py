@@ -153,7 +153,7 @@ print(json.dumps(seen))
 """
 
 # A user's process: the public package, its config model, an NGINX node plan from the command line,
-# then the component class.
+# the status package, then the component class.
 USER_CHILD = """
 import contextlib, io, json, sys
 import wallarm_mirror as w
@@ -170,6 +170,9 @@ seen["dev_native_modules"] = sorted(
     m for m in sys.modules
     if m.startswith(("wallarm_mirror.native_node", "wallarm_mirror.traffic_mirror", "wallarm_mirror.components.native"))
 )
+# status talks to AWS with boto3, which must not weigh on a plan: importing the package loads none.
+import wallarm_mirror.status
+seen["boto"] = sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore"))
 seen["component_module"] = w.WallarmMirror.__module__
 print(json.dumps(seen))
 """
@@ -243,3 +246,8 @@ def test_an_nginx_node_plan_never_loads_the_native_analyser(user: dict[str, Any]
     assert seen["dev_exit"] == 0
     assert seen["dev_plan_resources"] > 0
     assert seen["dev_native_modules"] == []
+
+
+def test_boto3_stays_off_the_plan_s_import_path(user: dict[str, Any]) -> None:
+    assert user["dev_exit"] == 0
+    assert user["boto"] == [], "neither a plan nor importing wallarm_mirror.status loads boto3"
