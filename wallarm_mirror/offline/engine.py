@@ -12,6 +12,7 @@ import asyncio
 import atexit
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import ipaddress
 import logging
@@ -577,7 +578,9 @@ def run_offline(
 
         return asyncio.ensure_future(collect())
 
+    collecting = gc.isenabled()
     try:
+        gc.disable()  # see _collect_run_garbage
         with _without_source_positions():
             pulumi.runtime.settings.ROOT.set(None)  # a fresh Stack per run, or exports pile up across runs
             monitor = _ParentRecordingMonitor(mocks)
@@ -589,7 +592,23 @@ def run_offline(
         _keep_loop(asyncio.get_event_loop())
         run.log = handler.records
         _RUN_LOGGER.removeHandler(handler)
+        if collecting:
+            _collect_run_garbage()
     return run
+
+
+def _collect_run_garbage() -> None:
+    """Collect what a run left, once, instead of during the run.
+
+    A run allocates a few hundred thousand objects (Pulumi's futures, tasks and outputs) and keeps
+    tens of thousands of them until it ends, many in reference cycles. With the collector on, each
+    of its ~30 young collections per run walked the survivors again and promoted them, and the
+    older collections that followed walked everything kept since (~15-20% of a run's time). Off
+    during the run, one young collection at the end frees its cycles. The one-shot CLI runs with
+    the collector off throughout and never gets here.
+    """
+    gc.enable()
+    gc.collect(0)
 
 
 def _asset(value: pulumi.Asset | pulumi.Archive) -> Any:
