@@ -4,6 +4,7 @@ that records every resource the real program registers under the mock engine."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gc
 import importlib
 import json
@@ -118,6 +119,8 @@ def shared_iam_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoSe
 
 
 _RUNS: dict[str, OfflineRun] = {}
+# Every run_stack/fresh_run stack deploys here (its aws:region).
+RUN_REGION = "eu-west-1"
 
 
 @pytest.fixture
@@ -137,7 +140,11 @@ def run_stack() -> RunStack:
         secret_keys: tuple[str, ...] = ("token",),
         **overrides: Any,
     ) -> OfflineRun:
-        key = json.dumps([base, overrides, repr(facts), stack, secret_keys], sort_keys=True, default=str)
+        # Keyed on what the run is given, so one stack asked for two ways is run once:
+        # run_stack({**DEV, "mode": "off"}) is run_stack(DEV, mode="off"), and facts=None or
+        # OfflineFacts(region=RUN_REGION) are the facts run_offline uses for either.
+        given = dataclasses.replace(facts or OfflineFacts(), region=(facts and facts.region) or RUN_REGION)
+        key = json.dumps([run_values(base, overrides), repr(given), stack, secret_keys], sort_keys=True, default=str)
         if key not in _RUNS:
             _RUNS[key] = fresh_run(base, facts=facts, stack=stack, secret_keys=secret_keys, **overrides)
         return _RUNS[key]
@@ -151,6 +158,11 @@ def fresh_run_stack() -> RunStack:
     return fresh_run
 
 
+def run_values(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The stack config of a run: `base` with `overrides` applied, a None removing its key."""
+    return {k: v for k, v in {**base, **overrides}.items() if v is not None}
+
+
 def fresh_run(
     base: dict[str, Any],
     *,
@@ -159,8 +171,8 @@ def fresh_run(
     secret_keys: tuple[str, ...] = ("token",),
     **overrides: Any,
 ) -> OfflineRun:
-    values = {k: v for k, v in {**base, **overrides}.items() if v is not None}
-    return run_offline({**as_pulumi_config(values), "aws:region": "eu-west-1"}, secret_keys, stack=stack, facts=facts)
+    values = run_values(base, overrides)
+    return run_offline({**as_pulumi_config(values), "aws:region": RUN_REGION}, secret_keys, stack=stack, facts=facts)
 
 
 def script_and_files(script: str) -> str:

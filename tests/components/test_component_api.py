@@ -56,8 +56,14 @@ def nginx_args(vpc: Any, subnets: list[Any], **more: Any) -> WallarmMirrorArgs:
     return cast(WallarmMirrorArgs, {**args, **more})
 
 
-def test_output_valued_ids_flow_into_alb_target_group_security_groups_and_asg():
-    result = run(nginx_args)
+@pytest.fixture(scope="module")
+def nginx_run() -> OfflineRun:
+    """run(nginx_args), once for the tests that only read it."""
+    return run(nginx_args)
+
+
+def test_output_valued_ids_flow_into_alb_target_group_security_groups_and_asg(nginx_run: OfflineRun):
+    result = nginx_run
     vpc_id = result.id_of("Vpc", "net")
     subnet_ids = [result.id_of("Subnet", f"private-{zone}") for zone in "ab"]
     assert vpc_id.startswith("vpc-") and all(s.startswith("subnet-") for s in subnet_ids)
@@ -68,8 +74,8 @@ def test_output_valued_ids_flow_into_alb_target_group_security_groups_and_asg():
     assert ("aws:ec2/getVpc:getVpc", {"id": vpc_id}) in [(t, {"id": a.get("id")}) for t, a in result.mocks.calls]
 
 
-def test_typed_outputs_are_the_component_attributes():
-    result = run(nginx_args)
+def test_typed_outputs_are_the_component_attributes(nginx_run: OfflineRun):
+    result = nginx_run
     assert result.outputs["mirror_endpoint"].startswith("http://internal-waf-alb-")
     assert result.outputs["asg_name"] == "waf-asg"
     assert result.outputs["nlb_arn"] is None  # an nginxNode analyser has no NLB

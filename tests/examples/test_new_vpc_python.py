@@ -30,8 +30,14 @@ def run_example() -> OfflineRun:
     )
 
 
-def test_the_subnets_the_program_creates_carry_the_alb_and_the_nodes():
-    run = run_example()
+@pytest.fixture(scope="module")
+def example_run() -> OfflineRun:
+    """One run of the example for the tests that read it (a run is read-only once done)."""
+    return run_example()
+
+
+def test_the_subnets_the_program_creates_carry_the_alb_and_the_nodes(example_run: OfflineRun):
+    run = example_run
     vpc_id = run.id_of("Vpc", "app")
     subnets = [run.id_of("Subnet", f"app-private-{i}") for i in range(2)]
     assert [run.only_named("Subnet", f"app-private-{i}").inputs["availabilityZone"] for i in range(2)] == [
@@ -47,17 +53,17 @@ def test_the_subnets_the_program_creates_carry_the_alb_and_the_nodes():
     assert run.outputs["asg_name"] == "waf-asg"
 
 
-def test_the_token_from_config_is_secret_in_every_resource():
-    run = run_example()
+def test_the_token_from_config_is_secret_in_every_resource(example_run: OfflineRun):
+    run = example_run
     assert [r.name for r in run.resources if any(TOKEN in text for text in plain_texts(r.inputs))] == []
     assert rpc.is_rpc_secret(run.only("SecretVersion").inputs["secretString"])
 
 
-def test_the_nodes_subnets_route_out_through_a_nat_gateway_in_a_public_subnet():
+def test_the_nodes_subnets_route_out_through_a_nat_gateway_in_a_public_subnet(example_run: OfflineRun):
     """The nodes fetch the token and reach Wallarm Cloud from their first boot: 0.0.0.0/0 leaves
     the private subnets through the NAT gateway, which sits in a public subnet routed to the
     internet gateway."""
-    run = run_example()
+    run = example_run
     nat = run.only("NatGateway")
     assert nat.inputs["subnetId"] == run.id_of("Subnet", "app-public-0")
     routes = {t.name: t.inputs["routes"] for t in run.all("RouteTable")}

@@ -36,6 +36,17 @@ HTTP = MirrorEndpoint.parse(f"http://{ALB}:8445")
 HTTPS = MirrorEndpoint.parse(f"https://{ALB}:8445")
 
 
+def parse_yaml(text: str) -> Any:
+    """yaml.safe_load through libyaml: the same safe constructors, parsed in C (the pure-Python
+    parser was most of this module's time, the property test's above all)."""
+    return yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+def parse_yaml_all(text: str) -> list[Any]:
+    """yaml.safe_load_all through libyaml, as parse_yaml."""
+    return list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+
+
 # ----------------------------------------------------------------------------------- the endpoint
 
 
@@ -319,7 +330,7 @@ def test_nginx_version_is_checked(version: str) -> None:
 
 def _envoy(endpoint: MirrorEndpoint, options: MirrorOptions | None = None) -> tuple[dict, list[dict]]:
     options = options or MirrorOptions()
-    doc = yaml.safe_load(render_envoy(endpoint, options))
+    doc = parse_yaml(render_envoy(endpoint, options))
     [cluster] = doc["clusters"]
     [vhost] = doc["http_connection_manager"]["route_config"]["virtual_hosts"]
     return cluster, vhost["routes"]
@@ -389,7 +400,7 @@ def test_envoy_routes_mirror_the_listed_locations_at_the_configured_share(percen
 
 def test_envoy_keeps_client_address_and_original_host() -> None:
     text = render_envoy(HTTPS)
-    hcm = yaml.safe_load(text)["http_connection_manager"]
+    hcm = parse_yaml(text)["http_connection_manager"]
     assert hcm["use_remote_address"] is True
     [route] = hcm["route_config"]["virtual_hosts"][0]["routes"]
     assert route["route"]["request_mirror_policies"][0]["disable_shadow_host_suffix_append"] is True
@@ -403,9 +414,9 @@ def test_envoy_durations_are_in_seconds(seconds: float, duration: str) -> None:
 
 
 def test_envoy_domains_follow_hosts() -> None:
-    doc = yaml.safe_load(render_envoy(HTTP, MirrorOptions(hosts=("shop.example.com",))))
+    doc = parse_yaml(render_envoy(HTTP, MirrorOptions(hosts=("shop.example.com",))))
     assert doc["http_connection_manager"]["route_config"]["virtual_hosts"][0]["domains"] == ["shop.example.com"]
-    doc = yaml.safe_load(render_envoy(HTTP))
+    doc = parse_yaml(render_envoy(HTTP))
     assert doc["http_connection_manager"]["route_config"]["virtual_hosts"][0]["domains"] == ["*"]
 
 
@@ -427,7 +438,7 @@ def test_envoy_part_headers_name_the_key_that_follows_them() -> None:
     parts = _envoy_parts(render_envoy(HTTP))
     assert len(parts) == 2
     for comments, body in parts:
-        [key] = yaml.safe_load(body)
+        [key] = parse_yaml(body)
         header = " ".join(comments)
         assert f"`{key}:`" in header, f"the header of the {key!r} part does not name its key: {header}"
     (clusters_header, _), (hcm_header, _) = parts
@@ -488,7 +499,7 @@ def test_envoy_output_fits_the_envoy_api(case: str) -> None:
     # Registers HttpProtocolOptions (idle timeout, max stream duration) in typed_extension_protocol_options.
     pytest.importorskip("envoy_data_plane.envoy.extensions.upstreams.http.v3", reason=schema_reason)
     endpoint, options = ENVOY_SCHEMA_CASES[case]
-    doc = yaml.safe_load(render_envoy(endpoint, options))
+    doc = parse_yaml(render_envoy(endpoint, options))
     cluster = cluster_v3.Cluster.from_dict(doc["clusters"][0])
     manager = hcm_v3.HttpConnectionManager.from_dict(doc["http_connection_manager"])
     assert cluster.name == MIRROR_NAME
@@ -504,7 +515,7 @@ def test_envoy_output_fits_the_envoy_api(case: str) -> None:
 
 def _istio(endpoint: MirrorEndpoint, options: MirrorOptions | None = None) -> dict[str, dict]:
     options = options or MirrorOptions()
-    docs = [doc for doc in yaml.safe_load_all(render_istio(endpoint, options)) if doc is not None]
+    docs = [doc for doc in parse_yaml_all(render_istio(endpoint, options)) if doc is not None]
     kinds = [doc["kind"] for doc in docs]
     assert len(set(kinds)) == len(kinds)
     assert all(doc["apiVersion"] == "networking.istio.io/v1" for doc in docs)
@@ -572,7 +583,7 @@ def test_istio_destination_rule_originates_tls_with_explicit_sni() -> None:
 
 def _traefik(endpoint: MirrorEndpoint, options: MirrorOptions | None = None) -> dict:
     options = options or MirrorOptions()
-    return yaml.safe_load(render_traefik(endpoint, options))["http"]
+    return parse_yaml(render_traefik(endpoint, options))["http"]
 
 
 @pytest.mark.parametrize("endpoint", [HTTP, HTTPS], ids=["http", "https"])
@@ -626,7 +637,7 @@ def test_traefik_takes_whole_percents_rounded_half_up_never_zero(
     percent: float, traefik_percent: int, noted: bool
 ) -> None:
     text = render_traefik(HTTP, MirrorOptions(sample_percent=percent))
-    mirrors = yaml.safe_load(text)["http"]["services"]["with-wallarm-mirror"]["mirroring"]["mirrors"]
+    mirrors = parse_yaml(text)["http"]["services"]["with-wallarm-mirror"]["mirroring"]["mirrors"]
     assert mirrors == [{"name": "wallarm-mirror", "percent": traefik_percent}]
     assert (f"became {traefik_percent}: Traefik mirrors whole percents only" in text) is noted
 
@@ -675,7 +686,7 @@ def test_envoy_and_istio_cap_the_copies_in_flight() -> None:
     cluster, _ = _envoy(HTTP, options)
     [thresholds] = cluster["circuit_breakers"]["thresholds"]
     assert thresholds == {"priority": "DEFAULT", "max_connections": 7, "max_pending_requests": 7, "max_requests": 7}
-    documents = list(yaml.safe_load_all(render_istio(HTTP, options)))
+    documents = parse_yaml_all(render_istio(HTTP, options))
     [rule] = [doc for doc in documents if doc and doc["kind"] == "DestinationRule"]
     pool = rule["spec"]["trafficPolicy"]["connectionPool"]
     assert pool["tcp"]["maxConnections"] == 7
