@@ -6,6 +6,7 @@ A full `./dev plan` needs PyPI (minutes); these tests call its functions on a th
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -61,3 +62,21 @@ def test_the_locks_are_still_installed_hash_checked() -> None:
     installs = re.findall(r"^[^#]*pip install.*$", script, flags=re.MULTILINE)
     assert installs and all("--require-hashes -r" in line for line in installs), installs
     assert "link_checkout\n}" in script.split("install() {", 1)[1], "install() ends by linking the checkout"
+
+
+def test_linking_writes_the_checkouts_bytecode_whatever_the_environment_says(tmp_path: Path) -> None:
+    """With PYTHONDONTWRITEBYTECODE set (as on this machine kind) every process compiled wallarm_mirror
+    anew; ./dev writes its bytecode once, as pip does for an installed package."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    module = ROOT / "wallarm_mirror" / "offline" / "plan.py"
+    cached = Path(importlib.util.cache_from_source(str(module)))
+    cached.unlink(missing_ok=True)
+
+    linked = _dev_function("link_checkout", venv)
+
+    assert linked.returncode == 0, linked.stderr
+    # A .pyc's header holds its source's mtime (bytes 8-12): this one was written for the file as it is.
+    header = cached.read_bytes()[:16]
+    assert header[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(header[8:12], "little") == int(module.stat().st_mtime) & 0xFFFFFFFF
