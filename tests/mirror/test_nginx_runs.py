@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.mirror.client import round_robin
 from tests.mirror.nginx import NginxRunner, find_nginx, full_config, start_nginx
 from tests.mirror.servers import LOOPBACK, DnsStandIn, HttpStandIn, free_port, free_port_pair
 from wallarm_mirror.mirror import DEFAULT_CA_FILE, MirrorEndpoint, MirrorOptions, render_nginx
@@ -335,13 +336,10 @@ def test_sampling_mirrors_about_the_share_and_only_listed_locations(
         snippet = render_nginx(endpoint, _options(sample_percent=50, locations=("/mirrored",)))
         runner, port = start_nginx(nginx_binary, tmp_path, snippet, primary.port)
         with runner:
-            conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
-            try:
-                for index in range(total):
-                    assert _send(port, "GET", f"/mirrored/page?n={index}", conn=conn)[:2] == (200, PRIMARY_BODY)
-                    assert _send(port, "GET", f"/elsewhere?n={index}", conn=conn)[:2] == (200, PRIMARY_BODY)
-            finally:
-                conn.close()
+            # One keep-alive connection, a listed and an unlisted path in turn.
+            paths = [path for index in range(total) for path in (f"/mirrored/page?n={index}", f"/elsewhere?n={index}")]
+            answers = [answer[:2] for answer in round_robin(port, paths, clients=1)]
+            assert answers == [(200, PRIMARY_BODY)] * len(paths)
             copies = receiver.wait_quiet()
     assert len(primary.requests) == 2 * total
     assert all(copy.path == "/mirrored/page" for copy in copies), "unlisted locations must never be mirrored"

@@ -8,13 +8,13 @@ docs/web-servers.md says, without touching those locations.
 
 from __future__ import annotations
 
-import http.client
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.mirror.client import round_robin
 from tests.mirror.nginx import NginxRunner, start_nginx
 from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port, free_port_pair
 from tests.mirror.test_nginx_runs import PRIMARY, TLS_NAME, nginx_binary, primary, tls_files  # noqa: F401
@@ -60,19 +60,7 @@ def _options(**changes: Any) -> MirrorOptions:
 
 def _get_many(port: int, paths: list[str]) -> list[int]:
     """GET each path over CLIENTS keep-alive connections, round robin; the statuses."""
-    conns = [http.client.HTTPConnection(LOOPBACK, port, timeout=10) for _ in range(CLIENTS)]
-    statuses = []
-    try:
-        for index, path in enumerate(paths):
-            conn = conns[index % CLIENTS]
-            conn.request("GET", path, headers={"Host": "shop.example.test"})
-            response = conn.getresponse()
-            response.read()
-            statuses.append(response.status)
-    finally:
-        for conn in conns:
-            conn.close()
-    return statuses
+    return [status for status, _, _ in round_robin(port, paths, CLIENTS)]
 
 
 @pytest.fixture
