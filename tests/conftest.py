@@ -9,10 +9,17 @@ import gc
 import importlib
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+# pytest keeps each test module's rewritten asserts as bytecode beside it, unless writing bytecode is
+# off: with PYTHONDONTWRITEBYTECODE set (as on the CI machine kind) every test process rewrote every
+# test module at each start (~1.6 s of CPU per xdist worker). Like ./dev for the package, the test
+# process writes the checkout's bytecode (git-ignored; Python and pytest check it against the source).
+sys.dont_write_bytecode = False
 
 from tests.node.boot.moto_server import MotoServer
 from wallarm_mirror.offline.engine import OfflineFacts, OfflineRun, full_config, run_offline
