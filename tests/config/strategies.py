@@ -14,6 +14,7 @@ refuses cleanly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -135,6 +136,9 @@ LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 ALNUM = LOWER_ALNUM + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+# Cached: built once per argument rather than at each draw (a new strategy is validated and
+# labelled again before its first draw, ~0.1-0.5 ms each time).
+@functools.cache
 def aws_ids(prefix: str) -> st.SearchStrategy[str]:
     """vpc-/subnet-/sg-/ami- with 17 or (a third of the time) 8 lower-case hex digits."""
     return st.integers(0, 16**17 - 1).map(lambda n: f"{prefix}-{n % 16**8:08x}" if n % 3 == 0 else f"{prefix}-{n:017x}")
@@ -145,6 +149,7 @@ def _network(version: int, address: int, prefix: int) -> str:
     return str(net_type((address, prefix), strict=False))
 
 
+@functools.cache
 def cidrs(*, min_prefix: int) -> st.SearchStrategy[str]:
     """Canonical IPv4 (two thirds) and IPv6 networks with a prefix of at least `min_prefix`."""
     return st.tuples(st.integers(0, 2**128 - 1), st.integers(0, 2**16)).map(
@@ -190,22 +195,39 @@ POLICY_ARNS = st.builds(
     st.lists(st.text(ALNUM, min_size=1, max_size=8), max_size=2),
     st.text(ALNUM + "+=,.@_-", min_size=1, max_size=24),
 )
+GRAVITON_FAMILY = re.compile(r"^([a-z]+\d+)([a-z]*g[a-z]*)$")
+
+
+def not_graviton(family: str) -> str:
+    """`family` with each g after its generation digits made an h ("m6g" -> "m6h"): not Graviton.
+
+    Instead of a filter (a retried draw each time it hit): the families that were never Graviton map
+    to themselves, each Graviton one to a non-Graviton family of the same length and alphabet, so
+    the set of families drawn is the same as with the filter; "...h" ones come a little more often.
+    """
+    match = GRAVITON_FAMILY.match(family)
+    return match[1] + match[2].replace("g", "h") if match else family
+
+
 INSTANCE_TYPES = st.one_of(
     st.sampled_from(("t3.medium", "m5.xlarge", "c6i.large", "r5d.2xlarge", "m7i-flex.large", "x2iedn.metal")),
     st.builds(
-        lambda first, rest, size: f"{first}{rest}.{size}",
+        lambda first, rest, size: f"{not_graviton(first + rest)}.{size}",  # no Graviton
         st.sampled_from("abcdefghijklmnopqrstuvwxyz"),
         st.text(LOWER_ALNUM + "-", max_size=6),
         st.text(LOWER_ALNUM, min_size=1, max_size=8),
-    ).filter(lambda t: not re.match(r"^[a-z]+\d+[a-z]*g[a-z]*$", t.split(".")[0])),  # no Graviton
+    ),
 )
 NODE_VERSIONS = st.builds(lambda major, minor: f"{major}.{minor}", st.integers(4, 7), st.integers(0, 40))
 HEALTH_PATHS = st.text(ALNUM + "._~/-", max_size=30).map(lambda t: "/" + t)
 BUCKETS = st.text(LOWER_ALNUM + "-", min_size=1, max_size=30).map(lambda t: f"b{t}0")
+# Never "AWSLogs" (the ALB writes under it). Instead of a filter: lower-casing its L takes out every
+# occurrence and makes none ("AWSLogs" does not overlap itself and has no "l"), keeps the length and
+# the alphabet, and leaves every other prefix as it was: the same set of prefixes as the filter's.
 LOG_PREFIXES = (
     st.lists(st.text(ALNUM + "!_.*'()-", min_size=1, max_size=12), max_size=3)
     .map("/".join)
-    .filter(lambda p: "AWSLogs" not in p)
+    .map(lambda p: p.replace("AWSLogs", "AWSlogs"))
 )
 # Real tokens are base64-ish; any printable, space-free text is a valid token too. The "wt-" prefix
 # keeps even a shrunk token ("wt-0000000000") from occurring by chance in a plan.
@@ -216,13 +238,24 @@ TOKEN_BODIES = st.one_of(
         min_size=10,
         max_size=40,
     ),
-    st.sampled_from(("'$(reboot)'", '";rm -rf /;"', "`id`\\\\${HOME}", "WALLARM_BOOT_B64", "%s%n{0}")).map(
-        lambda t: t + "0123456789"
-    ),
+    # '";rm -rf /;"' was here too, but its spaces made the filter below refuse it every time.
+    st.sampled_from(("'$(reboot)'", "`id`\\\\${HOME}", "WALLARM_BOOT_B64", "%s%n{0}")).map(lambda t: t + "0123456789"),
 )
-TOKENS = TOKEN_BODIES.map(lambda body: "wt-" + body).filter(
-    lambda t: t.isprintable() and not any(c.isspace() for c in t)
-)
+
+
+def token(body: str) -> str:
+    """The token for `body`: printable and space-free by construction, so no filter (a retried
+    draw) is needed. The ASCII alphabet and the samples hold neither, and the categories left out
+    of the unicode alphabet are those str.isprintable refuses, which hold every character
+    str.isspace takes (checked over every code point of Python 3.11's unicodedata). The assertion
+    costs microseconds and fails loudly should a new Python's tables disagree.
+    """
+    text = "wt-" + body
+    assert text.isprintable() and not any(c.isspace() for c in text), f"token strategy drew {text!r}"
+    return text
+
+
+TOKENS = TOKEN_BODIES.map(token)
 # Text the boot script must carry unchanged: quotes, $, backticks, heredoc markers, unicode, controls.
 TRICKY_TEXT = (
     "return 200;",
@@ -237,8 +270,20 @@ TRICKY_TEXT = (
     '{"json": ["looking", 1]}',
 )
 FREE_TEXT = st.one_of(st.just(""), st.text(max_size=60), st.sampled_from(TRICKY_TEXT))
-TAG_KEYS = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=40).filter(
-    lambda k: k not in RESERVED_TAG_KEYS and not k.lower().startswith("aws:")
+
+
+def user_tag_key(key: str) -> str:
+    """`key`, or for a reserved or "aws:" key the same key starting with "_" ("_pp", "_ws:x").
+
+    Instead of a filter: keys a user may set map to themselves, the others to one of them of the
+    same length ("_" is in the alphabet, and no reserved key starts with it), so the set of keys
+    drawn is the filter's; keys starting with "_" come a little more often.
+    """
+    return "_" + key[1:] if key in RESERVED_TAG_KEYS or key.lower().startswith("aws:") else key
+
+
+TAG_KEYS = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=40).map(
+    user_tag_key
 )
 TAG_VALUES = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=60)
 MIRROR_OPTIONS = st.fixed_dictionaries(
@@ -257,7 +302,9 @@ MIRROR_OPTIONS = st.fixed_dictionaries(
     },
 )
 # 22 is a bad input since the SSH check (checks.not_ssh): the "port-22" reproductions cover it as one.
-VALID_PORTS = st.integers(1, 65535).filter(lambda p: p != 22)
+# 22 made 23 rather than filtered out: the same set (1..65535 but 22), 23 twice as likely. The full
+# range is drawn as before, so Hypothesis still favours its bounds (65535 catches an off-by-one).
+VALID_PORTS = st.integers(1, 65535).map(lambda p: 23 if p == 22 else p)
 
 
 SUBNET_IDS = aws_ids("subnet")
@@ -399,6 +446,11 @@ def _pick(pick: Picker, keys: tuple[str, ...], touched: set[str]) -> str | None:
     return pick.one(free) if free else None
 
 
+# Stands for a huge() value among the options of pick.one(), so that it is drawn only when chosen
+# (drawn up front, it was thrown away most of the time). Compared by identity.
+LONG = "\x00<huge>"
+
+
 def huge(pick: Picker) -> str:
     """A long string, built cheaply (Hypothesis keeps drawn data small)."""
     return pick(st.text(min_size=1, max_size=4)) * pick(st.integers(300, 20_000))
@@ -435,19 +487,23 @@ def wrong_type(pick: Picker, case: Case, touched: set[str]) -> list[Breakage]:
     return [Breakage(f"{key}={bad!r}", frozenset({key}))]
 
 
+# Built once, not at each call (see aws_ids).
+OUT_OF_RANGE: dict[str, st.SearchStrategy[Any]] = {
+    "rootVolumeSize": st.one_of(st.integers(-10, 7), st.integers(16385, 10**9)),
+    "minSize": st.integers(-(10**6), -1),
+    "maxSize": st.integers(-5, 0),
+    "desiredCapacity": st.integers(-(10**6), -1),
+    "cpuTarget": st.sampled_from((0, 100, 100.5, -1, 1e9, Raw("NaN"), Raw("Infinity"), Raw("-Infinity"))),
+    "nodePort": st.one_of(st.just(0), st.just(-1), st.integers(65536, 10**7)),
+    "healthCheckPort": st.one_of(st.just(0), st.just(-1), st.integers(65536, 10**7)),
+    "accessLogsRetentionDays": st.sampled_from((0, -1, 3651, 10**5)),
+    "requestsPerNodeTarget": st.sampled_from((0, -1, -0.5, Raw("-Infinity"), Raw("NaN"))),
+}
+
+
 def out_of_range(pick: Picker, case: Case, touched: set[str]) -> list[Breakage]:
     v = case.values
-    options: dict[str, st.SearchStrategy[Any]] = {
-        "rootVolumeSize": st.one_of(st.integers(-10, 7), st.integers(16385, 10**9)),
-        "minSize": st.integers(-(10**6), -1),
-        "maxSize": st.integers(-5, 0),
-        "desiredCapacity": st.integers(-(10**6), -1),
-        "cpuTarget": st.sampled_from((0, 100, 100.5, -1, 1e9, Raw("NaN"), Raw("Infinity"), Raw("-Infinity"))),
-        "nodePort": st.one_of(st.just(0), st.just(-1), st.integers(65536, 10**7)),
-        "healthCheckPort": st.one_of(st.just(0), st.just(-1), st.integers(65536, 10**7)),
-        "accessLogsRetentionDays": st.sampled_from((0, -1, 3651, 10**5)),
-        "requestsPerNodeTarget": st.sampled_from((0, -1, -0.5, Raw("-Infinity"), Raw("NaN"))),
-    }
+    options = OUT_OF_RANGE
     key = _pick(pick, (*options, "sizes"), touched)
     if key is None:
         return []
@@ -481,12 +537,14 @@ def malformed_id(pick: Picker, case: Case, touched: set[str]) -> list[Breakage]:
         f"{good} ",
         f"{prefix}-{hex_part[:-1]}\u0435",  # a Cyrillic letter that looks like e
         f"{prefix}-" + "\uff10" * len(hex_part),  # full-width digits
-        f"{prefix}-{hex_part}" + huge(pick)[:5000],
+        LONG,  # the id with a long tail, drawn only when chosen
         "",
     ]
     if "trailing-newline" not in KNOWN_BUGS:
         kinds.append(good + "\n")
     bad = pick.one(kinds)
+    if bad is LONG:
+        bad = f"{prefix}-{hex_part}" + huge(pick)[:5000]
     if key in ("vpcId", "amiId"):
         case.values[key] = bad
     else:
@@ -537,7 +595,8 @@ def bad_arn(pick: Picker, case: Case, touched: set[str]) -> list[Breakage]:
     )
     if key is None:
         return []
-    uuid = "a" + pick(UUIDS)[1:]  # a letter, so the upper-case variant differs
+    # A letter first, so the upper-case variant differs; drawn only for the keys whose bad values hold it.
+    uuid = "a" + pick(UUIDS)[1:] if key in ("certificateArn", "tokenKmsKeyArn") else ""
     bad_values = {
         "certificateArn": (
             "arn:aws:iam::123456789012:server-certificate/mine",
@@ -679,10 +738,9 @@ def huge_or_unicode(pick: Picker, case: Case, touched: set[str]) -> list[Breakag
         sep = {"inner space": " ", "control": "\x07", "zero-width": "\u200b", "nbsp": "\u00a0"}[kind]
         v[key] = body + sep + body[::-1]
         return [Breakage(f"token with {kind}", frozenset({key}))]
-    long_text = huge(pick)
     value = pick.one(
         (
-            long_text,
+            LONG,  # a long text, drawn only when chosen
             "api.wällarm.com",
             "monitorin\u0261",  # script g
             "grüppe",
@@ -692,9 +750,12 @@ def huge_or_unicode(pick: Picker, case: Case, touched: set[str]) -> list[Breakag
             "\u202e" + str(v.get(key, "x")),
         )
     )
+    long = value is LONG
+    if long:
+        value = huge(pick)
     v[key] = value
     # A path or prefix has no length limit in the model ("/a/a/a..." is a path), so long ones may pass.
-    certain = not (value is long_text and key in ("healthCheckPath", "accessLogsPrefix"))
+    certain = not (long and key in ("healthCheckPath", "accessLogsPrefix"))
     return [Breakage(f"{key} of {len(value)} odd chars", frozenset({key}), certain)]
 
 
@@ -772,12 +833,17 @@ BREAKERS = (
 BREAK_COUNTS = (1,) * 18 + (2,) * 10
 
 
+# Strategies built once rather than at each case (see aws_ids): by density, and by choices.
+VALID_VALUES = {dense: valid_values(dense=dense) for dense in (False, True)}
+_sampled = functools.cache(st.sampled_from)
+
+
 @st.composite
 def cases(draw: st.DrawFn, break_counts: tuple[int, ...] = BREAK_COUNTS) -> Case:
     """A stack config broken in as many ways as drawn from `break_counts` (0: a valid one)."""
-    breaks = draw(st.sampled_from(break_counts))  # the first draw: not yet skewed towards index 0
+    breaks = draw(_sampled(break_counts))  # the first draw: not yet skewed towards index 0
     # A config that is about to be broken needs fewer optional keys to be worth breaking.
-    values = draw(valid_values(dense=breaks == 0))
+    values = draw(VALID_VALUES[breaks == 0])
     pick = Picker(draw, values)
     case = Case(
         values=values,
