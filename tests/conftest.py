@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
+from tests.node.boot.moto_server import MotoServer
+from wallarm_mirror.offline.engine import OfflineFacts, OfflineRun, full_config, run_offline
+
 # pytest keeps each test module's rewritten asserts as bytecode beside it, unless writing bytecode is
 # off: with PYTHONDONTWRITEBYTECODE set (as on the CI machine kind) every test process rewrote every
 # test module at each start (~1.6 s of CPU per xdist worker). Like ./dev for the package, the test
 # process writes the checkout's bytecode (git-ignored; Python and pytest check it against the source).
 sys.dont_write_bytecode = False
-
-from tests.node.boot.moto_server import MotoServer
-from wallarm_mirror.offline.engine import OfflineFacts, OfflineRun, full_config, run_offline
 
 TOKEN = "wlrm-test-token-5f0c2a9d7e3b41c8"
 VPC = "vpc-0123456789abcdef0"
