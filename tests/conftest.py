@@ -220,13 +220,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # starting these first lets the short ones fill the gaps and both workers finish together.
 SLOW_FIRST = (
     "tests/config/test_properties.py",
+    "tests/host_mirror/test_kernel.py",
     "tests/status/test_status_moto.py",
     "tests/node/test_boot_script.py",
-    "tests/mirror/test_envoy_traffic.py",
-    "tests/config/test_native_properties.py",
+    "tests/traffic_mirror/test_enrolment_scale.py",
     "tests/test_imports.py",
-    "tests/mirror/test_nginx_traffic.py",
+    "tests/mirror/test_envoy_traffic.py",
+    "tests/native_node/test_boot_script.py",
+    "tests/traffic_mirror/test_enrolment.py",
     "tests/packaging/test_wheel.py",
+    "tests/offline/test_plan_cli.py",
+    "tests/config/test_native_properties.py",
+    "tests/mirror/test_nginx_runs.py",
 )
 
 
