@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pulumi
 import pytest
 from pulumi.runtime import resource as pulumi_resource
 
+from wallarm_mirror.offline import engine
 from wallarm_mirror.offline.engine import run_offline
 
 CONFIG = {"aws:region": "eu-west-1"}
@@ -51,3 +55,24 @@ def test_each_run_keeps_its_own_log() -> None:
 
     assert first.warnings == ["first"]
     assert second.warnings == ["second"]
+
+
+def test_the_mock_monitor_answers_in_the_programs_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK sends each registration through the loop's executor (built for a blocking gRPC call);
+    under the mocks the engine makes the call where it is asked for, not in a worker thread."""
+    threads: list[int] = []
+    new_resource = engine.RecordingMocks.new_resource
+
+    def recording(self: engine.RecordingMocks, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        threads.append(threading.get_ident())
+        return new_resource(self, args)
+
+    monkeypatch.setattr(engine.RecordingMocks, "new_resource", recording)
+
+    def program() -> None:
+        pulumi.CustomResource("test:index:Thing", "thing", {"size": 1})
+
+    run = run_offline(CONFIG, program=program)
+
+    assert [r.typ for r in run.resources] == ["test:index:Thing"]
+    assert threads == [threading.get_ident()]
