@@ -328,14 +328,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:iam::{facts.account}:user/offline",
                 "userId": "AIDAOFFLINEOFFLINE0000",
             }
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            # The deploying identity's account: the stand-in account, like every ARN of the plan.
-            return {
-                "id": facts.account,
-                "accountId": facts.account,
-                "arn": f"arn:aws:iam::{facts.account}:user/offline",
-                "userId": "AIDAOFFLINEOFFLINE0000",
-            }
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             # A program that builds its own subnets (examples/new-vpc-python) spreads them over these.
             names = [f"{facts.region}{letter}" for letter in "abc"]
