@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import pulumi
@@ -55,26 +56,43 @@ def network_args(config: StackConfig) -> dict[str, Any]:
         return {}
     stack = str(config.network_stack)
     reference = pulumi.StackReference(stack)
-    available = pulumi.Output.unsecret(reference.outputs.apply(sorted))  # the names only: never secret
+    available = _output_names(reference)
     fields = type(config).model_fields
 
     def output(field: str, name: str) -> pulumi.Output[Any]:
         key = fields[field].alias or field
-
-        def pick(values: list[Any]) -> Any:
-            value, names = values
-            if name not in names:
-                raise pulumi.RunError(
-                    f"{NAMESPACE}:networkStack: stack {stack} has no output {name!r} for {key} (it has "
-                    f"{', '.join(names) or 'none'}). Fix: pulumi config set --path "
-                    f"'{NAMESPACE}:networkOutputs.{key}' <its output name>, or set {NAMESPACE}:{key} itself"
-                )
-            return value
-
-        # get_output keeps the output's secret flag.
-        return pulumi.Output.all(reference.get_output(name), available).apply(pick)
+        return _required_output(
+            reference,
+            available,
+            name,
+            lambda has: (
+                f"{NAMESPACE}:networkStack: stack {stack} has no output {name!r} for {key} (it has {has}). "
+                f"Fix: pulumi config set --path '{NAMESPACE}:networkOutputs.{key}' <its output name>, or set "
+                f"{NAMESPACE}:{key} itself"
+            ),
+        )
 
     return {field: output(field, name) for field, name in names.items()}
+
+
+def _output_names(reference: pulumi.StackReference) -> pulumi.Output[list[str]]:
+    """The names of the referenced stack's outputs: never secret, whatever the values are."""
+    return pulumi.Output.unsecret(reference.outputs.apply(sorted))
+
+
+def _required_output(
+    reference: pulumi.StackReference, available: pulumi.Output[list[str]], name: str, refusal: Callable[[str], str]
+) -> pulumi.Output[Any]:
+    """Output `name` of the referenced stack (get_output keeps its secret flag); when `available` (its
+    output names) lacks it, the deployment fails with `refusal(the names it has)`."""
+
+    def pick(values: list[Any]) -> Any:
+        value, names = values
+        if name not in names:
+            raise pulumi.RunError(refusal(", ".join(names) or "none"))
+        return value
+
+    return pulumi.Output.all(reference.get_output(name), available).apply(pick)
 
 
 def hub_args(config: StackConfig) -> dict[str, Any]:
@@ -99,20 +117,19 @@ def hub_args(config: StackConfig) -> dict[str, Any]:
             "stack>"
         )
     reference = pulumi.StackReference(stack)
-    available = pulumi.Output.unsecret(reference.outputs.apply(sorted))  # the names only: never secret
+    available = _output_names(reference)
 
     def output(name: str) -> pulumi.Output[Any]:
-        def pick(values: list[Any]) -> Any:
-            value, names = values
-            if name not in names:
-                raise pulumi.RunError(
-                    f"{NAMESPACE}:hubStack: stack {stack} has no output {name!r} ({HUB_OUTPUTS[name]}), which a spoke "
-                    f"needs (it has {', '.join(names) or 'none'}); is it a nativeNode hub, deployed with this "
-                    f"version? Fix: deploy the hub, or set {NAMESPACE}:hubOutputs to its outputs"
-                )
-            return value
-
-        return pulumi.Output.all(reference.get_output(name), available).apply(pick)
+        return _required_output(
+            reference,
+            available,
+            name,
+            lambda has: (
+                f"{NAMESPACE}:hubStack: stack {stack} has no output {name!r} ({HUB_OUTPUTS[name]}), which a "
+                f"spoke needs (it has {has}); is it a nativeNode hub, deployed with this version? Fix: deploy the hub, "
+                f"or set {NAMESPACE}:hubOutputs to its outputs"
+            ),
+        )
 
     # Only the outputs the spoke uses; the optional ones (nlb_zone_addresses, for `status`) when the hub has them.
     found = pulumi.Output.all(
