@@ -164,19 +164,15 @@ def versions(python: str) -> dict[str, str]:
     info["interpreter"] = python
     # Without a bytecode cache the project's own modules are compiled in every process (~0.3 s each).
     # ./dev writes it whatever PYTHONDONTWRITEBYTECODE says; without that, the variable decides.
-    stale = [
-        path.relative_to(ROOT)
-        for path in sorted((ROOT / "wallarm_mirror").rglob("*.py"))
-        if not _bytecode_is_current(path)
-    ]
+    stale = sum(not _bytecode_is_current(path) for path in (ROOT / "wallarm_mirror").rglob("*.py"))
     if not stale:
         info["bytecode"] = "cached (./dev compiles the checkout)"
     elif os.environ.get("PYTHONDONTWRITEBYTECODE"):
         info["bytecode"] = (
-            f"not cached for {len(stale)} modules, PYTHONDONTWRITEBYTECODE is set (any ./dev command writes it)"
+            f"not cached for {stale} modules, PYTHONDONTWRITEBYTECODE is set (any ./dev command writes it)"
         )
     else:
-        info["bytecode"] = f"{len(stale)} modules compile on first use, then cached"
+        info["bytecode"] = f"{stale} modules compile on first use, then cached"
     return info
 
 
