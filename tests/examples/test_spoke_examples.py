@@ -1,10 +1,6 @@
 """Offline plans of a hub and two spokes (issue 23): the hub's plan outputs, written to a file, are the
 spokes' `--stack-outputs org/wallarm-mirror/hub=FILE`; each spoke's function, policy, association,
 filter and sessions carry the hub's target, NLB, ports and VNI, and a spoke plans nothing of a hub.
-
-The hub is Pulumi.hub.yaml once the hub branch (org-hub) is merged. Until then Pulumi.native.yaml
-stands in, with the hub's mirrorSourceCidrs, and the contract outputs main's nativeNode stack does
-not print yet are derived from its plan (CONTRACT_FROM_HUB_BRANCH, and the test says which).
 """
 
 from __future__ import annotations
@@ -15,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.components.test_spoke import NODE_TYPES
 from wallarm_mirror.__main__ import main
 from wallarm_mirror.config.spoke_checks import HUB_OUTPUTS
 from wallarm_mirror.offline.engine import OfflineFacts, run_offline
@@ -24,25 +21,6 @@ from wallarm_mirror.traffic_mirror import enrolment as code
 ROOT = Path(__file__).resolve().parents[2]
 SPOKES = ROOT / "examples" / "spoke"
 HUB_FILE = ROOT / "Pulumi.hub.yaml"
-HUB_STAND_IN = ROOT / "Pulumi.native.yaml"
-# The spokes' VPCs, as the hub example lists them (org-hub's Pulumi.hub.yaml).
-HUB_CIDRS = ["10.0.16.0/20", "10.20.0.0/16", "10.30.0.0/16"]
-# The hub's output contract that main's nativeNode stack does not export (the hub branch adds them).
-CONTRACT_FROM_HUB_BRANCH = {
-    "traffic_mirror_target_arn",
-    "traffic_mirror_vni",
-    "traffic_mirror_ports",
-    "mirror_source_cidrs",
-}
-NODE_TYPES = {
-    "aws:lb/loadBalancer:LoadBalancer",
-    "aws:lb/targetGroup:TargetGroup",
-    "aws:autoscaling/group:Group",
-    "aws:ec2/launchTemplate:LaunchTemplate",
-    "aws:ec2/trafficMirrorTarget:TrafficMirrorTarget",
-    "aws:secretsmanager/secret:Secret",
-    "aws:ssm/parameter:Parameter",
-}
 
 
 def create_statement(policy: str) -> dict[str, Any]:
@@ -61,27 +39,14 @@ def plan_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def hub_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The hub's outputs as a file, as `plan --json` (or `pulumi stack output --json`) gives them."""
-    path = HUB_FILE if HUB_FILE.exists() else HUB_STAND_IN
-    stack_file = read_stack_file(path, "wallarm-mirror", "hub")
-    config = dict(stack_file.config)
-    if path == HUB_STAND_IN:
-        config["wallarm-mirror:mirrorSourceCidrs"] = json.dumps(HUB_CIDRS)
-    run = run_offline(config, stack_file.secret_keys, stack="hub")
+    stack_file = read_stack_file(HUB_FILE, "wallarm-mirror", "hub")
+    run = run_offline(stack_file.config, stack_file.secret_keys, stack="hub")
     outputs = dict(run.outputs)
-    derived = set(HUB_OUTPUTS) - set(outputs)
-    # Only what the hub branch adds may be missing; everything else is the hub plan's own output.
-    assert derived <= CONTRACT_FROM_HUB_BRANCH, derived
+    # The hub's plan exports the whole contract a spoke reads.
+    assert set(HUB_OUTPUTS) <= set(outputs), set(HUB_OUTPUTS) - set(outputs)
     [target] = run.all("TrafficMirrorTarget")
-    stand_ins = {
-        # The ARN the engine gave the hub's target (AWS's shape: ...:traffic-mirror-target/tmt-...).
-        "traffic_mirror_target_arn": run.mocks.states[(target.typ, target.name)]["arn"],
-        "traffic_mirror_vni": json.loads(config.get("wallarm-mirror:trafficMirrorVni", "4242")),
-        "traffic_mirror_ports": json.loads(config["wallarm-mirror:trafficMirrorPorts"]),
-        "mirror_source_cidrs": json.loads(config["wallarm-mirror:mirrorSourceCidrs"]),
-    }
     assert target.inputs["networkLoadBalancerArn"] == outputs["nlb_arn"]
     assert run.mocks.ids[(target.typ, target.name)] == outputs["traffic_mirror_target_id"]
-    outputs.update({name: stand_ins[name] for name in derived})
     file = tmp_path_factory.mktemp("hub") / "hub-outputs.json"
     file.write_text(json.dumps(outputs))
     return file
