@@ -86,22 +86,26 @@ def _plan_document(args: argparse.Namespace) -> dict[str, Any]:
     return plan_document(stack_file, run)
 
 
-def _stack_file_path(args: argparse.Namespace) -> Path:
-    """The stack file the options name: --config-file, or Pulumi.<--stack>.yaml in the project folder."""
+def _project_dir(args: argparse.Namespace) -> Path:
+    """The project folder: --project-dir, or this checkout."""
     from .offline.plan import PROJECT_DIR
 
+    return Path(args.project_dir) if args.project_dir else PROJECT_DIR
+
+
+def _stack_file_path(args: argparse.Namespace) -> Path:
+    """The stack file the options name: --config-file, or Pulumi.<--stack>.yaml in the project folder."""
     if args.config_file:
         return Path(args.config_file)
-    project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
-    return project_dir / f"Pulumi.{args.stack}.yaml"
+    return _project_dir(args) / f"Pulumi.{args.stack}.yaml"
 
 
 def _stack_file(args: argparse.Namespace) -> StackFile:
     """That stack file, read and checked as a stack file of the project (raises StackFileError)."""
-    from .offline.plan import PROJECT_DIR, project_name, read_stack_file
+    from .offline.plan import project_name, read_stack_file
 
-    project_dir = Path(args.project_dir) if args.project_dir else PROJECT_DIR
-    return read_stack_file(_stack_file_path(args), project_name(project_dir), None if args.config_file else args.stack)
+    stack = None if args.config_file else args.stack
+    return read_stack_file(_stack_file_path(args), project_name(_project_dir(args)), stack)
 
 
 def _facts_with_stack_outputs(pairs: list[str]) -> Any:
