@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib.util
 import re
 import subprocess
-import sys
 from pathlib import Path
+from venv import EnvBuilder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +27,11 @@ def _dev_function(name: str, venv: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def venv_bare(path: Path) -> None:
+    """A virtualenv as `python -m venv --without-pip` makes it, made in this process (no interpreter start)."""
+    EnvBuilder(with_pip=False, symlinks=True).create(path)
+
+
 def _python(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(venv / "bin" / "python"), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
@@ -37,7 +42,7 @@ def test_the_venv_runs_the_package_from_any_directory(tmp_path: Path) -> None:
     """Issue 22: `.venv/bin/python -m wallarm_mirror` failed outside the checkout, as nothing installed
     the package into the venv. ./dev links the checkout into the venv after installing a lock."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    venv_bare(venv)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     before = _python(venv, "-m", "wallarm_mirror", "--help", cwd=elsewhere)
@@ -68,7 +73,7 @@ def test_linking_writes_the_checkouts_bytecode_whatever_the_environment_says(tmp
     """With PYTHONDONTWRITEBYTECODE set (as on this machine kind) every process compiled wallarm_mirror
     anew; ./dev writes its bytecode once, as pip does for an installed package."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    venv_bare(venv)
     module = ROOT / "wallarm_mirror" / "offline" / "plan.py"
     cached = Path(importlib.util.cache_from_source(str(module)))
     cached.unlink(missing_ok=True)

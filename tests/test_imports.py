@@ -111,30 +111,18 @@ PURE = (
     + PURE_MODULES
 )
 
-# Fresh interpreters: in this one, other tests have loaded everything long ago. Each child walks
-# parts of the program in the order a process meets them, recording what each step loaded; a python
-# start with Pulumi costs ~1 s of CPU, so the tests below share two of them.
-LAYERS_CHILD = """
-import importlib, json, sys, types
+# A fresh interpreter: in this one, other tests have loaded everything long ago. The child walks the
+# program in the order a user's process meets it, recording what each step loaded. A python start
+# with Pulumi costs ~1 s of CPU, so all the tests below read one child, and it ends without the
+# interpreter's teardown and with the cyclic GC off (~0.5 s, not what these tests look at).
+# The pure parts are imported in a fork made at its start, a copy of the still fresh process: they
+# load native_node and traffic_mirror, which the NGINX plan afterwards must be seen not to load.
+CHILD = """
+import contextlib, gc, importlib, io, json, os, sys, traceback, types
+gc.disable()
 
 def loaded():
     return sorted({name.split(".")[0] for name in sys.modules} & {"pulumi", "pulumi_aws", "grpc"})
-
-seen = {}
-for module in sys.argv[1:]:
-    importlib.import_module(module)
-seen["pure"] = loaded()
-
-import pulumi
-from wallarm_mirror.offline.engine import run_offline
-seen["engine"] = loaded()
-try:
-    run_offline({"wallarm-mirror:vpcId": "vpc-1", "aws:region": "eu-west-1"})
-except pulumi.RunError as error:
-    seen["refusal"] = str(error).splitlines()[0]
-seen["after_bad_config"] = sorted(m for m in sys.modules if m == "pulumi_aws" or m.startswith("pulumi_aws."))
-
-from wallarm_mirror.offline import plan
 
 def services():
     # pulumi_aws puts a lazy stand-in for each service package in sys.modules; loaded, it is a module.
@@ -145,27 +133,45 @@ def services():
         and hasattr(module, "__path__")
     )
 
-for stack in ("dev", "prod", "native", "hub"):
-    stack_file = plan.read_stack_file(plan.PROJECT_DIR / f"Pulumi.{stack}.yaml", "wallarm-mirror", stack)
-    run_offline(stack_file.config, stack_file.secret_keys, stack=stack)
-    seen[stack] = services()
-print(json.dumps(seen))
-"""
+read, write = os.pipe()
+if os.fork() == 0:
+    try:
+        for module in sys.argv[1:]:
+            importlib.import_module(module)
+        os.write(write, json.dumps(loaded()).encode())
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stderr.flush()
+    os._exit(code)
+os.close(write)
+with os.fdopen(read) as pipe:
+    pure = pipe.read()
+assert os.wait()[1] == 0, "importing the pure parts failed"
+seen = {"pure": json.loads(pure)}
 
-# A user's process: the public package, its config model, an NGINX node plan from the command line,
-# the status package, then the component class.
-USER_CHILD = """
-import contextlib, io, json, sys
 import wallarm_mirror as w
-
-seen = {"package": sorted(m for m in sys.modules if m.split(".")[0] in ("pulumi", "pulumi_aws"))}
+seen["package"] = sorted(m for m in sys.modules if m.split(".")[0] in ("pulumi", "pulumi_aws"))
 seen["config_module"] = w.StackConfig.__module__
 seen["after_config"] = sorted(m for m in sys.modules if m.split(".")[0] == "pulumi_aws")
 seen["all"] = w.__all__
+
+import pulumi
+from wallarm_mirror.offline.engine import run_offline
+seen["engine"] = loaded()
+try:
+    run_offline({"wallarm-mirror:vpcId": "vpc-1", "aws:region": "eu-west-1"})
+except pulumi.RunError as error:
+    seen["refusal"] = str(error).splitlines()[0]
+seen["after_bad_config"] = sorted(m for m in sys.modules if m == "pulumi_aws" or m.startswith("pulumi_aws."))
+
+# An NGINX node plan from the command line.
 from wallarm_mirror.__main__ import main
 with contextlib.redirect_stdout(io.StringIO()) as printed:
     seen["dev_exit"] = main(["plan", "--stack", "dev", "--json"])
 seen["dev_plan_resources"] = len(json.loads(printed.getvalue())["resources"])
+seen["dev"] = services()
 seen["dev_native_modules"] = sorted(
     m for m in sys.modules
     if m.startswith(("wallarm_mirror.native_node", "wallarm_mirror.traffic_mirror", "wallarm_mirror.components.native"))
@@ -174,29 +180,26 @@ seen["dev_native_modules"] = sorted(
 import wallarm_mirror.status
 seen["boto"] = sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore"))
 seen["component_module"] = w.WallarmMirror.__module__
-print(json.dumps(seen))
+
+from wallarm_mirror.offline import plan
+for stack in ("prod", "native", "hub"):
+    stack_file = plan.read_stack_file(plan.PROJECT_DIR / f"Pulumi.{stack}.yaml", "wallarm-mirror", stack)
+    run_offline(stack_file.config, stack_file.secret_keys, stack=stack)
+    seen[stack] = services()
+print(json.dumps(seen), flush=True)
+os._exit(0)
 """
 
 
-def _child(code: str, *args: str) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def seen() -> dict[str, Any]:
+    """What each step of CHILD loaded."""
     result = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", CHILD, *PURE], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
     found: dict[str, Any] = json.loads(result.stdout)
     return found
-
-
-@pytest.fixture(scope="module")
-def layers() -> dict[str, Any]:
-    """What each step of LAYERS_CHILD loaded."""
-    return _child(LAYERS_CHILD, *PURE)
-
-
-@pytest.fixture(scope="module")
-def user() -> dict[str, Any]:
-    """What each step of USER_CHILD loaded."""
-    return _child(USER_CHILD)
 
 
 # The pulumi_aws service packages each example stack needs; loading one costs 5-120 ms.
@@ -208,8 +211,7 @@ NATIVE_ADDS = ["lambda_", "sqs", "ssm"]
 HUB_ADDS = ["ram"]
 
 
-def test_each_part_loads_only_what_it_uses(layers: dict[str, Any]) -> None:
-    seen = layers
+def test_each_part_loads_only_what_it_uses(seen: dict[str, Any]) -> None:
     assert seen["pure"] == [], "the pure parts must not import Pulumi"
     assert seen["engine"] == ["grpc", "pulumi"]
     assert seen["refusal"].startswith("the stack config has ")
@@ -220,8 +222,7 @@ def test_each_part_loads_only_what_it_uses(layers: dict[str, Any]) -> None:
     assert sorted(set(seen["hub"]) - set(seen["native"])) == HUB_ADDS
 
 
-def test_the_package_exports_its_public_api_and_loads_it_only_on_use(user: dict[str, Any]) -> None:
-    seen = user
+def test_the_package_exports_its_public_api_and_loads_it_only_on_use(seen: dict[str, Any]) -> None:
     assert seen["package"] == [], "importing the package loads no Pulumi"
     assert seen["after_config"] == [], "the config model loads no pulumi_aws"
     assert seen["config_module"] == "wallarm_mirror.config.model"
@@ -241,13 +242,12 @@ def test_the_package_exports_its_public_api_and_loads_it_only_on_use(user: dict[
     ]
 
 
-def test_an_nginx_node_plan_never_loads_the_native_analyser(user: dict[str, Any]) -> None:
-    seen = user
+def test_an_nginx_node_plan_never_loads_the_native_analyser(seen: dict[str, Any]) -> None:
     assert seen["dev_exit"] == 0
     assert seen["dev_plan_resources"] > 0
     assert seen["dev_native_modules"] == []
 
 
-def test_boto3_stays_off_the_plan_s_import_path(user: dict[str, Any]) -> None:
-    assert user["dev_exit"] == 0
-    assert user["boto"] == [], "neither a plan nor importing wallarm_mirror.status loads boto3"
+def test_boto3_stays_off_the_plan_s_import_path(seen: dict[str, Any]) -> None:
+    assert seen["dev_exit"] == 0
+    assert seen["boto"] == [], "neither a plan nor importing wallarm_mirror.status loads boto3"
