@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -74,20 +75,30 @@ EXPORTED: dict[Any, tuple[str, ...]] = {
 NOT_THERE = {NginxAnalyser: "nlb_arn", NativeAnalyser: "mirror_endpoint"}
 
 
-@functools.cache
-def analyser_run(component: Any) -> OfflineRun:
-    """One run of an analyser with its outputs exported, for the tests that only read it (a run is
-    read-only once done); exports register no resource, so its children are what the component builds."""
-    args = {NginxAnalyser: NGINX, NativeAnalyser: NATIVE}[component]
+AnalyserRun = Callable[[Any], OfflineRun]
 
-    def build() -> Any:
-        made = component("waf", dict(args))
-        for key in EXPORTED[component]:
-            pulumi.export(key, getattr(made, key))
-        assert not hasattr(made, NOT_THERE[component])  # the other analyser's outputs are not there at all
-        return made
 
-    return _run(build)[0]
+@pytest.fixture(scope="module")
+def analyser_run() -> AnalyserRun:
+    """analyser_run(NginxAnalyser): one run of that analyser with its outputs exported, made on first
+    use, for the tests that only read it (a run is read-only once done). Exports register no
+    resource, so its children are what the component builds. Module-scoped, so the runs are freed
+    once the module is done, not kept for the session's garbage collections to walk."""
+
+    @functools.cache
+    def run(component: Any) -> OfflineRun:
+        args = {NginxAnalyser: NGINX, NativeAnalyser: NATIVE}[component]
+
+        def build() -> Any:
+            made = component("waf", dict(args))
+            for key in EXPORTED[component]:
+                pulumi.export(key, getattr(made, key))
+            assert not hasattr(made, NOT_THERE[component])  # the other analyser's outputs are not there at all
+            return made
+
+        return _run(build)[0]
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -95,7 +106,9 @@ def analyser_run(component: Any) -> OfflineRun:
     [(NginxAnalyser, NGINX_TYPE_TOKEN, NGINX, "nginxNode"), (NativeAnalyser, NATIVE_TYPE_TOKEN, NATIVE, "nativeNode")],
     ids=["nginx", "native"],
 )
-def test_it_builds_what_the_facade_builds_for_its_analyser(component: Any, token: str, args: dict, analyzer: str):
+def test_it_builds_what_the_facade_builds_for_its_analyser(
+    analyser_run: AnalyserRun, component: Any, token: str, args: dict, analyzer: str
+):
     run = analyser_run(component)
     either: Any = {**args, "analyzer": analyzer}  # the facade's args: these plus the analyser
     facade, _ = _run(lambda: WallarmMirror("waf", either))
@@ -106,7 +119,7 @@ def test_it_builds_what_the_facade_builds_for_its_analyser(component: Any, token
     assert not [r for r in run.resources if r.typ == TYPE_TOKEN]
 
 
-def test_the_nginx_analysers_outputs_are_never_none():
+def test_the_nginx_analysers_outputs_are_never_none(analyser_run: AnalyserRun):
     resolved = analyser_run(NginxAnalyser).outputs
     assert set(resolved) == set(EXPORTED[NginxAnalyser])
     assert resolved["mirror_endpoint"].startswith("http://internal-waf-alb-")
@@ -114,7 +127,7 @@ def test_the_nginx_analysers_outputs_are_never_none():
     assert all(value is not None for value in resolved.values()), resolved
 
 
-def test_the_native_analysers_outputs_are_never_none():
+def test_the_native_analysers_outputs_are_never_none(analyser_run: AnalyserRun):
     resolved = analyser_run(NativeAnalyser).outputs
     assert set(resolved) == set(EXPORTED[NativeAnalyser])
     assert all(value is not None for value in resolved.values()), resolved
