@@ -3,7 +3,9 @@ and outputs, building exactly what the WallarmMirror facade builds for that anal
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -65,13 +67,49 @@ def _children(run: OfflineRun, root_type: str) -> dict[tuple[str, str], str]:
     }
 
 
+# What each analyser's run exports (its own outputs), and an output of the other analyser it must not have.
+EXPORTED: dict[Any, tuple[str, ...]] = {
+    NginxAnalyser: ("mirror_endpoint", "mirror_configs", "alb_dns_name", "asg_name", "alb_security_group_id"),
+    NativeAnalyser: ("nlb_arn", "traffic_mirror_target_id", "traffic_mirror_session_ids", "enrolment_function_name"),
+}
+NOT_THERE = {NginxAnalyser: "nlb_arn", NativeAnalyser: "mirror_endpoint"}
+
+
+AnalyserRun = Callable[[Any], OfflineRun]
+
+
+@pytest.fixture(scope="module")
+def analyser_run() -> AnalyserRun:
+    """analyser_run(NginxAnalyser): one run of that analyser with its outputs exported, made on first
+    use, for the tests that only read it (a run is read-only once done). Exports register no
+    resource, so its children are what the component builds. Module-scoped, so the runs are freed
+    once the module is done, not kept for the session's garbage collections to walk."""
+
+    @functools.cache
+    def run(component: Any) -> OfflineRun:
+        args = {NginxAnalyser: NGINX, NativeAnalyser: NATIVE}[component]
+
+        def build() -> Any:
+            made = component("waf", dict(args))
+            for key in EXPORTED[component]:
+                pulumi.export(key, getattr(made, key))
+            assert not hasattr(made, NOT_THERE[component])  # the other analyser's outputs are not there at all
+            return made
+
+        return _run(build)[0]
+
+    return run
+
+
 @pytest.mark.parametrize(
     ("component", "token", "args", "analyzer"),
     [(NginxAnalyser, NGINX_TYPE_TOKEN, NGINX, "nginxNode"), (NativeAnalyser, NATIVE_TYPE_TOKEN, NATIVE, "nativeNode")],
     ids=["nginx", "native"],
 )
-def test_it_builds_what_the_facade_builds_for_its_analyser(component: Any, token: str, args: dict, analyzer: str):
-    run, _ = _run(lambda: component("waf", dict(args)))
+def test_it_builds_what_the_facade_builds_for_its_analyser(
+    analyser_run: AnalyserRun, component: Any, token: str, args: dict, analyzer: str
+):
+    run = analyser_run(component)
     either: Any = {**args, "analyzer": analyzer}  # the facade's args: these plus the analyser
     facade, _ = _run(lambda: WallarmMirror("waf", either))
     mine, theirs = _children(run, token), _children(facade, TYPE_TOKEN)
@@ -81,27 +119,17 @@ def test_it_builds_what_the_facade_builds_for_its_analyser(component: Any, token
     assert not [r for r in run.resources if r.typ == TYPE_TOKEN]
 
 
-def test_the_nginx_analysers_outputs_are_never_none():
-    def program() -> None:
-        made = NginxAnalyser("waf", NGINX)
-        for key in ("mirror_endpoint", "mirror_configs", "alb_dns_name", "asg_name", "alb_security_group_id"):
-            pulumi.export(key, getattr(made, key))
-        assert not hasattr(made, "nlb_arn")  # the other analyser's outputs are not there at all
-
-    resolved = run_offline(CONFIG, stack="lib", program=program).outputs
+def test_the_nginx_analysers_outputs_are_never_none(analyser_run: AnalyserRun):
+    resolved = analyser_run(NginxAnalyser).outputs
+    assert set(resolved) == set(EXPORTED[NginxAnalyser])
     assert resolved["mirror_endpoint"].startswith("http://internal-waf-alb-")
     assert set(resolved["mirror_configs"]) == {"nginx", "envoy", "istio", "traefik"}
     assert all(value is not None for value in resolved.values()), resolved
 
 
-def test_the_native_analysers_outputs_are_never_none():
-    def program() -> None:
-        made = NativeAnalyser("waf", NATIVE)
-        for key in ("nlb_arn", "traffic_mirror_target_id", "traffic_mirror_session_ids", "enrolment_function_name"):
-            pulumi.export(key, getattr(made, key))
-        assert not hasattr(made, "mirror_endpoint")
-
-    resolved = run_offline(CONFIG, stack="lib", program=program).outputs
+def test_the_native_analysers_outputs_are_never_none(analyser_run: AnalyserRun):
+    resolved = analyser_run(NativeAnalyser).outputs
+    assert set(resolved) == set(EXPORTED[NativeAnalyser])
     assert all(value is not None for value in resolved.values()), resolved
     assert len(resolved["traffic_mirror_session_ids"]) == 1
 

@@ -152,19 +152,30 @@ def test_native_node_subnets_must_be_a_list_at_construction():
         run(make)
 
 
-def test_native_node_subnets_may_hold_outputs():
-    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
-        return {
-            "analyzer": "nativeNode",
-            "vpc_id": vpc.id,
-            "node_subnet_ids": [s.id for s in subnets],
-            "mirror_source_cidrs": ["10.0.16.0/20"],
-            "node_group": "g",
-            "traffic_mirror_source_eni_ids": ["eni-0123456789abcdef0"],
-            "token": TOKEN,
-        }
+@pytest.fixture(scope="module")
+def native_run() -> OfflineRun:
+    """A nativeNode analyser whose subnet list and interface list hold Outputs of the same program,
+    once for the tests that only read it."""
 
-    result = run(make)
+    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
+        import pulumi_aws as aws
+
+        eni = aws.ec2.NetworkInterface("web-eni", subnet_id=subnets[0].id)
+        return WallarmMirrorArgs(
+            analyzer="nativeNode",
+            vpc_id=vpc.id,
+            node_subnet_ids=[s.id for s in subnets],
+            mirror_source_cidrs=["10.0.16.0/20"],
+            node_group="g",
+            traffic_mirror_source_eni_ids=[eni.id],
+            token=TOKEN,
+        )
+
+    return run(make)
+
+
+def test_native_node_subnets_may_hold_outputs(native_run: OfflineRun):
+    result = native_run
     subnet_ids = [result.id_of("Subnet", f"private-{zone}") for zone in "ab"]
     assert result.only("LoadBalancer").inputs["subnets"] == subnet_ids
     assert result.outputs["nlb_arn"].endswith("loadbalancer/net/waf-nlb/0123456789abcdef")
@@ -257,12 +268,28 @@ def _web_tier() -> Any:
     return aws.ec2.SecurityGroup("web", vpc_id="vpc-0123456789abcdef0", description="the web tier")
 
 
-def test_output_security_group_ids_of_the_web_tier_become_alb_ingress_rules():
-    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
-        web = _web_tier()
-        return nginx_args(vpc, subnets, mirror_source_security_group_ids=[web.id, "sg-0123456789abcdef0"])
+@pytest.fixture(scope="module")
+def output_items_run() -> OfflineRun:
+    """An nginxNode analyser given Output items in its lists of source security groups (beside a known
+    one) and of extra policies, once for the tests that only read it."""
 
-    result = run(make)
+    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
+        import pulumi_aws as aws
+
+        web = _web_tier()
+        policy = aws.iam.Policy("extra", policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        return nginx_args(
+            vpc,
+            subnets,
+            mirror_source_security_group_ids=[web.id, "sg-0123456789abcdef0"],
+            extra_policy_arns=[policy.arn],
+        )
+
+    return run(make)
+
+
+def test_output_security_group_ids_of_the_web_tier_become_alb_ingress_rules(output_items_run: OfflineRun):
+    result = output_items_run
     web_id = result.id_of("SecurityGroup", "web")
     rules = {r.name: r.inputs for r in result.all("SecurityGroupIngressRule")}
     # The Output item is named by its position (its value is unknown when the program runs), the
@@ -272,34 +299,14 @@ def test_output_security_group_ids_of_the_web_tier_become_alb_ingress_rules():
     assert rules["waf-alb-sg-from-sg-output-0"]["description"] == f"mirrored traffic from {web_id}"
 
 
-def test_output_policy_arns_are_attached_to_the_node_role():
-    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
-        import pulumi_aws as aws
-
-        policy = aws.iam.Policy("extra", policy=json.dumps({"Version": "2012-10-17", "Statement": []}))
-        return nginx_args(vpc, subnets, extra_policy_arns=[policy.arn])
-
-    result = run(make)
+def test_output_policy_arns_are_attached_to_the_node_role(output_items_run: OfflineRun):
+    result = output_items_run
     attached = [a.inputs["policyArn"] for a in result.all("RolePolicyAttachment")]
     assert result.state_of("Policy", "extra")["arn"] in attached
 
 
-def test_output_interface_ids_get_a_traffic_mirror_session_each():
-    def make(vpc: Any, subnets: list[Any]) -> WallarmMirrorArgs:
-        import pulumi_aws as aws
-
-        eni = aws.ec2.NetworkInterface("web-eni", subnet_id=subnets[0].id)
-        return WallarmMirrorArgs(
-            analyzer="nativeNode",
-            vpc_id=vpc.id,
-            node_subnet_ids=[s.id for s in subnets],
-            mirror_source_cidrs=["10.0.16.0/20"],
-            node_group="g",
-            traffic_mirror_source_eni_ids=[eni.id],
-            token=TOKEN,
-        )
-
-    result = run(make)
+def test_output_interface_ids_get_a_traffic_mirror_session_each(native_run: OfflineRun):
+    result = native_run
     [session] = result.all("TrafficMirrorSession")
     assert session.name == "waf-session-eni-output-0"
     assert session.inputs["networkInterfaceId"] == result.id_of("NetworkInterface", "web-eni")

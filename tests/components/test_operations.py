@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from tests.conftest import DEV, PROD
-from wallarm_mirror.components.access_logs import ELB_LOG_ACCOUNTS
+from tests.conftest import DEV, PROD, as_pulumi_config, run_values
+from wallarm_mirror.components.access_logs import ELB_LOG_ACCOUNTS, access_log_bucket_policy
 from wallarm_mirror.components.alarms import ALARMS
+from wallarm_mirror.config import parse_stack_config
 from wallarm_mirror.offline.engine import OfflineFacts, OfflineRun
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ops-oncall"
@@ -157,12 +159,12 @@ def test_created_log_bucket_is_private_encrypted_and_expiring(run_stack):
         ("ap-southeast-5", {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
     ],
 )
-def test_log_bucket_policy_lets_only_elb_write_under_the_prefix(run_stack, region, principal):
-    facts = OfflineFacts(region=region, account="210987654321")
-    run = run_stack(DEV, facts=facts, createAccessLogsBucket=True, accessLogsPrefix="lb/mirror")
-    bucket = run.only("Bucket")
-    arn = run.state_of("Bucket", bucket.name)["arn"]
-    allow, deny = json.loads(run.only("BucketPolicy").inputs["policy"])["Statement"]
+def test_log_bucket_policy_lets_only_elb_write_under_the_prefix(region, principal):
+    # The policy is a function of the bucket and the stack's account, Region and partition; the plan
+    # sets it as it is, with the stack's own (test_the_log_bucket_policy_is_the_stacks_own).
+    arn = "arn:aws:s3:::wallarm-mirror-access-logs-0123abcd"
+    policy = access_log_bucket_policy(arn, "lb/mirror", "210987654321", region, "aws")
+    allow, deny = json.loads(policy)["Statement"]
     assert allow == {
         "Sid": "AlbAccessLogDelivery",
         "Effect": "Allow",
@@ -172,6 +174,19 @@ def test_log_bucket_policy_lets_only_elb_write_under_the_prefix(run_stack, regio
     }
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert deny["Resource"] == [arn, f"{arn}/*"]
+
+
+def test_the_log_bucket_policy_is_the_stacks_own(run_stack):
+    """In a Region without an ELB account (the service principal's branch), in another account."""
+    facts = OfflineFacts(region="ap-southeast-5", account="210987654321")
+    run = run_stack(DEV, facts=facts, createAccessLogsBucket=True, accessLogsPrefix="lb/mirror")
+    arn = run.state_of("Bucket", run.only("Bucket").name)["arn"]
+    assert arn.startswith("arn:aws:s3:::")
+    policy = run.only("BucketPolicy").inputs["policy"]
+    assert policy == access_log_bucket_policy(arn, "lb/mirror", "210987654321", "ap-southeast-5", "aws")
+    [allow, _] = json.loads(policy)["Statement"]
+    assert allow["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    assert allow["Resource"] == f"{arn}/lb/mirror/AWSLogs/210987654321/*"
 
 
 def test_elb_account_table_has_the_regions_opened_before_august_2022():
@@ -223,16 +238,33 @@ def test_production_stack_with_one_node_one_subnet_no_protection_no_alarms_warns
     assert run.resources, "a warning never stops the program"
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "product-demo"])
-def test_other_stacks_get_no_production_warning(run_stack, stack):
-    run = run_stack(DEV, stack=stack, nodeSubnetIds=[DEV["albSubnetIds"][0]], alarmsEnabled=False)
+def advice(stack: str, base: dict[str, Any], **overrides: Any) -> list[str]:
+    """The warnings the plan of this stack shows about its settings: the config's advice for the stack's
+    name, which the plan passes on as it is (test_the_plan_warns_with_the_advice_for_its_own_stack_name),
+    so each name is checked here without planning the stack again."""
+    values = {key.split(":", 1)[1]: value for key, value in as_pulumi_config(run_values(base, overrides)).items()}
+    return parse_stack_config(values, frozenset({"token"})).advice(stack)
+
+
+def test_the_plan_warns_with_the_advice_for_its_own_stack_name(run_stack):
+    one_zone = {"nodeSubnetIds": [DEV["albSubnetIds"][0]], "alarmsEnabled": False}
+    run = run_stack(DEV, stack="staging", **one_zone)
+    assert run.warnings == advice("staging", DEV, **one_zone)
     assert not any("looks like production" in w for w in run.warnings)
 
 
+@pytest.mark.parametrize("stack", ["dev", "staging", "product-demo"])
+def test_other_stacks_get_no_production_warning(stack):
+    warnings = advice(stack, DEV, nodeSubnetIds=[DEV["albSubnetIds"][0]], alarmsEnabled=False)
+    assert warnings and not any("looks like production" in w for w in warnings)
+
+
 @pytest.mark.parametrize("stack", ["prod", "eu-prod", "production", "prod-2"])
-def test_ha_production_stack_gets_no_production_warning(run_stack, stack):
-    run = run_stack(PROD, stack=stack, deletionProtection=True)
-    assert not any("looks like production" in w for w in run.warnings), run.warnings
+def test_ha_production_stack_gets_no_production_warning(stack):
+    warnings = advice(stack, PROD, deletionProtection=True)
+    assert not any("looks like production" in w for w in warnings), warnings
+    # The same config under an unwise setting does warn under this name.
+    assert any(w.startswith(f"stack {stack} looks like production") for w in advice(stack, PROD, minSize=1))
 
 
 def test_prod_example_plan_shows_alarms_logs_and_request_scaling(capsys):

@@ -244,8 +244,14 @@ def test_a_plain_string_token_through_construct_is_secret_in_every_child(provide
     assert rpc.is_rpc_secret(run.only(kind).inputs[key])
 
 
-def test_construct_maps_camel_case_inputs_and_returns_the_typed_outputs(provider):
-    run, state = construct(provider, INPUTS)
+@pytest.fixture(scope="module")
+def constructed(provider: Any) -> tuple[OfflineRun, dict[str, Any]]:
+    """construct(provider, INPUTS), once for the tests that only read it (a run is read-only once done)."""
+    return construct(provider, INPUTS)
+
+
+def test_construct_maps_camel_case_inputs_and_returns_the_typed_outputs(constructed):
+    run, state = constructed
     assert run.only("LoadBalancer").inputs["subnets"] == SUBNETS
     group = run.only("Group").inputs
     assert (group["minSize"], group["maxSize"]) == (1, 2)
@@ -283,6 +289,12 @@ def library_run(name: str = "waf") -> OfflineRun:
     return run_offline(CONFIG, stack="lib", program=program)
 
 
+@pytest.fixture(scope="module")
+def library() -> OfflineRun:
+    """library_run(), once for the tests that only read it."""
+    return library_run()
+
+
 def engine_urns(run: OfflineRun, alias_of_top: str | None = None) -> dict[tuple[str, str], str]:
     """The URN the real engine gives each resource, or with `alias_of_top`, the alias it derives.
 
@@ -308,8 +320,8 @@ def engine_urns(run: OfflineRun, alias_of_top: str | None = None) -> dict[tuple[
     return {key: f"urn:pulumi:lib::wallarm-mirror::{chain(key)}::{key[1]}" for key in registered}
 
 
-def test_hosted_the_component_registers_the_package_type_aliased_to_the_programs(provider):
-    run, _ = construct(provider, INPUTS)
+def test_hosted_the_component_registers_the_package_type_aliased_to_the_programs(constructed, library):
+    run, _ = constructed
     (alias,) = run.mocks.aliases[(PACKAGE_TYPE_TOKEN, "waf")]
     # Only the type differs: same name, same parent (an empty parentUrn is the resource's own),
     # same project and stack.
@@ -317,15 +329,14 @@ def test_hosted_the_component_registers_the_package_type_aliased_to_the_programs
     assert set(alias) <= {"type", "parentUrn"} and alias.get("parentUrn", "") == ""
     # The children get nothing of ours: the engine derives theirs from the parent's. (pulumi_aws's own
     # aliases, e.g. of aws:lb types to their old elasticloadbalancingv2 names, are as in a program.)
-    library = library_run()
     children = [(r.typ, r.name) for r in run.resources if r.typ != PACKAGE_TYPE_TOKEN]
     assert len(children) > 20
     assert {k: run.mocks.aliases[k] for k in children} == {k: library.mocks.aliases[k] for k in children}
 
 
-def test_the_alias_finds_every_resource_a_program_built_under_its_old_urn(provider):
-    old = engine_urns(library_run())
-    run, _ = construct(provider, INPUTS)
+def test_the_alias_finds_every_resource_a_program_built_under_its_old_urn(constructed, library):
+    old = engine_urns(library)
+    run, _ = constructed
     (alias,) = run.mocks.aliases[(PACKAGE_TYPE_TOKEN, "waf")]
     new = engine_urns(run)
     derived = engine_urns(run, alias_of_top=alias["type"])
@@ -334,8 +345,8 @@ def test_the_alias_finds_every_resource_a_program_built_under_its_old_urn(provid
     assert sorted(derived.values()) == sorted(old.values())  # with it: every one found again
 
 
-def test_outside_the_package_the_component_keeps_its_type_and_sends_no_alias():
-    run = library_run()
+def test_outside_the_package_the_component_keeps_its_type_and_sends_no_alias(library):
+    run = library
     assert run.mocks.aliases[(TYPE_TOKEN, "waf")] == []
     assert not run.all(PACKAGE_TYPE_TOKEN)
 

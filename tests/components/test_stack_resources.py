@@ -17,6 +17,12 @@ def stack(request: pytest.FixtureRequest, run_stack) -> tuple[str, OfflineRun]:
     return request.param, run_stack(DEV if request.param == "dev" else PROD)
 
 
+# The stack each test of one node profile plans (nodeVersion added): mode and apiHost set away from
+# their defaults reach only cloud-init's flags, which the boot script test reads, so every test of a
+# profile reads one run of it.
+PROFILED = {**DEV, "apiHost": "us1.api.wallarm.com", "mode": "off"}
+
+
 def boot_script(run: OfflineRun) -> str:
     user_data = unwrap(run.only("LaunchTemplate").inputs["userData"])
     return base64.b64decode(user_data).decode()
@@ -58,7 +64,7 @@ def test_listener_is_https_with_tls13_policy_when_certificate_set(run_stack):
 
 @pytest.mark.parametrize("version", ["4.8", "4.10", "6.13", "7.1"])
 def test_listener_stays_on_8445_for_every_node_profile(run_stack, version):
-    assert run_stack(DEV, nodeVersion=version).only("Listener").inputs["port"] == 8445
+    assert run_stack(PROFILED, nodeVersion=version).only("Listener").inputs["port"] == 8445
 
 
 @pytest.mark.parametrize(
@@ -66,7 +72,7 @@ def test_listener_stays_on_8445_for_every_node_profile(run_stack, version):
     [("4.8", 8445, "9445"), ("4.10", 8445, "9445"), ("6.13", 80, "9447"), ("7.1", 80, "9447")],
 )
 def test_target_group_uses_node_profile_ports(run_stack, version, node_port, health_port):
-    tg = run_stack(DEV, nodeVersion=version).only("TargetGroup").inputs
+    tg = run_stack(PROFILED, nodeVersion=version).only("TargetGroup").inputs
     assert (tg["port"], tg["protocol"], tg["targetType"]) == (node_port, "HTTP", "instance")
     assert tg["healthCheck"]["port"] == health_port
     assert tg["healthCheck"]["path"] == "/-/healthcheck"
@@ -163,7 +169,7 @@ def test_pinned_ami_is_used_and_still_looked_up_for_its_root_device(run_stack):
 
 @pytest.mark.parametrize(("version", "pattern"), [("6.13", "wallarm-node-6-13-*"), ("4.8", "wallarm-node-4-8-*")])
 def test_ami_is_looked_up_by_marketplace_owner_name_and_x86_64(run_stack, version, pattern):
-    run = run_stack(DEV, nodeVersion=version)
+    run = run_stack(PROFILED, nodeVersion=version)
     (args,) = [args for token, args in run.mocks.calls if token == "aws:ec2/getAmi:getAmi"]
     assert args["owners"] == ["679593333241"] and args["mostRecent"] is True
     filters = {f["name"]: f["values"] for f in args["filters"]}
@@ -195,7 +201,7 @@ def test_launch_template_has_profile_node_sg_monitoring_and_type(stack):
     ],
 )
 def test_boot_script_runs_the_profiles_cloud_init_with_preset_mode_and_host(run_stack, version, script_path, preset):
-    script = boot_script(run_stack(DEV, nodeVersion=version, apiHost="us1.api.wallarm.com", mode="off"))
+    script = boot_script(run_stack(PROFILED, nodeVersion=version))
     assert script.startswith("#!/bin/bash")
     assert script_path in script
     flags = _cloud_init_flags(script)
@@ -209,7 +215,7 @@ def test_boot_script_defaults_to_monitoring_mode(run_stack):
 
 
 def test_custom_preset_snippet_makes_node_analyse_mirrored_copies_only(run_stack):
-    snippets = script_and_files(boot_script(run_stack(DEV, nodeVersion="6.13")))
+    snippets = script_and_files(boot_script(run_stack(PROFILED, nodeVersion="6.13")))
     for line in (
         "wallarm_force server_addr $http_x_server_addr;",
         "wallarm_force server_port $http_x_server_port;",
@@ -221,7 +227,7 @@ def test_custom_preset_snippet_makes_node_analyse_mirrored_copies_only(run_stack
 
 
 def test_mirror_preset_leaves_wallarm_force_to_the_preset(run_stack):
-    snippets = script_and_files(boot_script(run_stack(DEV, nodeVersion="4.8")))
+    snippets = script_and_files(boot_script(run_stack(PROFILED, nodeVersion="4.8")))
     assert "wallarm_force" not in snippets
     assert "real_ip_recursive on;" in snippets
 
@@ -235,7 +241,7 @@ def test_real_ip_trusts_vpc_ranges_and_mirror_sources_only(run_stack):
 
 
 def test_seven_x_health_check_proxies_the_daemons_readiness(run_stack):
-    snippets = script_and_files(boot_script(run_stack(DEV, nodeVersion="7.1")))
+    snippets = script_and_files(boot_script(run_stack(PROFILED, nodeVersion="7.1")))
     assert "listen 9447;" in snippets
     assert "proxy_pass http://127.0.0.1:9446/ready;" in snippets
 
@@ -411,7 +417,7 @@ def test_snippets_too_large_for_user_data_stop_before_any_resource(run_stack):
     ("version", "ports"), [("4.8", "8445 9445 /-/healthcheck"), ("6.13", "80 9447 /-/healthcheck")]
 )
 def test_boot_script_checks_it_serves_what_the_target_group_expects(run_stack, version, ports):
-    run = run_stack(DEV, nodeVersion=version)
+    run = run_stack(PROFILED, nodeVersion=version)
     script = boot_script(run)
     group = run.only("TargetGroup").inputs
     node_port, health_port, health_path = ports.split()

@@ -329,8 +329,12 @@ def test_nginx_version_is_checked(version: str) -> None:
 
 
 def _envoy(endpoint: MirrorEndpoint, options: MirrorOptions | None = None) -> tuple[dict, list[dict]]:
-    options = options or MirrorOptions()
-    doc = parse_yaml(render_envoy(endpoint, options))
+    return _envoy_of(render_envoy(endpoint, options or MirrorOptions()))
+
+
+def _envoy_of(text: str) -> tuple[dict, list[dict]]:
+    """The mirror cluster and the routes of an Envoy snippet."""
+    doc = parse_yaml(text)
     [cluster] = doc["clusters"]
     [vhost] = doc["http_connection_manager"]["route_config"]["virtual_hosts"]
     return cluster, vhost["routes"]
@@ -514,8 +518,12 @@ def test_envoy_output_fits_the_envoy_api(case: str) -> None:
 
 
 def _istio(endpoint: MirrorEndpoint, options: MirrorOptions | None = None) -> dict[str, dict]:
-    options = options or MirrorOptions()
-    docs = [doc for doc in parse_yaml_all(render_istio(endpoint, options)) if doc is not None]
+    return _istio_of(render_istio(endpoint, options or MirrorOptions()))
+
+
+def _istio_of(text: str) -> dict[str, dict]:
+    """An Istio snippet's objects by kind (each kind once, all networking.istio.io/v1)."""
+    docs = [doc for doc in parse_yaml_all(text) if doc is not None]
     kinds = [doc["kind"] for doc in docs]
     assert len(set(kinds)) == len(kinds)
     assert all(doc["apiVersion"] == "networking.istio.io/v1" for doc in docs)
@@ -661,18 +669,19 @@ def test_any_valid_options_render_parseable_mirroring_config(
     snippets = render_all(endpoint, options)
     assert snippets == render_all(endpoint, options)
 
-    _, routes = _envoy(endpoint, options)
+    _, routes = _envoy_of(snippets["envoy"])
     fraction = routes[0]["route"]["request_mirror_policies"][0]["runtime_fraction"]["default_value"]
     scale = {"HUNDRED": 1, "TEN_THOUSAND": 100}[fraction["denominator"]]
     assert fraction["numerator"] / scale == pytest.approx(percent)
     assert sum("request_mirror_policies" in route["route"] for route in routes) == len(locations)
 
-    virtual_service = _istio(endpoint, options)["VirtualService"]["spec"]
+    virtual_service = _istio_of(snippets["istio"])["VirtualService"]["spec"]
     assert [r["mirrorPercentage"]["value"] for r in virtual_service["http"] if "mirror" in r] == [
         pytest.approx(percent)
     ] * len(locations)
 
-    [traefik_mirror] = _traefik(endpoint, options)["services"]["with-wallarm-mirror"]["mirroring"]["mirrors"]
+    traefik = parse_yaml(snippets["traefik"])["http"]
+    [traefik_mirror] = traefik["services"]["with-wallarm-mirror"]["mirroring"]["mirrors"]
     traefik_percent = traefik_mirror["percent"]
     assert 1 <= traefik_percent <= 100
     assert abs(traefik_percent - percent) <= 0.5 or traefik_percent == 1
