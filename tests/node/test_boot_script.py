@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import marshal
 import os
 import shutil
 import signal
@@ -299,7 +300,7 @@ def make_runner(tmp_path: Path) -> Runner:
         )
         script_path = tmp_path / "part-001"
         script_path.write_text(script)
-        events, record = tmp_path / "events", tmp_path / "record.json"
+        events, record = tmp_path / "events", tmp_path / "record.marshal"
         nginx_conf = tmp_path / "nginx-effective.conf"
         events.write_text("")
         record.unlink(missing_ok=True)
@@ -345,7 +346,7 @@ def make_runner(tmp_path: Path) -> Runner:
             output=stdout.decode() + stderr.decode(),
             elapsed=elapsed,
             events=events.read_text().splitlines(),
-            record=json.loads(record.read_text()) if record.exists() else None,
+            record=marshal.loads(record.read_bytes()) if record.exists() else None,
             tmpdir=script_tmp,
             node=node,
         )
