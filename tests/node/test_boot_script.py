@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -359,6 +360,10 @@ def boot(tmp_path: Path) -> Runner:
     return make_runner(tmp_path)
 
 
+# Held around the cached shellcheck: see shellcheck_script.
+_SHELLCHECK_LOCK = threading.Lock()
+
+
 def shellcheck_script(script: str) -> bool:
     """Assert that shellcheck (default severity, bash) is silent on `script`; False if it is not installed."""
     shellcheck = shutil.which("shellcheck")
@@ -366,7 +371,10 @@ def shellcheck_script(script: str) -> bool:
         if os.environ.get("CI"):
             pytest.fail("shellcheck is not installed; CI must install it (apt-get install shellcheck)")
         return False
-    findings = _shellcheck_findings(shellcheck, script)
+    # One at a time: the background runs start together, often with the same text, and each would
+    # miss the cache and run its own shellcheck.
+    with _SHELLCHECK_LOCK:
+        findings = _shellcheck_findings(shellcheck, script)
     assert findings == "", findings
     return True
 
