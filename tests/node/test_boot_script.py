@@ -857,6 +857,23 @@ def test_silent_health_endpoint_fails_within_the_bound(self_check_runs: WaitingR
 # --- how cloud-init.py is started ----------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str | None], BootRun]:
+    """The inline-token run with nothing else set, under a given cloud-init.py shebang, once per module.
+
+    The tests below only read what cloud-init.py saw, so those that need the same run share it.
+    """
+    runs: dict[str | None, BootRun] = {}
+
+    def run(shebang: str | None) -> BootRun:
+        if shebang not in runs:
+            runner = make_runner(tmp_path_factory.mktemp("plain"))
+            runs[shebang] = runner(token=TokenInline(INLINE_TOKEN), shebang=shebang)
+        return runs[shebang]
+
+    return run
+
+
 @pytest.mark.parametrize(
     ("shebang", "interpreter"),
     [
@@ -867,22 +884,23 @@ def test_silent_health_endpoint_fails_within_the_bound(self_check_runs: WaitingR
     ids=["absolute", "env", "none"],
 )
 def test_cloud_init_runs_as_main_under_its_shebang_interpreter(
-    boot: Runner, tmp_path: Path, shebang: str | None, interpreter: str
+    plain_run: Callable[[str | None], BootRun], shebang: str | None, interpreter: str
 ) -> None:
-    run = boot(token=TokenInline(INLINE_TOKEN), shebang=shebang)
+    run = plain_run(shebang)
+    root = run.tmpdir.parent  # the runner's directory: bin/, opt/wallarm/, tmp/
 
     assert run.returncode == 0, run.output
     assert run.record is not None
     assert run.record["name"] == "__main__"
-    expected = str(tmp_path / interpreter) if interpreter.startswith("bin/") else interpreter
+    expected = str(root / interpreter) if interpreter.startswith("bin/") else interpreter
     assert run.record["executable"] == expected
-    assert run.record["path0"] == str(tmp_path / "opt" / "wallarm"), "its own directory comes first on sys.path"
-    assert run.record["argv"][0] == str(tmp_path / "opt" / "wallarm" / "cloud-init.py")
+    assert run.record["path0"] == str(root / "opt" / "wallarm"), "its own directory comes first on sys.path"
+    assert run.record["argv"][0] == str(root / "opt" / "wallarm" / "cloud-init.py")
     assert ("no python shebang" in run.output) == (shebang is None)
 
 
-def test_cloud_init_gets_the_original_umask_back(boot: Runner) -> None:
-    run = boot(token=TokenInline(INLINE_TOKEN))
+def test_cloud_init_gets_the_original_umask_back(plain_run: Callable[[str | None], BootRun]) -> None:
+    run = plain_run(sys.executable)  # the runner's default shebang
 
     assert run.record is not None
     assert run.record["umask"] == 0o022
