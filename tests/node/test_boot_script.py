@@ -360,7 +360,8 @@ def linted_text(spec: BootScriptSpec) -> str:
     Runs that differ only in such values share one shellcheck (~50 ms of CPU each, cached by text):
     - this run's temporary path and ports, which are quoted values;
     - the secret or parameter and the fetch deadline, when they are bare words (letters, digits and
-      @%+=:,./-_ only: no quote, expansion, glob or tilde for shellcheck to look at);
+      @%+=:,./-_ only: no quote, expansion, glob or tilde for shellcheck to look at), and the mode,
+      always one of four such words;
     - the base64 in the heredocs that write the snippets, the post script and an inline token:
       shellcheck does not read the body of a quoted heredoc, and base64 cannot spell its end marker.
     Which parts the script has (token source, snippets, markers, post script, serving check) stays as
@@ -378,6 +379,7 @@ def linted_text(spec: BootScriptSpec) -> str:
         and dataclasses.replace(spec.serving_check, node_port=8445, health_check_port=9445),
         token=token,
         token_fetch_timeout_seconds=300,
+        mode="monitoring",
     )
     return _BASE64_BODY.sub("AA==\n", render_boot_script(linted))
 
