@@ -14,7 +14,7 @@ import base64
 import contextlib
 import dataclasses
 import hashlib
-import json
+import marshal
 import os
 import platform
 import re
@@ -159,7 +159,7 @@ def run_boot(
     spec = _spec(**fields)
     script_path = tmp_path / "part-001"
     script_path.write_text(render_native_boot_script(spec))
-    events, record = tmp_path / "events", tmp_path / "record.json"
+    events, record = tmp_path / "events", tmp_path / "record.marshal"
     events.write_text("")
     with ReadyEndpoint(lambda: ready and record.exists()) as ready_endpoint:
         env = {
@@ -204,7 +204,7 @@ def run_boot(
         output=stdout.decode() + stderr.decode(),
         elapsed=elapsed,
         events=events.read_text().splitlines(),
-        record=json.loads(record.read_text()) if record.exists() else None,
+        record=marshal.loads(record.read_bytes()) if record.exists() else None,
         ready_requests=ready_requests,
         tmpdir=script_tmp,
     )

@@ -17,12 +17,16 @@ import dataclasses
 import functools
 import hashlib
 import json
+import marshal
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -284,22 +288,10 @@ def make_runner(tmp_path: Path) -> Runner:
             }
         )
         script = render_boot_script(spec)
-        # Linted as the same spec with this run's temporary path and ports fixed: those are only
-        # quoted values, so the findings are the same, and runs that differ only there share one
-        # shellcheck (~55 ms of CPU each, cached by text).
-        shellcheck_script(
-            render_boot_script(
-                dataclasses.replace(
-                    spec,
-                    cloud_init_path=LINTED_CLOUD_INIT_PATH,
-                    serving_check=spec.serving_check
-                    and dataclasses.replace(spec.serving_check, node_port=8445, health_check_port=9445),
-                )
-            )
-        )
+        shellcheck_script(linted_text(spec))
         script_path = tmp_path / "part-001"
         script_path.write_text(script)
-        events, record = tmp_path / "events", tmp_path / "record.json"
+        events, record = tmp_path / "events", tmp_path / "record.marshal"
         nginx_conf = tmp_path / "nginx-effective.conf"
         events.write_text("")
         record.unlink(missing_ok=True)
@@ -345,7 +337,7 @@ def make_runner(tmp_path: Path) -> Runner:
             output=stdout.decode() + stderr.decode(),
             elapsed=elapsed,
             events=events.read_text().splitlines(),
-            record=json.loads(record.read_text()) if record.exists() else None,
+            record=marshal.loads(record.read_bytes()) if record.exists() else None,
             tmpdir=script_tmp,
             node=node,
         )
@@ -353,9 +345,52 @@ def make_runner(tmp_path: Path) -> Runner:
     return run
 
 
+# The body of a heredoc of base64 (a snippet, the post script, an inline token).
+_BASE64_BODY = re.compile(r"(?<=<<'WALLARM_BOOT_B64'\n)[A-Za-z0-9+/=\n]*(?=WALLARM_BOOT_B64\n)")
+
+
+def _bare_word(value: str) -> bool:
+    """Whether bash reads `value` as one literal word without quotes (shlex leaves it as it is)."""
+    return shlex.quote(value) == value
+
+
+def linted_text(spec: BootScriptSpec) -> str:
+    """The text a run's script is shellchecked as: its own, with values that cannot change a finding fixed.
+
+    Runs that differ only in such values share one shellcheck (~50 ms of CPU each, cached by text):
+    - this run's temporary path and ports, which are quoted values;
+    - the secret or parameter and the fetch deadline, when they are bare words (letters, digits and
+      @%+=:,./-_ only: no quote, expansion, glob or tilde for shellcheck to look at), and the mode,
+      always one of four such words;
+    - the base64 in the heredocs that write the snippets, the post script and an inline token:
+      shellcheck does not read the body of a quoted heredoc, and base64 cannot spell its end marker.
+    Which parts the script has (token source, snippets, markers, post script, serving check) stays as
+    rendered; `test_script_passes_shellcheck` lints whole shapes with every value as it is.
+    """
+    token = spec.token
+    if isinstance(token, TokenFromSecretsManager) and _bare_word(token.secret_id):
+        token = TokenFromSecretsManager(SECRET_NAME, token.region)
+    elif isinstance(token, TokenFromSsmParameter) and _bare_word(token.name):
+        token = TokenFromSsmParameter(PARAMETER_NAME, token.region)
+    linted = dataclasses.replace(
+        spec,
+        cloud_init_path=LINTED_CLOUD_INIT_PATH,
+        serving_check=spec.serving_check
+        and dataclasses.replace(spec.serving_check, node_port=8445, health_check_port=9445),
+        token=token,
+        token_fetch_timeout_seconds=300,
+        mode="monitoring",
+    )
+    return _BASE64_BODY.sub("AA==\n", render_boot_script(linted))
+
+
 @pytest.fixture
 def boot(tmp_path: Path) -> Runner:
     return make_runner(tmp_path)
+
+
+# Held around the cached shellcheck: see shellcheck_script.
+_SHELLCHECK_LOCK = threading.Lock()
 
 
 def shellcheck_script(script: str) -> bool:
@@ -365,7 +400,10 @@ def shellcheck_script(script: str) -> bool:
         if os.environ.get("CI"):
             pytest.fail("shellcheck is not installed; CI must install it (apt-get install shellcheck)")
         return False
-    findings = _shellcheck_findings(shellcheck, script)
+    # One at a time: the background runs start together, often with the same text, and each would
+    # miss the cache and run its own shellcheck.
+    with _SHELLCHECK_LOCK:
+        findings = _shellcheck_findings(shellcheck, script)
     assert findings == "", findings
     return True
 
@@ -821,6 +859,23 @@ def test_silent_health_endpoint_fails_within_the_bound(self_check_runs: WaitingR
 # --- how cloud-init.py is started ----------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str | None], BootRun]:
+    """The inline-token run with nothing else set, under a given cloud-init.py shebang, once per module.
+
+    The tests below only read what cloud-init.py saw, so those that need the same run share it.
+    """
+    runs: dict[str | None, BootRun] = {}
+
+    def run(shebang: str | None) -> BootRun:
+        if shebang not in runs:
+            runner = make_runner(tmp_path_factory.mktemp("plain"))
+            runs[shebang] = runner(token=TokenInline(INLINE_TOKEN), shebang=shebang)
+        return runs[shebang]
+
+    return run
+
+
 @pytest.mark.parametrize(
     ("shebang", "interpreter"),
     [
@@ -831,22 +886,23 @@ def test_silent_health_endpoint_fails_within_the_bound(self_check_runs: WaitingR
     ids=["absolute", "env", "none"],
 )
 def test_cloud_init_runs_as_main_under_its_shebang_interpreter(
-    boot: Runner, tmp_path: Path, shebang: str | None, interpreter: str
+    plain_run: Callable[[str | None], BootRun], shebang: str | None, interpreter: str
 ) -> None:
-    run = boot(token=TokenInline(INLINE_TOKEN), shebang=shebang)
+    run = plain_run(shebang)
+    root = run.tmpdir.parent  # the runner's directory: bin/, opt/wallarm/, tmp/
 
     assert run.returncode == 0, run.output
     assert run.record is not None
     assert run.record["name"] == "__main__"
-    expected = str(tmp_path / interpreter) if interpreter.startswith("bin/") else interpreter
+    expected = str(root / interpreter) if interpreter.startswith("bin/") else interpreter
     assert run.record["executable"] == expected
-    assert run.record["path0"] == str(tmp_path / "opt" / "wallarm"), "its own directory comes first on sys.path"
-    assert run.record["argv"][0] == str(tmp_path / "opt" / "wallarm" / "cloud-init.py")
+    assert run.record["path0"] == str(root / "opt" / "wallarm"), "its own directory comes first on sys.path"
+    assert run.record["argv"][0] == str(root / "opt" / "wallarm" / "cloud-init.py")
     assert ("no python shebang" in run.output) == (shebang is None)
 
 
-def test_cloud_init_gets_the_original_umask_back(boot: Runner) -> None:
-    run = boot(token=TokenInline(INLINE_TOKEN))
+def test_cloud_init_gets_the_original_umask_back(plain_run: Callable[[str | None], BootRun]) -> None:
+    run = plain_run(sys.executable)  # the runner's default shebang
 
     assert run.record is not None
     assert run.record["umask"] == 0o022

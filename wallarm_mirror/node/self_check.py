@@ -180,11 +180,13 @@ def listening(port):
 deadline = time.monotonic() + LISTEN_WAIT
 for port, what in ((NODE, "the node port, where the load balancer sends mirrored traffic"),
                    (HEALTH, "the health check port")):
-    while not listening(port):
+    addresses = listening(port)
+    while not addresses:
         if time.monotonic() >= deadline:
             fail("nothing listens on TCP port %d (%s) after %ds" % (port, what, LISTEN_WAIT))
         time.sleep(0.1)
-host = listening(HEALTH)[0]
+        addresses = listening(port)
+host = addresses[0]  # the health port's, found last: no third scan of the socket tables
 host = {{"0.0.0.0": "127.0.0.1", "::": "::1"}}.get(host, host)
 url = "http://%s:%d%s" % ("[%s]" % host if ":" in host else host, HEALTH, PATH)
 sys.stderr.write("{LOG_PREFIX} waiting up to %ds for %s to answer HTTP 200\\n" % (HEALTH_WAIT, url))
