@@ -6,10 +6,12 @@ import threading
 from typing import Any
 
 import pulumi
+import pulumi_aws.ec2
 import pytest
+from pulumi import _types as pulumi_types
 from pulumi.runtime import resource as pulumi_resource
 
-from wallarm_mirror.offline import engine
+from wallarm_mirror.offline import engine, sdk_speedups
 from wallarm_mirror.offline.engine import run_offline
 
 CONFIG = {"aws:region": "eu-west-1"}
@@ -76,3 +78,37 @@ def test_the_mock_monitor_answers_in_the_programs_thread(monkeypatch: pytest.Mon
 
     assert [r.typ for r in run.resources] == ["test:index:Thing"]
     assert threads == [threading.get_ident()]
+
+
+def test_pulumi_still_has_the_type_hint_questions_the_engine_memoizes() -> None:
+    # If a Pulumi upgrade renames them, runs stay correct but slower: this says so.
+    assert set(sdk_speedups._MEMOIZED) == {"unwrap_type", "unwrap_optional_type"}
+    for name, (original, _) in sdk_speedups._MEMOIZED.items():
+        assert getattr(pulumi_types, name) is original
+
+
+def test_runs_answer_type_hints_from_a_memo_and_pulumi_gets_its_own_back() -> None:
+    original = pulumi_types.unwrap_type
+    seen: list[object] = []
+
+    def program() -> None:
+        seen.append(pulumi_types.unwrap_type)
+        pulumi.CustomResource("test:index:Thing", "thing", {"size": 1})
+
+    run = run_offline(CONFIG, program=program)
+
+    assert seen and getattr(seen[0], "__wrapped__", None) is original
+    assert [r.inputs for r in run.resources] == [{"size": 1}]
+    assert pulumi_types.unwrap_type is original
+
+
+def test_the_memo_answers_each_hint_as_pulumi_does_even_for_equal_hints_in_another_order() -> None:
+    _, memoized = sdk_speedups._MEMOIZED["unwrap_type"]
+    hints: list[Any] = [
+        *pulumi_types.input_type_types(pulumi_aws.ec2.SecurityGroupArgs).values(),
+        *pulumi_types.resource_types(pulumi_aws.ec2.SecurityGroup).values(),
+        int | str,
+        str | int,  # equal to the one before (a union ignores the order), yet unwrapped as given
+    ]
+    for hint in hints + hints:
+        assert memoized(hint) is pulumi_types.unwrap_type(hint)
