@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws.ec2
 import pytest
 from pulumi import _types as pulumi_types
+from pulumi.runtime import config as pulumi_config
 from pulumi.runtime import resource as pulumi_resource
 
 from wallarm_mirror.offline import engine, sdk_speedups
@@ -82,8 +83,8 @@ def test_the_mock_monitor_answers_in_the_programs_thread(monkeypatch: pytest.Mon
 
 def test_pulumi_still_has_the_type_hint_questions_the_engine_memoizes() -> None:
     # If a Pulumi upgrade renames them, runs stay correct but slower: this says so.
-    assert set(sdk_speedups._MEMOIZED) == {"unwrap_type", "unwrap_optional_type"}
-    for name, (original, _) in sdk_speedups._MEMOIZED.items():
+    assert set(sdk_speedups.TYPE_HINT_SWAPS) == {"unwrap_type", "unwrap_optional_type"}
+    for name, (original, _) in sdk_speedups.TYPE_HINT_SWAPS.items():
         assert getattr(pulumi_types, name) is original
 
 
@@ -103,7 +104,7 @@ def test_runs_answer_type_hints_from_a_memo_and_pulumi_gets_its_own_back() -> No
 
 
 def test_the_memo_answers_each_hint_as_pulumi_does_even_for_equal_hints_in_another_order() -> None:
-    _, memoized = sdk_speedups._MEMOIZED["unwrap_type"]
+    _, memoized = sdk_speedups.TYPE_HINT_SWAPS["unwrap_type"]
     hints: list[Any] = [
         *pulumi_types.input_type_types(pulumi_aws.ec2.SecurityGroupArgs).values(),
         *pulumi_types.resource_types(pulumi_aws.ec2.SecurityGroup).values(),
@@ -112,3 +113,35 @@ def test_the_memo_answers_each_hint_as_pulumi_does_even_for_equal_hints_in_anoth
     ]
     for hint in hints + hints:
         assert memoized(hint) is pulumi_types.unwrap_type(hint)
+
+
+def test_pulumi_still_spells_config_environment_variables_where_the_engine_memoizes_it() -> None:
+    assert set(sdk_speedups.CONFIG_KEY_SWAPS) == {"get_config_env_key"}
+    assert pulumi_config.get_config_env_key is sdk_speedups.CONFIG_KEY_SWAPS["get_config_env_key"][0]
+
+
+def test_each_run_reads_a_keys_environment_variable_afresh_and_pulumi_gets_its_own_speller_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = pulumi_config.get_config_env_key
+    seen: list[str | None] = []
+
+    def program() -> None:
+        assert getattr(pulumi_config.get_config_env_key, "__wrapped__", None) is original
+        # As the config loader reads a key (config/loader.py), and as pulumi.Config does.
+        seen.append(pulumi_config.get_config("test:nodeSize"))
+        seen.append(pulumi.Config("test").get("nodeSize"))
+
+    for size in ("small", "large"):
+        monkeypatch.setenv("PULUMI_CONFIG_TEST_NODESIZE", size)
+        run_offline(CONFIG, program=program)
+
+    assert seen == ["small", "small", "large", "large"]
+    assert pulumi_config.get_config_env_key is original
+
+
+def test_the_memo_spells_each_key_as_pulumi_does() -> None:
+    _, memoized = sdk_speedups.CONFIG_KEY_SWAPS["get_config_env_key"]
+    keys = ["wallarm-mirror:minSize", "aws:region", "test:node_size", "ns:Ünïcode.key", ""]
+    for key in keys + keys:
+        assert memoized(key) == pulumi_config.get_config_env_key(key)

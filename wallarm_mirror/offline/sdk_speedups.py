@@ -8,18 +8,25 @@ run is then as slow as before, never different.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from types import ModuleType
 from typing import Any
 
 from pulumi import _types as pulumi_types
+from pulumi.runtime import config as pulumi_config
 
 # The SDK asks these of the same few hundred type hints (a resource's annotated properties) for
 # every property it sends or receives: ~40,000 times in a plan of the prod stack. Each answers
 # from its argument alone (typing.get_origin and get_args, and a class's Pulumi input-type mark,
 # set when the class is defined), so one answer per hint is the answer for good.
 _PURE_OF_TYPE_HINTS = ("unwrap_type", "unwrap_optional_type")
-# Hints are long-lived (class annotations, typing's own cache); a program that makes new ones per
-# run would grow the memo, so past this size it starts afresh.
+# get_config spells the environment variable that may hold a key (wallarm-mirror:minSize ->
+# PULUMI_CONFIG_WALLARM_MIRROR_MINSIZE) a character at a time, for each of the ~55 keys the config
+# loader looks up: ~15% of a refused config's run. The name follows from the key alone; whether
+# the variable is set is still read from the environment at every lookup.
+_PURE_OF_CONFIG_KEYS = ("get_config_env_key",)
+# Hints and keys are long-lived (class annotations, typing's own cache, the config model); a
+# program that made new ones per run would grow a memo, so past this size it starts afresh.
 _MEMO_LIMIT = 4096
 
 
@@ -45,26 +52,64 @@ def _memoized_by_identity(function: Callable[[Any], Any]) -> Callable[[Any], Any
     return memoized
 
 
-# Made once, so the memos last from run to run. Where the module calls its own functions (unwrap_type
-# calls unwrap_optional_type), it reads them from its globals: the swap covers those calls too.
-_MEMOIZED: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
-    name: (original, _memoized_by_identity(original))
-    for name in _PURE_OF_TYPE_HINTS
-    if callable(original := getattr(pulumi_types, name, None))
-}
+def _memoized_text(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`function` answering each string once (a string's answer follows from its value: equality will do)."""
+    memo: dict[str, Any] = {}
+
+    def memoized(text: Any) -> Any:
+        if type(text) is not str:  # a str subclass could answer differently: not memoized
+            return function(text)
+        if text in memo:
+            return memo[text]
+        answer = function(text)
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[text] = answer
+        return answer
+
+    memoized.__wrapped__ = function  # type: ignore[attr-defined]
+    return memoized
+
+
+Swaps = Mapping[str, tuple[Callable[..., Any], Callable[..., Any]]]
+Memoize = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _swaps(module: ModuleType, names: tuple[str, ...], memoize: Memoize) -> Swaps:
+    """(the SDK's function, its memoized twin) by name, for the names the module has.
+
+    Made once, so the memos last from run to run. Where a module calls its own functions
+    (unwrap_type calls unwrap_optional_type), it reads them from its globals: a swap covers those
+    calls too.
+    """
+    return {name: (original, memoize(original)) for name in names if callable(original := getattr(module, name, None))}
+
+
+TYPE_HINT_SWAPS = _swaps(pulumi_types, _PURE_OF_TYPE_HINTS, _memoized_by_identity)
+CONFIG_KEY_SWAPS = _swaps(pulumi_config, _PURE_OF_CONFIG_KEYS, _memoized_text)
 
 
 @contextlib.contextmanager
-def memoized_type_hints() -> Iterator[None]:
-    """Answer the SDK's questions about a type hint from a memo while the block runs.
+def _swapped(module: ModuleType, swaps: Swaps) -> Iterator[None]:
+    """The memoized twins in `module` while the block runs, the SDK's own after it.
 
     A function already replaced by someone else (a test's monkeypatch) is left as it is.
     """
-    swapped = [name for name, (original, _) in _MEMOIZED.items() if getattr(pulumi_types, name, None) is original]
-    for name in swapped:
-        setattr(pulumi_types, name, _MEMOIZED[name][1])
+    names = [name for name, (original, _) in swaps.items() if getattr(module, name, None) is original]
+    for name in names:
+        setattr(module, name, swaps[name][1])
     try:
         yield
     finally:
-        for name in swapped:
-            setattr(pulumi_types, name, _MEMOIZED[name][0])
+        for name in names:
+            setattr(module, name, swaps[name][0])
+
+
+def memoized_type_hints() -> contextlib.AbstractContextManager[None]:
+    """Answer the SDK's questions about a type hint from a memo while the block runs."""
+    return _swapped(pulumi_types, TYPE_HINT_SWAPS)
+
+
+def memoized_config_env_keys() -> contextlib.AbstractContextManager[None]:
+    """Spell each config key's environment variable once while the block runs."""
+    return _swapped(pulumi_config, CONFIG_KEY_SWAPS)
