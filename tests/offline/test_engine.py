@@ -9,8 +9,10 @@ import pulumi
 import pulumi_aws.ec2
 import pytest
 from pulumi import _types as pulumi_types
+from pulumi.output import UNKNOWN
 from pulumi.runtime import config as pulumi_config
 from pulumi.runtime import resource as pulumi_resource
+from pulumi.runtime import rpc
 
 from wallarm_mirror.offline import engine, sdk_speedups
 from wallarm_mirror.offline.engine import run_offline
@@ -145,3 +147,53 @@ def test_the_memo_spells_each_key_as_pulumi_does() -> None:
     keys = ["wallarm-mirror:minSize", "aws:region", "test:node_size", "ns:Ünïcode.key", ""]
     for key in keys + keys:
         assert memoized(key) == pulumi_config.get_config_env_key(key)
+
+
+def test_pulumi_still_checks_for_unknowns_with_the_walk_the_engine_copied() -> None:
+    # A Pulumi (or Python) upgrade that changes it keeps Pulumi's own, correct but slower: this says so.
+    assert {"contains_unknowns": (rpc.contains_unknowns, sdk_speedups.contains_unknowns)} == sdk_speedups.ACYCLIC_SWAPS
+
+
+def test_the_copy_finds_unknowns_as_pulumi_does() -> None:
+    looped: dict[str, Any] = {"name": "a"}
+    looped["self"] = looped
+    values: list[Any] = [
+        None,
+        "text",
+        UNKNOWN,
+        [1, [2, {"deep": UNKNOWN}]],
+        {"a": [1, 2], "b": {"c": "d"}},
+        {"a": [1, 2], "b": {"c": UNKNOWN}},
+        (UNKNOWN,),  # a tuple is not walked, by either
+        looped,
+        [looped, UNKNOWN],
+    ]
+    assert [sdk_speedups.contains_unknowns(v) for v in values] == [rpc.contains_unknowns(v) for v in values]
+    assert [sdk_speedups.contains_unknowns(v) for v in values] == [
+        False,
+        False,
+        True,
+        True,
+        False,
+        True,
+        False,
+        False,
+        True,
+    ]
+
+
+def test_a_run_marks_a_value_holding_an_unknown_unknown_and_pulumi_gets_its_own_check_back() -> None:
+    original = rpc.contains_unknowns
+    applied: list[object] = []
+
+    def program() -> None:
+        assert rpc.contains_unknowns is sdk_speedups.contains_unknowns
+        value = pulumi.Output.from_input({"ports": [443, UNKNOWN]})
+        value.apply(applied.append)
+        pulumi.export("known", pulumi.Output.from_input({"ports": [443]}))
+
+    run = run_offline(CONFIG, program=program, preview=True)
+
+    assert applied == []  # an apply never runs on an unknown value
+    assert run.outputs == {"known": {"ports": [443]}}
+    assert rpc.contains_unknowns is original
