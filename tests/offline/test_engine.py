@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import threading
 from typing import Any
 
@@ -197,3 +199,41 @@ def test_a_run_marks_a_value_holding_an_unknown_unknown_and_pulumi_gets_its_own_
     assert applied == []  # an apply never runs on an unknown value
     assert run.outputs == {"known": {"ports": [443]}}
     assert rpc.contains_unknowns is original
+
+
+def test_the_loops_executor_answers_with_the_loops_own_future_at_its_next_turn() -> None:
+    """No thread's future chained to the loop (a wake-up through its self-pipe per call), and the
+    answer still comes a turn later, as the chained one did, so tasks keep their order."""
+    seen: dict[str, Any] = {}
+
+    def broken() -> None:
+        raise pulumi.RunError("refused on purpose")
+
+    async def ask() -> None:
+        loop = asyncio.get_running_loop()
+        answer = loop.run_in_executor(None, lambda: 42)
+        seen["own future"] = asyncio.isfuture(answer) and answer.get_loop() is loop
+        seen["done at once"] = answer.done()
+        seen["answer"] = await answer
+        with pytest.raises(pulumi.RunError, match="refused on purpose"):
+            await loop.run_in_executor(None, broken)
+        seen["refusal"] = "raised at the await"
+
+    def program() -> None:
+        pulumi.export("asked", pulumi.Output.from_input(asyncio.ensure_future(ask())))
+
+    run_offline(CONFIG, program=program)
+
+    assert seen == {"own future": True, "done at once": False, "answer": 42, "refusal": "raised at the await"}
+
+
+def test_the_executor_called_off_its_loop_answers_with_a_done_thread_future() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        executor = engine._InlineExecutor(loop)
+        answer = executor.submit(lambda: 42)
+        assert isinstance(answer, concurrent.futures.Future) and answer.result(timeout=0) == 42
+        failed = executor.submit(lambda: 1 / 0)
+        assert isinstance(failed.exception(timeout=0), ZeroDivisionError)
+    finally:
+        loop.close()
