@@ -1,0 +1,174 @@
+"""Cheaper stand-ins for Pulumi SDK functions the offline engine calls at every property of every resource.
+
+Each speed-up swaps an SDK function for one that gives the same answers, only while a run lasts,
+and puts the SDK's own back after it. One that the installed Pulumi release lacks (or has
+changed) is skipped: the run is then as slow as before, never different.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from types import CodeType, ModuleType
+from typing import Any
+
+from pulumi import _types as pulumi_types
+from pulumi.runtime import config as pulumi_config
+from pulumi.runtime import known_types, rpc
+
+# The SDK asks these of the same few hundred type hints (a resource's annotated properties) for
+# every property it sends or receives: ~40,000 times in a plan of the prod stack. Each answers
+# from its argument alone (typing.get_origin and get_args, and a class's Pulumi input-type mark,
+# set when the class is defined), so one answer per hint is the answer for good.
+_PURE_OF_TYPE_HINTS = ("unwrap_type", "unwrap_optional_type")
+# get_config spells the environment variable that may hold a key (wallarm-mirror:minSize ->
+# PULUMI_CONFIG_WALLARM_MIRROR_MINSIZE) a character at a time, for each of the ~55 keys the config
+# loader looks up: ~15% of a refused config's run. The name follows from the key alone; whether
+# the variable is set is still read from the environment at every lookup.
+_PURE_OF_CONFIG_KEYS = ("get_config_env_key",)
+# Hints and keys are long-lived (class annotations, typing's own cache, the config model); a
+# program that made new ones per run would grow a memo, so past this size it starts afresh.
+_MEMO_LIMIT = 4096
+
+
+def _memoized_by_identity(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`function` answering each argument object once: by identity, not equality.
+
+    Equality would not do: typing's `Union[A, B] == Union[B, A]`, yet unwrap_type reads the order
+    of a union's members. The memo keeps each argument alive, so its id names no other object.
+    """
+    memo: dict[int, tuple[Any, Any]] = {}
+
+    def memoized(hint: Any) -> Any:
+        known = memo.get(id(hint))
+        if known is not None and known[0] is hint:
+            return known[1]
+        answer = function(hint)
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[id(hint)] = (hint, answer)
+        return answer
+
+    memoized.__wrapped__ = function  # type: ignore[attr-defined]
+    return memoized
+
+
+def _memoized_text(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`function` answering each string once (a string's answer follows from its value: equality will do)."""
+    memo: dict[str, Any] = {}
+
+    def memoized(text: Any) -> Any:
+        if type(text) is not str:  # a str subclass could answer differently: not memoized
+            return function(text)
+        if text in memo:
+            return memo[text]
+        answer = function(text)
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[text] = answer
+        return answer
+
+    memoized.__wrapped__ = function  # type: ignore[attr-defined]
+    return memoized
+
+
+Swaps = Mapping[str, tuple[Callable[..., Any], Callable[..., Any]]]
+Memoize = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _swaps(module: ModuleType, names: tuple[str, ...], memoize: Memoize) -> Swaps:
+    """(the SDK's function, its memoized twin) by name, for the names the module has.
+
+    Made once, so the memos last from run to run. Where a module calls its own functions
+    (unwrap_type calls unwrap_optional_type), it reads them from its globals: a swap covers those
+    calls too.
+    """
+    return {name: (original, memoize(original)) for name in names if callable(original := getattr(module, name, None))}
+
+
+TYPE_HINT_SWAPS = _swaps(pulumi_types, _PURE_OF_TYPE_HINTS, _memoized_by_identity)
+CONFIG_KEY_SWAPS = _swaps(pulumi_config, _PURE_OF_CONFIG_KEYS, _memoized_text)
+
+
+@contextlib.contextmanager
+def _swapped(module: ModuleType, swaps: Swaps) -> Iterator[None]:
+    """The memoized twins in `module` while the block runs, the SDK's own after it.
+
+    A function already replaced by someone else (a test's monkeypatch) is left as it is.
+    """
+    names = [name for name, (original, _) in swaps.items() if getattr(module, name, None) is original]
+    for name in names:
+        setattr(module, name, swaps[name][1])
+    try:
+        yield
+    finally:
+        for name in names:
+            setattr(module, name, swaps[name][0])
+
+
+def _code_digest(code: CodeType) -> str:
+    """A function's compiled body (instructions, names, constants, nested functions), as a digest."""
+    parts = [code.co_code.hex(), repr(code.co_names), repr(code.co_varnames), repr(code.co_freevars)]
+    parts += [_code_digest(const) if isinstance(const, CodeType) else repr(const) for const in code.co_consts]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _any_unknown(val: Any, seen_ids: set[int]) -> bool:
+    if known_types.is_unknown(val):
+        return True
+
+    val_id = id(val)
+    if val_id in seen_ids:
+        return False
+
+    seen_ids.add(val_id)
+    if isinstance(val, dict):
+        return any(_any_unknown(val[k], seen_ids) for k in val)
+    if isinstance(val, list):
+        return any(_any_unknown(x, seen_ids) for x in val)
+
+    return False
+
+
+def contains_unknowns(val: Any) -> bool:
+    """pulumi.runtime.rpc.contains_unknowns, line for line, with its walk at module level.
+
+    Pulumi's defines the recursive walk inside each call: the new function and the closure cell
+    that names it hold each other, so every call (~1,350 per prod plan: each Output's value is
+    checked) left a reference cycle of ~6 objects, two thirds of what the run's one garbage
+    collection then had to find (~3 ms of a plan).
+    """
+    return _any_unknown(val, set())
+
+
+# The copy stands in only for the function it copies: pulumi 3.272.0's, compiled by CPython 3.11.
+# Another release (or Python) fails this check and keeps its own; tests/offline/test_engine.py
+# says so for the locked one.
+_CONTAINS_UNKNOWNS_DIGEST = "8a9ea9444f5c83780e75de98f559e883d00f7ec6106a45a42b24d6e571b36969"
+
+
+def _acyclic_swaps() -> Swaps:
+    pulumis = getattr(rpc, "contains_unknowns", None)
+    code = getattr(pulumis, "__code__", None)
+    if pulumis is None or not isinstance(code, CodeType) or _code_digest(code) != _CONTAINS_UNKNOWNS_DIGEST:
+        return {}
+    return {"contains_unknowns": (pulumis, contains_unknowns)}
+
+
+ACYCLIC_SWAPS = _acyclic_swaps()
+
+
+def memoized_type_hints() -> contextlib.AbstractContextManager[None]:
+    """Answer the SDK's questions about a type hint from a memo while the block runs."""
+    return _swapped(pulumi_types, TYPE_HINT_SWAPS)
+
+
+def memoized_config_env_keys() -> contextlib.AbstractContextManager[None]:
+    """Spell each config key's environment variable once while the block runs."""
+    return _swapped(pulumi_config, CONFIG_KEY_SWAPS)
+
+
+def acyclic_unknowns_check() -> contextlib.AbstractContextManager[None]:
+    """Check values for unknowns without leaving a reference cycle per check while the block runs."""
+    return _swapped(rpc, ACYCLIC_SWAPS)
