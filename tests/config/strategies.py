@@ -20,6 +20,7 @@ import ipaddress
 import json
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,12 +137,22 @@ LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 ALNUM = LOWER_ALNUM + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+# Each layer of a strategy (.map, builds, tuples, one_of) costs about as much as a drawn number:
+# the draws every case makes (valid_values) take the numbers and build the text in plain Python,
+# the same values from the same draws with fewer layers.
+ID_NUMBERS = st.integers(0, 16**17 - 1)
+
+
+def aws_id(prefix: str, number: int) -> str:
+    """vpc-/subnet-/sg-/ami- with 17 or (a third of the time) 8 lower-case hex digits."""
+    return f"{prefix}-{number % 16**8:08x}" if number % 3 == 0 else f"{prefix}-{number:017x}"
+
+
 # Cached: built once per argument rather than at each draw (a new strategy is validated and
 # labelled again before its first draw, ~0.1-0.5 ms each time).
 @functools.cache
 def aws_ids(prefix: str) -> st.SearchStrategy[str]:
-    """vpc-/subnet-/sg-/ami- with 17 or (a third of the time) 8 lower-case hex digits."""
-    return st.integers(0, 16**17 - 1).map(lambda n: f"{prefix}-{n % 16**8:08x}" if n % 3 == 0 else f"{prefix}-{n:017x}")
+    return ID_NUMBERS.map(functools.partial(aws_id, prefix))
 
 
 def _network(version: int, address: int, prefix: int) -> str:
@@ -149,24 +160,35 @@ def _network(version: int, address: int, prefix: int) -> str:
     return str(net_type((address, prefix), strict=False))
 
 
+CIDR_NUMBERS = st.tuples(st.integers(0, 2**128 - 1), st.integers(0, 2**16))
+
+
+def cidr(min_prefix: int, numbers: tuple[int, int]) -> str:
+    """A canonical IPv4 (two thirds) or IPv6 network with a prefix of at least `min_prefix`."""
+    address, prefix = numbers
+    if address % 3:
+        return _network(4, address % 2**32, min_prefix + prefix % (33 - min_prefix))
+    return _network(6, address, min_prefix + prefix % (129 - min_prefix))
+
+
 @functools.cache
 def cidrs(*, min_prefix: int) -> st.SearchStrategy[str]:
-    """Canonical IPv4 (two thirds) and IPv6 networks with a prefix of at least `min_prefix`."""
-    return st.tuples(st.integers(0, 2**128 - 1), st.integers(0, 2**16)).map(
-        lambda t: (
-            _network(4, t[0] % 2**32, min_prefix + t[1] % (33 - min_prefix))
-            if t[0] % 3
-            else _network(6, t[0], min_prefix + t[1] % (129 - min_prefix))
-        )
-    )
+    return CIDR_NUMBERS.map(functools.partial(cidr, min_prefix))
 
 
 def unique_lists(
-    elements: st.SearchStrategy[str], min_size: int = 0, max_size: int | None = None
-) -> st.SearchStrategy[list[str]]:
+    elements: st.SearchStrategy[Any],
+    min_size: int = 0,
+    max_size: int | None = None,
+    text: Callable[[Any], str] | None = None,
+) -> st.SearchStrategy[list[Any]]:
+    """Lists of `elements` that differ, or whose `text(element)` differ (elements drawn as numbers)."""
     # Rules and attachments are named by name_fragment; until that collision is fixed, keep them apart.
     if "rule-name-collision" in KNOWN_BUGS:
-        return st.lists(elements, unique_by=name_fragment, min_size=min_size, max_size=max_size)
+        as_text = text or str
+        return st.lists(elements, unique_by=lambda e: name_fragment(as_text(e)), min_size=min_size, max_size=max_size)
+    if text is not None:
+        return st.lists(elements, unique_by=text, min_size=min_size, max_size=max_size)
     return st.lists(elements, unique=True, min_size=min_size, max_size=max_size)
 
 
@@ -309,13 +331,19 @@ VALID_PORTS = st.integers(1, 65535).map(lambda p: 23 if p == 22 else p)
 
 SUBNET_IDS = aws_ids("subnet")
 CIDRS = cidrs(min_prefix=1)
-ALB_SUBNETS = unique_lists(SUBNET_IDS, min_size=2, max_size=4)
-SOURCE_CIDRS = unique_lists(CIDRS, max_size=4)
-SOURCE_GROUPS = unique_lists(aws_ids("sg"), max_size=3)
-# (minSize, maxSize, desiredCapacity) with min <= desired <= max and max >= 1.
-SIZES = st.tuples(st.integers(0, 10), st.integers(0, 20), st.integers(0, 30)).map(
-    lambda t: (t[0], max(t[0], 1) + t[1], t[0] + t[2] % (max(t[0], 1) + t[1] - t[0] + 1))
-)
+# The lists every case draws, as numbers (see ID_NUMBERS): valid_values makes them ids and CIDRs.
+ALB_SUBNET_NUMBERS = unique_lists(ID_NUMBERS, min_size=2, max_size=4, text=functools.partial(aws_id, "subnet"))
+SOURCE_CIDR_NUMBERS = unique_lists(CIDR_NUMBERS, max_size=4, text=functools.partial(cidr, 1))
+SOURCE_GROUP_NUMBERS = unique_lists(ID_NUMBERS, max_size=3, text=functools.partial(aws_id, "sg"))
+SIZE_NUMBERS = (st.integers(0, 10), st.integers(0, 20), st.integers(0, 30))
+
+
+def sizes(low: int, above: int, spread: int) -> tuple[int, int, int]:
+    """(minSize, maxSize, desiredCapacity) with min <= desired <= max and max >= 1."""
+    high = max(low, 1) + above
+    return low, high, low + spread % (high - low + 1)
+
+
 # Keys that are set or left to their default independently of the others.
 OPTIONAL: dict[str, st.SearchStrategy[Any]] = {
     "nodeSubnetIds": unique_lists(SUBNET_IDS, min_size=1, max_size=3),
@@ -349,27 +377,33 @@ OPTIONAL: dict[str, st.SearchStrategy[Any]] = {
 SSL_POLICIES = st.text(ALNUM + "-", min_size=1, max_size=30).map(lambda t: "ELBSecurityPolicy-" + t)
 
 
-@st.composite
-def valid_values(draw: st.DrawFn, dense: bool = True) -> dict[str, Any]:
+def valid_values(draw: st.DrawFn, *, dense: bool) -> dict[str, Any]:
     """A stack config the model must accept, as native values (encoded later the CLI's way).
 
     Dense: each optional key is set half of the time; else an eighth (cheaper to draw and to run).
+    A function of `draw` rather than a strategy of its own: one layer less for every case.
     """
-    v: dict[str, Any] = {"vpcId": draw(aws_ids("vpc")), "token": draw(TOKENS), "albSubnetIds": draw(ALB_SUBNETS)}
+    v: dict[str, Any] = {
+        "vpcId": aws_id("vpc", draw(ID_NUMBERS)),
+        "token": token(draw(TOKEN_BODIES)),
+        "albSubnetIds": [aws_id("subnet", n) for n in draw(ALB_SUBNET_NUMBERS)],
+    }
     pick = Picker(draw, v)
     # One number decides which optional keys are set: one draw instead of forty booleans.
-    present = pick.bits(len(OPTIONAL) + 8)
+    count = len(OPTIONAL) + 8
+    present = pick.bits(count)
     if not dense:
-        present &= pick.bits(len(OPTIONAL) + 8) & pick.bits(len(OPTIONAL) + 8)
-    bits = iter(range(len(OPTIONAL) + 8))
+        present &= pick.bits(count) & pick.bits(count)
+    bits = iter(range(count))
 
     def chance() -> bool:
         return bool(present >> next(bits) & 1)
 
     v |= {key: draw(strategy) for key, strategy in OPTIONAL.items() if chance()}
-    sources, groups = draw(SOURCE_CIDRS), draw(SOURCE_GROUPS)
+    sources = [cidr(1, t) for t in draw(SOURCE_CIDR_NUMBERS)]
+    groups = [aws_id("sg", n) for n in draw(SOURCE_GROUP_NUMBERS)]
     if not sources and not groups:
-        sources = [draw(CIDRS)]
+        sources = [cidr(1, draw(CIDR_NUMBERS))]
     for key, items in (("mirrorSourceCidrs", sources), ("mirrorSourceSecurityGroupIds", groups)):
         if items or chance():  # an empty list, or the key left out
             v[key] = items
@@ -379,7 +413,7 @@ def valid_values(draw: st.DrawFn, dense: bool = True) -> dict[str, Any]:
         v["tokenDelivery"] = delivery
     if delivery != "userData" and chance():
         v["tokenKmsKeyArn"] = draw(KMS_ARNS)
-    low, high, desired = draw(SIZES)
+    low, high, desired = sizes(*(draw(numbers) for numbers in SIZE_NUMBERS))
     for key, value, default in (("minSize", low, 1), ("maxSize", high, 3), ("desiredCapacity", desired, 1)):
         if value != default or chance():
             v[key] = value
@@ -403,6 +437,12 @@ def valid_values(draw: st.DrawFn, dense: bool = True) -> dict[str, Any]:
 # --- spreading choices ------------------------------------------------------------------------
 
 
+@functools.cache
+def _below(size: int) -> st.SearchStrategy[int]:
+    """0 .. size - 1, built once per size (st.integers looks its strategy up at each call)."""
+    return st.integers(0, size - 1)
+
+
 class Picker:
     """Draws for the generator, with choices spread evenly over their options.
 
@@ -423,7 +463,7 @@ class Picker:
     def one(self, options: Any) -> Any:
         options = tuple(options)
         self._calls += 1
-        index = self._draw(st.integers(0, len(options) - 1))
+        index = self._draw(_below(len(options)))
         return options[(index + self._salt + self._calls * 7919) % len(options)]
 
     def coin(self) -> bool:
@@ -431,7 +471,7 @@ class Picker:
 
     def bits(self, count: int) -> int:
         """`count` random bits, for which optional keys are set."""
-        drawn = self._draw(st.integers(0, 2**count - 1))
+        drawn = self._draw(_below(2**count))
         return drawn ^ int.from_bytes(hashlib.sha256(str(self._salt).encode()).digest()) % 2**count
 
 
@@ -833,8 +873,6 @@ BREAKERS = (
 BREAK_COUNTS = (1,) * 18 + (2,) * 10
 
 
-# Strategies built once rather than at each case (see aws_ids): by density, and by choices.
-VALID_VALUES = {dense: valid_values(dense=dense) for dense in (False, True)}
 _sampled = functools.cache(st.sampled_from)
 
 
@@ -843,7 +881,7 @@ def cases(draw: st.DrawFn, break_counts: tuple[int, ...] = BREAK_COUNTS) -> Case
     """A stack config broken in as many ways as drawn from `break_counts` (0: a valid one)."""
     breaks = draw(_sampled(break_counts))  # the first draw: not yet skewed towards index 0
     # A config that is about to be broken needs fewer optional keys to be worth breaking.
-    values = draw(VALID_VALUES[breaks == 0])
+    values = valid_values(draw, dense=breaks == 0)
     pick = Picker(draw, values)
     case = Case(
         values=values,

@@ -79,12 +79,16 @@ KEY_VALUES: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
 }
 
 
+# Built once: st.sampled_from of a list (unhashable) is built and validated anew at each call.
+CHOICES = st.sampled_from(("valid", "valid", "valid", "valid", "absent", "absent", "broken"))
+
+
 @st.composite
 def native_stacks(draw: st.DrawFn) -> dict[str, Any]:
     """Mostly valid keys (so that many examples plan), each broken or left out now and then."""
     values = dict(BASE)
     for key, (valid, broken) in KEY_VALUES.items():
-        choice = draw(st.sampled_from(["valid", "valid", "valid", "valid", "absent", "absent", "broken"]))
+        choice = draw(CHOICES)
         if choice == "valid" and valid is not st.nothing():
             values[key] = draw(valid)
         elif choice == "broken":
