@@ -8,9 +8,11 @@ changed) is skipped: the run is then as slow as before, never different.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import inspect
 from collections.abc import Callable, Iterator, Mapping
-from types import CodeType, ModuleType
+from types import ModuleType
 from typing import Any
 
 from pulumi import _types as pulumi_types
@@ -107,11 +109,12 @@ def _swapped(module: ModuleType, swaps: Swaps) -> Iterator[None]:
             setattr(module, name, swaps[name][0])
 
 
-def _code_digest(code: CodeType) -> str:
-    """A function's compiled body (instructions, names, constants, nested functions), as a digest."""
-    parts = [code.co_code.hex(), repr(code.co_names), repr(code.co_varnames), repr(code.co_freevars)]
-    parts += [_code_digest(const) if isinstance(const, CodeType) else repr(const) for const in code.co_consts]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+def _source_digest(function: Callable[..., Any]) -> str:
+    """The digest of a function's source text: the same on every Python, unlike its bytecode."""
+    try:
+        return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
+    except (OSError, TypeError):  # no source to read (a frozen or compiled-only install)
+        return ""
 
 
 def _any_unknown(val: Any, seen_ids: set[int]) -> bool:
@@ -142,21 +145,20 @@ def contains_unknowns(val: Any) -> bool:
     return _any_unknown(val, set())
 
 
-# The copy stands in only for the function it copies: pulumi 3.272.0's, compiled by CPython 3.11.
-# Another release (or Python) fails this check and keeps its own; tests/offline/test_engine.py
-# says so for the locked one.
-_CONTAINS_UNKNOWNS_DIGEST = "8a9ea9444f5c83780e75de98f559e883d00f7ec6106a45a42b24d6e571b36969"
+# The copy stands in only for the function it copies: pulumi 3.272.0's, by its source text (the
+# digest is the same on every Python version). Another release fails this check and keeps its own;
+# tests/offline/test_engine.py says so for the locked one.
+_CONTAINS_UNKNOWNS_DIGEST = "1f1f335b6f48b96055607dbb5be2e53b1163e35ec88704c89a41271070017cc8"
 
 
-def _acyclic_swaps() -> Swaps:
+@functools.cache
+def acyclic_swaps() -> Swaps:
+    """The swap of rpc.contains_unknowns for the copy, if the SDK's is the one copied; read on first use
+    (reading the source costs ~2 ms, for a run, not for every import)."""
     pulumis = getattr(rpc, "contains_unknowns", None)
-    code = getattr(pulumis, "__code__", None)
-    if pulumis is None or not isinstance(code, CodeType) or _code_digest(code) != _CONTAINS_UNKNOWNS_DIGEST:
+    if pulumis is None or _source_digest(pulumis) != _CONTAINS_UNKNOWNS_DIGEST:
         return {}
     return {"contains_unknowns": (pulumis, contains_unknowns)}
-
-
-ACYCLIC_SWAPS = _acyclic_swaps()
 
 
 def memoized_type_hints() -> contextlib.AbstractContextManager[None]:
@@ -171,4 +173,4 @@ def memoized_config_env_keys() -> contextlib.AbstractContextManager[None]:
 
 def acyclic_unknowns_check() -> contextlib.AbstractContextManager[None]:
     """Check values for unknowns without leaving a reference cycle per check while the block runs."""
-    return _swapped(rpc, ACYCLIC_SWAPS)
+    return _swapped(rpc, acyclic_swaps())
