@@ -108,7 +108,7 @@ def _static_heap_frozen() -> None:
 def shared_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
     """One moto server per test process (started on first use) for every module that leaves IAM alone.
 
-    Each start costs ~2 s of CPU (moto's imports, then each service's backend on its first call), and
+    Each start costs ~1 s of CPU (moto's imports, then each service's backend on its first call), and
     module-scoped servers started up to once per module per xdist worker. The modules share it without
     a reset because each one names or tags what it creates: the Native Node boot tests their secret
     and parameter, the enrolment tests their sources and sessions (a tag value per test), the status
