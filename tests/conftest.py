@@ -11,12 +11,16 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.node.boot.moto_server import MotoServer
-from wallarm_mirror.offline.engine import OfflineFacts, OfflineRun, full_config, run_offline
+if TYPE_CHECKING:
+    from tests.node.boot.moto_server import MotoServer
+    from wallarm_mirror.offline.engine import OfflineFacts, OfflineRun
+
+# The Pulumi engine and boto3 are imported where they are used, not here: pytest-xdist's controller
+# loads this file too, before it starts the workers, and never runs a test (~0.3 s of its CPU).
 
 # pytest keeps each test module's rewritten asserts as bytecode beside it, unless writing bytecode is
 # off: with PYTHONDONTWRITEBYTECODE set (as on the CI machine kind) every test process rewrote every
@@ -59,10 +63,12 @@ PROD: dict[str, Any] = {
 
 def as_pulumi_config(values: dict[str, Any]) -> dict[str, str]:
     """What the CLI passes: strings as they are, everything else as JSON text."""
+    from wallarm_mirror.offline.engine import full_config
+
     return full_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()})
 
 
-RunStack = Callable[..., OfflineRun]
+RunStack = Callable[..., "OfflineRun"]
 
 # The pulumi_aws modules a stack of ours can touch; pulumi_aws loads each on first use.
 AWS_MODULES = (
@@ -102,7 +108,7 @@ def _static_heap_frozen() -> None:
 def shared_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
     """One moto server per test process (started on first use) for every module that leaves IAM alone.
 
-    Each start costs ~2 s of CPU (moto's imports, then each service's backend on its first call), and
+    Each start costs ~1 s of CPU (moto's imports, then each service's backend on its first call), and
     module-scoped servers started up to once per module per xdist worker. The modules share it without
     a reset because each one names or tags what it creates: the Native Node boot tests their secret
     and parameter, the enrolment tests their sources and sessions (a tag value per test), the status
@@ -110,6 +116,8 @@ def shared_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
     listing of the others, lives in a Region of its own. What enforces IAM (process-wide in moto)
     keeps its own server.
     """
+    from tests.node.boot.moto_server import MotoServer
+
     with MotoServer(tmp_path_factory.mktemp("moto") / "moto.log") as server:
         yield server
 
@@ -120,6 +128,8 @@ def shared_iam_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoSe
     the status IAM tests. Its client() is an identity allowed everything, so each module sets up its
     resources and identities whenever it comes; they share no names (secrets and a role there,
     users and stacks here)."""
+    from tests.node.boot.moto_server import MotoServer
+
     with MotoServer(tmp_path_factory.mktemp("moto-iam") / "moto.log") as server:
         server.enforce_iam_with_admin()
         yield server
@@ -150,6 +160,8 @@ def run_stack() -> RunStack:
         # Keyed on what the run is given, so one stack asked for two ways is run once:
         # run_stack({**DEV, "mode": "off"}) is run_stack(DEV, mode="off"), and facts=None or
         # OfflineFacts(region=RUN_REGION) are the facts run_offline uses for either.
+        from wallarm_mirror.offline.engine import OfflineFacts
+
         given = dataclasses.replace(facts or OfflineFacts(), region=(facts and facts.region) or RUN_REGION)
         key = json.dumps([run_values(base, overrides), repr(given), stack, secret_keys], sort_keys=True, default=str)
         if key not in _RUNS:
@@ -178,6 +190,8 @@ def fresh_run(
     secret_keys: tuple[str, ...] = ("token",),
     **overrides: Any,
 ) -> OfflineRun:
+    from wallarm_mirror.offline.engine import run_offline
+
     values = run_values(base, overrides)
     return run_offline({**as_pulumi_config(values), "aws:region": RUN_REGION}, secret_keys, stack=stack, facts=facts)
 

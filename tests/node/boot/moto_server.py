@@ -2,7 +2,7 @@
 
 Its own process because IAM enforcement is a process-wide moto setting: switching it on here
 cannot leak into tests that use moto in-process. That process runs this file (`serve`): moto's own
-server with five of its lookups made direct or made once, the same answers at a constant cost.
+server with some of its lookups made direct or made once, the same answers at a constant cost.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _free_port() -> int:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The server process (this file run as a script): moto's own server, five lookups made direct or once
+# The server process (this file run as a script): moto's own server, lookups made direct or once
 
 
 def _direct_ec2_lookups() -> None:
@@ -59,8 +59,14 @@ def _direct_ec2_lookups() -> None:
       alone). The scan's filter is the resource's id as an fnmatch pattern, which an id without
       wildcards matches exactly: the resource's own entry is looked up instead.
     - Every instance moto launches looked its image up with a filter on the image id, matched by
-      fnmatch against each of moto's ~1,300 images (~10 ms an instance): same reasoning, same lookup.
+      fnmatch against each of moto's images (~10 ms an instance): same reasoning, same lookup.
+
+    And each Region's images are moto's 44 default ones only: on top of them moto loaded ~1,250
+    "latest" and ECS-optimised images per Region, each with a snapshot and a volume (~0.2 s of CPU per
+    server), that no test launches or lists (the tests launch ami-12c6146b, one of the 44, and an id
+    moto has none of); moto skips those lists as it does for a Region it has none for.
     """
+    from moto.ec2.models import amis
     from moto.ec2.models.amis import AmiBackend
     from moto.ec2.models.core import TaggedEC2Resource
     from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
@@ -83,22 +89,106 @@ def _direct_ec2_lookups() -> None:
             return [self.amis[wanted]] if wanted in self.amis else []
         return describe_images(self, ami_ids, filters, exec_users, owners)
 
+    load_resource = amis.load_resource
+
+    def load_resource_but_latest_images(resource: str) -> Any:
+        if resource.startswith(("ec2/resources/latest_amis/", "ec2/resources/ecs/optimized_amis/")):
+            raise FileNotFoundError(resource)  # what moto meets for a Region it has no list for
+        return load_resource(resource)
+
     # moto's own classes, changed in moto's server process only.
     TaggedEC2Resource.get_tags = get_tags  # type: ignore[method-assign]
     AmiBackend.describe_images = describe_images_by_id  # type: ignore[method-assign]
+    amis.load_resource = load_resource_but_latest_images
+
+
+def _serializer_keys_once() -> None:
+    """The attribute names moto's response serializer tries for a member, listed once instead of per value.
+
+    For every member of every structure it answers (an EC2 instance has ~60, most of them empty), moto
+    builds the names a model object might hold the value under (the member's name, its snake_case
+    form, aliases from the shape and the object's class) anew: about half of the serializer's time in
+    a DescribeInstances. Those names depend on the object's class, the member's shape and that
+    shape's parent only, so they are listed once per (class, member, shape) and then tried exactly as
+    moto tries them. Objects whose attributes the class does not decide (a `__getattr__`, a `Meta` of
+    their own) and pickers with other alias providers still take moto's own path.
+    """
+    import xmltodict  # type: ignore[import-untyped]
+    from moto.core import serialize
+    from moto.core.utils import MISSING, get_value
+
+    pick = serialize.AttributePicker.__call__
+    class_decides = (object.__getattribute__, dict.__getattribute__)
+    names: dict[tuple[Any, ...], tuple[tuple[str, ...], Any, Any]] = {}
+    matches: dict[tuple[int, int, str], tuple[str | None, Any]] = {}
+
+    def pick_by_known_names(self: Any, context: Any) -> Any:
+        obj, shape = context.obj, context.shape
+        kind = type(obj)
+        if (
+            self.alias_providers is not serialize.DEFAULT_ALIAS_PROVIDERS
+            or kind.__getattribute__ not in class_decides
+            or hasattr(kind, "__getattr__")
+            or "Meta" in getattr(obj, "__dict__", ())
+        ):
+            return pick(self, context)
+        parent = getattr(shape, "parent", None)
+        # Ids, not the shapes (botocore's shapes need not be hashable); the entry keeps both alive.
+        key = (type(self), kind, context.key, id(shape), id(parent))
+        known = names.get(key)
+        if known is None:
+            known = names[key] = (tuple(self.get_possible_keys(context)), shape, parent)
+        for name in known[0]:
+            value = get_value(obj, name, MISSING)
+            if value is not MISSING:
+                break
+        else:
+            value = None
+        transformers = self.response_transformers
+        if not transformers:
+            return value
+        # The first of moto's response transformers whose path ends the member's path, as moto picks
+        # it (EC2 has ~20, each compared with every member's path), remembered per path; moto adds
+        # transformers as it runs (never removes one), so the count is part of the key.
+        key_path = f"{context.key_path}.{context.key}"
+        match_key = (id(transformers), len(transformers), key_path)
+        match = matches.get(match_key)
+        if match is None:
+            path = next((path for path in transformers if key_path.endswith(path)), None)
+            match = matches[match_key] = (path, transformers)
+        return value if match[0] is None else transformers[match[0]](value)
+
+    serialize.AttributePicker.__call__ = pick_by_known_names  # type: ignore[method-assign]
+
+    # xmltodict checks each element's name (a scan of its characters) as it writes the XML answer of a
+    # query-protocol service (EC2, Auto Scaling, ...): names are few, elements many, so each name that
+    # passed is not checked again. A name that fails raises each time, as before.
+    check_name = xmltodict._validate_name
+    passed: set[tuple[str, str]] = set()
+
+    def check_name_once(value: Any, kind: str) -> None:
+        if isinstance(value, str) and (value, kind) in passed:
+            return
+        check_name(value, kind)
+        if isinstance(value, str):
+            passed.add((value, kind))
+
+    xmltodict._validate_name = check_name_once
 
 
 def serve(port: int) -> None:
-    """moto's server on 127.0.0.1:`port` until killed, with five lookups made direct or made once.
+    """moto's server on 127.0.0.1:`port` until killed, with lookups made direct or made once.
 
     The EC2 ones (`_direct_ec2_lookups`) once moto has loaded its EC2 models (on the first request of
-    a service that needs them: loading them up front would cost a server that never sees EC2 0.7 s).
+    a service that needs them: loading them up front would cost a server that never sees EC2 0.5 s);
+    the response serializer's (`_serializer_keys_once`) from the start.
     Every request listed moto's package folder (~200 stat calls) to learn whether the request's host
     names a service, and the methods of the service's response class (EC2's: ~1,000 attributes,
     0.4 ms) to learn whether the action is one: neither changes while the server runs, so each is
     listed once. And the Regions of a service, which moto's EC2 models ask a new boto3 session for
     three times as they load (each reading EC2's 2 MB model again: 0.4 s of the 0.9 s they take), come
     from one session, once per question: botocore's endpoint data answer it, the same every time.
+    moto's own loader of service models is made once, too.
     """
     regions_of = boto3.session.Session.get_available_regions
     one_session = boto3.session.Session(botocore_session=_loading_session())
@@ -119,6 +209,12 @@ def serve(port: int) -> None:
 
     import moto.backends
     import moto.core.responses
+    import moto.core.utils
+
+    # moto reads each service's model and paginators through a new botocore loader, which first lists
+    # botocore's and moto's data folders (~400 services, a stat each: ~15 ms a service); one loader
+    # for the process lists them once (what it reads is cached by moto anyway, per service).
+    moto.core.utils.create_loader = functools.cache(moto.core.utils.create_loader)
 
     modules = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: modules
@@ -135,6 +231,7 @@ def serve(port: int) -> None:
         return backends
 
     moto.backends._import_backend = import_backend_then_patch
+    _serializer_keys_once()
     from moto.server import main
 
     main(["-H", "127.0.0.1", "-p", str(port)])
