@@ -20,7 +20,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ import pytest
 
 from tests.native_node.standins.servers import InstallerHost, ReadyEndpoint, make_certificate
 from tests.node.boot.fake_imds import FakeImds
+from tests.node.boot.fake_node import closed_url
 from tests.node.boot.moto_server import REGION, MotoServer
 from tests.node.test_boot_script import shellcheck_script
 from wallarm_mirror.native_node.boot_script import (
@@ -66,13 +66,7 @@ GOOD, UNAVAILABLE, MISSING = "0.25.5", "0.25.6", "0.24.0"  # versions the fake h
 
 
 # Default for the IMDS and AWS endpoints of runs that must not fetch a token: no run reaches AWS.
-def _closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
-
-
-NOTHING_LISTENS = _closed_port_url()
+NOTHING_LISTENS, _NOTHING_LISTENS_HELD = closed_url()  # held for the whole session
 SHORT = 2  # seconds: the bound of every wait that is meant to run out
 
 

@@ -23,7 +23,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,7 +36,7 @@ from typing import Any
 import pytest
 
 from tests.node.boot.fake_imds import CREDENTIALS_PATH, FakeImds
-from tests.node.boot.fake_node import HEALTH_PATH, FakeNode
+from tests.node.boot.fake_node import HEALTH_PATH, FakeNode, closed_url
 from tests.node.boot.moto_server import REGION, MotoServer
 from wallarm_mirror.node.boot_script import (
     USER_DATA_LIMIT_BYTES,
@@ -203,14 +202,8 @@ LINTED_CLOUD_INIT_PATH = "/opt/wallarm/usr/share/wallarm-common/cloud-init.py"
 SELF_CHECK_TIMEOUT = 1
 
 
-def _closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
-
-
 # Default for the IMDS and AWS endpoints, so no run ever reaches 169.254.169.254 or AWS.
-NOTHING_LISTENS = _closed_port_url()
+NOTHING_LISTENS, _NOTHING_LISTENS_HELD = closed_url()  # held for the whole session
 
 
 def make_runner(tmp_path: Path) -> Runner:

@@ -16,11 +16,20 @@ from types import TracebackType
 HEALTH_PATH = "/-/healthcheck"
 
 
-def closed_port() -> int:
-    """A port nothing listens on (bound once, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def closed_socket() -> socket.socket:
+    """A loopback TCP port held closed: bound and never listening, so a connection is refused, and no
+    other process can take the port while the socket is open. A port bound once and released could
+    be taken by another test's server before the script connected (seen under load: the script got
+    a silent listener's timeout instead of "nothing listens")."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    return held
+
+
+def closed_url() -> tuple[str, socket.socket]:
+    """http:// on a port held closed, and the socket that holds it (keep it open while the URL is used)."""
+    held = closed_socket()
+    return f"http://127.0.0.1:{held.getsockname()[1]}", held
 
 
 @dataclass
@@ -39,9 +48,9 @@ class FakeNode:
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> FakeNode:
-        self.node_port = self._listener().getsockname()[1] if self.node_listens else closed_port()
+        self.node_port = (self._listener() if self.node_listens else self._closed()).getsockname()[1]
         if not self.health_listens:
-            self.health_port = closed_port()
+            self.health_port = self._closed().getsockname()[1]
         elif self.health_status is None:
             self.health_port = self._listener().getsockname()[1]  # accepts (backlog), never answers
         else:
@@ -63,6 +72,11 @@ class FakeNode:
             self._thread.join(timeout=5)
         for listener in self._sockets:
             listener.close()
+
+    def _closed(self) -> socket.socket:
+        held = closed_socket()
+        self._sockets.append(held)
+        return held
 
     def _listener(self) -> socket.socket:
         listener = socket.socket()
