@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from tests.mirror.load import LoadResult
-from tests.mirror.servers import BlackholeStandIn, HttpStandIn, HungStandIn, free_port
+from tests.mirror.servers import BlackholeStandIn, HttpStandIn, HungStandIn, RefusingPort
 
 CLIENTS = 40
 INTERVAL = 0.2  # each client's requests: 200 requests a second in all
@@ -38,7 +38,7 @@ def analyser_stand_in(stack: ExitStack, kind: str) -> tuple[Analyser, int]:
         endpoint = stack.enter_context(BlackholeStandIn())
     elif kind != "refusing":
         raise ValueError(f"unknown analyser state {kind!r}")
-    return endpoint, endpoint.port if endpoint is not None else free_port()
+    return endpoint, endpoint.port if endpoint is not None else stack.enter_context(RefusingPort())
 
 
 def assert_users_unharmed(result: LoadResult) -> None:

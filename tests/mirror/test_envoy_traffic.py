@@ -20,7 +20,7 @@ import pytest
 
 from tests.mirror.client import round_robin
 from tests.mirror.envoy import EnvoyRunner, bootstrap, find_envoy
-from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port
+from tests.mirror.servers import LOOPBACK, HttpStandIn, RefusingPort, free_port
 from tests.mirror.test_nginx_runs import TLS_NAME, tls_files  # noqa: F401
 from wallarm_mirror.mirror import MirrorEndpoint, MirrorOptions, render_envoy
 
@@ -144,8 +144,8 @@ def test_user_requests_succeed_and_do_not_wait_for_a_bad_endpoint(
     a loaded machine cannot fail it; waiting for the mirror fails it every time.
     """
     requests = 40
-    with HttpStandIn(delay=SLOW) as slow:
-        url = f"http://{LOOPBACK}:{slow.port if state == 'slow' else free_port()}"
+    with HttpStandIn(delay=SLOW) as slow, RefusingPort() as refusing:
+        url = f"http://{LOOPBACK}:{slow.port if state == 'slow' else refusing}"
         with _envoy(envoy_binary, tmp_path, url, primary.port) as envoy:
             results = _requests(envoy.port, requests)
             if state == "slow":
@@ -241,7 +241,10 @@ def test_dead_endpoint_keeps_envoys_log_quiet_and_failures_counted(
     envoy_binary: str, primary: HttpStandIn, tmp_path: Path
 ) -> None:
     """1,000 copies to a refused port: Envoy's log (default level, info) gains at most a handful of lines."""
-    with _envoy(envoy_binary, tmp_path, f"http://{LOOPBACK}:{free_port()}", primary.port) as envoy:
+    with (
+        RefusingPort() as refusing,
+        _envoy(envoy_binary, tmp_path, f"http://{LOOPBACK}:{refusing}", primary.port) as envoy,
+    ):
         assert [status for status, _ in _requests(envoy.port, COPIES)] == [200] * COPIES
         stats = _stats_when(envoy, lambda s: s["upstream_cx_connect_fail"] >= COPIES, timeout=3)
         envoy.stop()  # flushes the log

@@ -23,7 +23,7 @@ import pytest
 
 from tests.mirror.client import round_robin
 from tests.mirror.nginx import NginxRunner, find_nginx, full_config, start_nginx
-from tests.mirror.servers import LOOPBACK, DnsStandIn, HttpStandIn, free_port, free_port_pair
+from tests.mirror.servers import LOOPBACK, DnsStandIn, HttpStandIn, RefusingPort, free_port, free_port_pair
 from wallarm_mirror.mirror import DEFAULT_CA_FILE, MirrorEndpoint, MirrorOptions, render_nginx
 
 PRIMARY_BODY = b"served by the primary app"
@@ -48,6 +48,13 @@ def nginx_binary() -> str:
 def primary() -> Iterator[HttpStandIn]:
     with HttpStandIn(PRIMARY_BODY) as server:
         yield server
+
+
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A mirror endpoint's port that refuses every connection for the whole test (held closed)."""
+    with RefusingPort() as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
@@ -312,8 +319,10 @@ def test_a_copy_is_never_sent_again_to_another_alb_address(
     assert len(arrived) == len(set(arrived)) and set(arrived) <= {f"m=twice{i}" for i in range(copies)}, arrived
 
 
-def test_dead_mirror_does_not_hurt_client(nginx_binary: str, primary: HttpStandIn, tmp_path: Path) -> None:
-    endpoint = MirrorEndpoint.parse(f"http://{LOOPBACK}:{free_port()}")  # connection refused
+def test_dead_mirror_does_not_hurt_client(
+    nginx_binary: str, primary: HttpStandIn, tmp_path: Path, refusing_port: int
+) -> None:
+    endpoint = MirrorEndpoint.parse(f"http://{LOOPBACK}:{refusing_port}")  # connection refused
     runner, port = start_nginx(nginx_binary, tmp_path, render_nginx(endpoint, _options()), primary.port)
     with runner:
         conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)

@@ -16,8 +16,15 @@ import pytest
 
 from tests.mirror.client import round_robin
 from tests.mirror.nginx import NginxRunner, start_nginx
-from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port, free_port_pair
-from tests.mirror.test_nginx_runs import PRIMARY, TLS_NAME, nginx_binary, primary, tls_files  # noqa: F401
+from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port_pair
+from tests.mirror.test_nginx_runs import (  # noqa: F401
+    PRIMARY,
+    TLS_NAME,
+    nginx_binary,
+    primary,
+    refusing_port,
+    tls_files,
+)
 from wallarm_mirror.mirror import MirrorEndpoint, MirrorOptions, render_nginx
 
 COPIES = 1_000
@@ -153,8 +160,9 @@ def test_dead_endpoint_keeps_the_error_log_quiet_and_failures_observable(
     nginx_binary: str,  # noqa: F811
     primary: HttpStandIn,  # noqa: F811
     tmp_path: Path,
+    refusing_port: int,  # noqa: F811
 ) -> None:
-    endpoint = MirrorEndpoint.parse(f"http://{LOOPBACK}:{free_port()}")  # nothing listens: refused
+    endpoint = MirrorEndpoint.parse(f"http://{LOOPBACK}:{refusing_port}")  # nothing listens: refused
     runner, port = _start(nginx_binary, tmp_path, render_nginx(endpoint, _options()), primary.port)
     with runner:
         before = len(runner.log_text().splitlines())
