@@ -486,12 +486,13 @@ def test_no_route_to_aws_says_aws_could_not_be_reached(
 ) -> None:
     """Valid-looking credentials and no network: nothing was refused, AWS never answered."""
     stack = shared.healthy("nginxNode")
-    with socket.socket() as closed:  # a port nothing listens on: the connection is refused at once
+    # A port held closed (bound, never listening) for the run: the connection is refused at once,
+    # and no other test's server can take the port meanwhile.
+    with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setattr(status_aws, "_CLIENT_CONFIG", botocore.config.Config(retries={"max_attempts": 1}))
-    run = status(stack)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed.getsockname()[1]}")
+        monkeypatch.setattr(status_aws, "_CLIENT_CONFIG", botocore.config.Config(retries={"max_attempts": 1}))
+        run = status(stack)
     assert run.code == 3
     assert "could not reach AWS to call autoscaling:DescribeAutoScalingGroups" in run.out
     assert "check the route to AWS" in run.out and "sign in" not in run.out
