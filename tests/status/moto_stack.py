@@ -18,11 +18,9 @@ from typing import Any
 import boto3
 import botocore.awsrequest
 import botocore.exceptions
-import botocore.loaders
-import botocore.session
 from botocore.awsrequest import HTTPHeaders
 
-from tests.node.boot.moto_server import LOADER, REGION, MotoServer
+from tests.node.boot.moto_server import REGION, MotoServer, loading_session
 
 _numbers = itertools.count(1)
 
@@ -219,11 +217,9 @@ class MotoStack:
 
 def standard_session(**credentials: str) -> boto3.session.Session:
     """The standard-chain session status opens (`new_session`), reading the service models through the
-    process's one loader: they load once per test process instead of once per status run (EC2's is
-    2 MB of JSON, ~0.2 s of CPU)."""
-    core = botocore.session.Session()
-    core.register_component("data_loader", LOADER)
-    return boto3.session.Session(botocore_session=core, **credentials)
+    process's one loader (`loading_session`): they load once per test process instead of once per
+    status run (EC2's is 2 MB of JSON, ~0.2 s of CPU)."""
+    return boto3.session.Session(botocore_session=loading_session(), **credentials)
 
 
 def _ok(parsed: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

@@ -7,8 +7,10 @@ import json
 import logging
 from typing import Any
 
+import boto3
 import pytest
 
+from tests.node.boot.moto_server import loading_session
 from tests.traffic_mirror.conftest import Estate
 from wallarm_mirror.traffic_mirror import enrolment
 from wallarm_mirror.traffic_mirror.enrolment import EnrolmentFailed, run
@@ -264,6 +266,10 @@ def test_handler_reads_its_environment(estate: Estate, moto_server, monkeypatch)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(enrolment, "_CLIENT", None)
+    # The handler's client comes from boto3's default session: a new one for this test (nothing an
+    # earlier test resolved carries over), reading the service models through the process's one
+    # loader (EC2's, ~0.2 s of CPU, is read once per process).
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", boto3.session.Session(botocore_session=loading_session()))
     instance, eni = estate.source()
 
     summary = enrolment.handler(running(instance), None)

@@ -34,10 +34,9 @@ from typing import Any
 
 import boto3
 import botocore.endpoint
-import botocore.session
 from botocore.config import Config
 
-from tests.node.boot.moto_server import LOADER
+from tests.node.boot.moto_server import loading_session
 from wallarm_mirror.traffic_mirror.enrolment import CLIENT_CONFIG
 
 REGION = "eu-west-1"
@@ -184,9 +183,8 @@ class ThrottlingProxy:
         read timeout: moto takes seconds of real time for a page that EC2 answers in one (the
         simulated clock charges LATENCY instead), and a timeout would be moto's, not EC2's."""
         config = {**copy.deepcopy(CLIENT_CONFIG), "read_timeout": 300}  # botocore rewrites retries
-        core = botocore.session.Session()
-        core.register_component("data_loader", LOADER)  # EC2's model read once per process, not per client
-        session: Any = boto3.session.Session(botocore_session=core)
+        # EC2's model read once per process, not per client.
+        session: Any = boto3.session.Session(botocore_session=loading_session())
         return session.client(
             "ec2",
             region_name=self.region,

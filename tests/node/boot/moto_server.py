@@ -7,6 +7,7 @@ server with some of its lookups made direct or made once, the same answers at a 
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import functools
 import json
@@ -23,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 import boto3
+import botocore.hooks
 import botocore.loaders
 import botocore.session
 
@@ -32,9 +34,20 @@ REGION = "eu-west-1"
 LOADER = botocore.loaders.create_loader()
 
 
-def _loading_session() -> botocore.session.Session:
-    """A botocore session that reads the service models through LOADER."""
-    core = botocore.session.Session()
+# botocore's own event handlers, registered once: a new session registered all ~400 of them again,
+# checking each one's signature (~4 ms of CPU a session; the status tests open one per status run).
+_BUILTIN_EVENTS = botocore.hooks.HierarchicalEmitter()
+botocore.session.Session(event_hooks=_BUILTIN_EVENTS)  # registers them on _BUILTIN_EVENTS
+
+
+def loading_session() -> botocore.session.Session:
+    """A new botocore session that reads the service models through LOADER, its event handlers (botocore's
+    own) copied from one registration instead of registered anew: what it registers stays its own."""
+    events = copy.copy(_BUILTIN_EVENTS)
+    # The copy would share the template's cache of handlers per event name (botocore's copy keeps it):
+    # a session that emits must fill a cache of its own.
+    events._lookup_cache = {}  # type: ignore[attr-defined]
+    core = botocore.session.Session(event_hooks=events, include_builtin_handlers=False)
     core.register_component("data_loader", LOADER)
     return core
 
@@ -119,7 +132,7 @@ def _serializer_keys_once() -> None:
 
     pick = serialize.AttributePicker.__call__
     class_decides = (object.__getattribute__, dict.__getattribute__)
-    names: dict[tuple[Any, ...], tuple[tuple[str, ...], Any, Any]] = {}
+    names: dict[tuple[Any, ...], tuple[tuple[str, ...], bool, Any, Any]] = {}
     matches: dict[tuple[int, int, str], tuple[str | None, Any]] = {}
 
     def pick_by_known_names(self: Any, context: Any) -> Any:
@@ -137,20 +150,27 @@ def _serializer_keys_once() -> None:
         key = (type(self), kind, context.key, id(shape), id(parent))
         known = names.get(key)
         if known is None:
-            known = names[key] = (tuple(self.get_possible_keys(context)), shape, parent)
+            possible = tuple(self.get_possible_keys(context))
+            # moto's get_value reads an attribute (getattr) unless the object has items or the name
+            # is a dotted path: when neither, member_value reads it directly.
+            direct = not hasattr(kind, "__getitem__") and not any("." in name for name in possible)
+            known = names[key] = (possible, direct, shape, parent)
         for name in known[0]:
             value = get_value(obj, name, MISSING)
             if value is not MISSING:
                 break
         else:
             value = None
+        return transformed(self, value, context.key_path, context.key)
+
+    def transformed(self: Any, value: Any, parent_path: str, member: str) -> Any:
         transformers = self.response_transformers
         if not transformers:
             return value
         # The first of moto's response transformers whose path ends the member's path, as moto picks
         # it (EC2 has ~20, each compared with every member's path), remembered per path; moto adds
         # transformers as it runs (never removes one), so the count is part of the key.
-        key_path = f"{context.key_path}.{context.key}"
+        key_path = f"{parent_path}.{member}"
         match_key = (id(transformers), len(transformers), key_path)
         match = matches.get(match_key)
         if match is None:
@@ -158,7 +178,36 @@ def _serializer_keys_once() -> None:
             match = matches[match_key] = (path, transformers)
         return value if match[0] is None else transformers[match[0]](value)
 
+    # The serializer builds a picker's context (with the member's path joined anew) for every member
+    # it writes; once a member's names are known, its value is read here without one, as above.
+    member_value_of = serialize.ResponseSerializer.get_value
+
+    def member_value(self: Any, obj: Any, key: str, shape: Any) -> Any:
+        picker = self._value_picker
+        kind = type(obj)
+        own = getattr(obj, "__dict__", ())
+        known = names.get((type(picker), kind, key, id(shape), id(getattr(shape, "parent", None))))
+        if (
+            known is None
+            or not known[1]
+            or type(picker).__call__ is not pick_by_known_names
+            or picker.alias_providers is not serialize.DEFAULT_ALIAS_PROVIDERS
+            or kind.__getattribute__ not in class_decides
+            or hasattr(kind, "__getattr__")
+            or "Meta" in own
+            or "__getitem__" in own
+        ):
+            return member_value_of(self, obj, key, shape)  # through the picker, as moto does
+        for name in known[0]:
+            value = getattr(obj, name, MISSING)
+            if value is not MISSING:
+                break
+        else:
+            value = None
+        return transformed(picker, value, ".".join(self.path), key) if picker.response_transformers else value
+
     serialize.AttributePicker.__call__ = pick_by_known_names  # type: ignore[method-assign]
+    serialize.ResponseSerializer.get_value = member_value  # type: ignore[method-assign,assignment]
 
     # xmltodict checks each element's name (a scan of its characters) as it writes the XML answer of a
     # query-protocol service (EC2, Auto Scaling, ...): names are few, elements many, so each name that
@@ -191,7 +240,7 @@ def serve(port: int) -> None:
     moto's own loader of service models is made once, too.
     """
     regions_of = boto3.session.Session.get_available_regions
-    one_session = boto3.session.Session(botocore_session=_loading_session())
+    one_session = boto3.session.Session(botocore_session=loading_session())
 
     loading = threading.Lock()  # one botocore session, and moto's server answers in threads
 
@@ -303,7 +352,7 @@ class MotoServer:
         # client takes a copy of the session's event hooks, so what a test hooks on its client stays
         # there. The stubs type client() per literal service name; tests pass it as a string.
         if self._session is None:
-            self._session = boto3.session.Session(botocore_session=_loading_session())
+            self._session = boto3.session.Session(botocore_session=loading_session())
         return self._session.client(
             service,
             region_name=region,
