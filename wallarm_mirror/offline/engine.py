@@ -31,7 +31,12 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import source_pb2
 
 from ..config import NAMESPACE
-from .sdk_speedups import acyclic_unknowns_check, memoized_config_env_keys, memoized_type_hints
+from .sdk_speedups import (
+    acyclic_unknowns_check,
+    cheaper_output_tracking,
+    memoized_config_env_keys,
+    memoized_type_hints,
+)
 
 SECRET_SHOWN = "[secret]"
 # The region of a run whose config names none (a test's bare program run): the offline plan of a
@@ -636,6 +641,7 @@ def run_offline(
             memoized_type_hints(),
             memoized_config_env_keys(),
             acyclic_unknowns_check(),
+            cheaper_output_tracking(),
         ):
             pulumi.runtime.settings.ROOT.set(None)  # a fresh Stack per run, or exports pile up across runs
             monitor = _ParentRecordingMonitor(mocks)
