@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import contextvars
 import threading
 from typing import Any
 
@@ -314,3 +316,48 @@ def test_a_run_waits_for_its_outputs_and_pulumi_gets_its_own_tracking_back() -> 
     assert seen == [sdk_speedups._track]
     assert run.outputs == {"later": "SETTLED"}
     assert pulumi.Output._track is original
+
+
+def test_the_loops_lean_call_soon_queues_callbacks_as_asyncio_does() -> None:
+    def order(leaner: bool, debug: bool) -> list[object]:
+        ran: list[object] = []
+        loop = asyncio.new_event_loop()
+        loop.set_debug(debug)
+        try:
+            with engine._leaner_call_soon(loop) if leaner else contextlib.nullcontext():
+                assert ("call_soon" in vars(loop)) is leaner
+                first = loop.call_soon(ran.append, 1)
+                assert isinstance(first, asyncio.Handle) and not first.cancelled()
+                loop.call_soon(ran.append, 2).cancel()  # a cancelled handle never runs
+                seen = contextvars.copy_context()
+                seen.run(_LABEL.set, "in a context")
+                loop.call_soon(lambda: ran.append(_LABEL.get()), context=seen)
+                loop.call_soon(loop.stop)
+                loop.run_forever()
+                ran.append(len(loop._ready))  # type: ignore[attr-defined]
+            assert "call_soon" not in vars(loop)
+        finally:
+            loop.close()
+        with pytest.raises(RuntimeError, match="closed"), engine._leaner_call_soon(loop):
+            loop.call_soon(ran.append, 3)
+        return ran
+
+    for debug in (False, True):
+        assert order(leaner=True, debug=debug) == order(leaner=False, debug=debug) == [1, "in a context", 0]
+
+
+_LABEL: contextvars.ContextVar[str] = contextvars.ContextVar("label", default="outside")
+
+
+def test_a_run_queues_through_the_lean_call_soon_and_the_loop_gets_its_own_back() -> None:
+    seen: list[bool] = []
+
+    def program() -> None:
+        seen.append("call_soon" in vars(asyncio.get_event_loop()))
+        pulumi.export("value", pulumi.Output.from_input("known").apply(str.upper))
+
+    run = run_offline(CONFIG, program=program)
+
+    assert seen == [True]
+    assert run.outputs == {"value": "KNOWN"}
+    assert "call_soon" not in vars(asyncio.get_event_loop())
