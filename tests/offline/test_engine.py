@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import logging
 import threading
 from typing import Any
 
@@ -361,3 +362,29 @@ def test_a_run_queues_through_the_lean_call_soon_and_the_loop_gets_its_own_back(
     assert seen == [True]
     assert run.outputs == {"value": "KNOWN"}
     assert "call_soon" not in vars(asyncio.get_event_loop())
+
+
+def test_pulumi_still_logs_debug_lines_as_the_engine_expects() -> None:
+    # A Pulumi upgrade that changes it keeps Pulumi's own, correct but slower: this says so.
+    assert sdk_speedups.quiet_debug_swaps() == {"debug": (pulumi.log.debug, sdk_speedups._debug)}
+
+
+def test_debug_lines_reach_a_run_logger_that_takes_them_and_pulumi_gets_its_own_back() -> None:
+    original = pulumi.log.debug
+    seen: list[object] = []
+
+    def program() -> None:
+        seen.append(pulumi.log.debug)
+        pulumi.CustomResource("test:index:Thing", "thing", {"size": 1})
+
+    quiet = run_offline(CONFIG, program=program)
+    engine._RUN_LOGGER.setLevel(logging.DEBUG)
+    try:
+        loud = run_offline(CONFIG, program=program)
+    finally:
+        engine._RUN_LOGGER.setLevel(logging.INFO)
+
+    assert seen == [sdk_speedups._debug, sdk_speedups._debug]
+    assert [line for line in quiet.log if line[0] == "debug"] == []
+    assert ("debug", "resource registration prepared: ty=test:index:Thing, name=thing") in loud.log
+    assert pulumi.log.debug is original

@@ -37,6 +37,7 @@ from .sdk_speedups import (
     cheaper_output_tracking,
     memoized_config_env_keys,
     memoized_type_hints,
+    quiet_mock_debug_lines,
 )
 
 SECRET_SHOWN = "[secret]"
@@ -674,6 +675,7 @@ def run_offline(
             memoized_config_env_keys(),
             acyclic_unknowns_check(),
             cheaper_output_tracking(),
+            quiet_mock_debug_lines(),
         ):
             pulumi.runtime.settings.ROOT.set(None)  # a fresh Stack per run, or exports pile up across runs
             monitor = _ParentRecordingMonitor(mocks)

@@ -11,15 +11,18 @@ import contextlib
 import functools
 import hashlib
 import inspect
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
 from pulumi import _types as pulumi_types
 from pulumi import _utils as pulumi_utils
+from pulumi import log as pulumi_log
 from pulumi import output as pulumi_output
 from pulumi.runtime import config as pulumi_config
 from pulumi.runtime import known_types, rpc
+from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 
 # The SDK asks these of the same few hundred type hints (a resource's annotated properties) for
@@ -266,3 +269,59 @@ def output_tracking_swaps() -> Swaps:
 def cheaper_output_tracking() -> contextlib.AbstractContextManager[None]:
     """Note each pending Output for the run's end with one read per setting while the block runs."""
     return _swapped(pulumi_output.Output, output_tracking_swaps())  # type: ignore[arg-type]
+
+
+# The SDK logs a debug line per registration, per RPC and per invoke (~180 per prod plan, ~11 per
+# refused config): each one a LogRequest handed to the mock engine, whose logger (the offline
+# run's, at INFO) drops it. The stand-in drops it at once where Pulumi's would reach that logger
+# and no further: a plain message for no resource, to the mock engine, whose plain logger is not
+# enabled for DEBUG. Anything else goes to Pulumi's own.
+_PULUMIS_DEBUG: Callable[..., None] | None = getattr(pulumi_log, "debug", None)
+
+
+def _debug(msg: Any, resource: Any = None, stream_id: Any = None, ephemeral: Any = None) -> None:
+    """pulumi.log.debug, answering at once where the mock engine's logger would drop the line."""
+    if resource is None and stream_id is None and ephemeral is None and type(msg) is str:
+        engine = _setting("engine")
+        if (
+            type(engine) is pulumi_mocks.MockEngine
+            and type(engine.logger) is logging.Logger
+            and not engine.logger.isEnabledFor(logging.DEBUG)
+        ):
+            return
+    assert _PULUMIS_DEBUG is not None
+    _PULUMIS_DEBUG(msg, resource, stream_id, ephemeral)
+
+
+# The source text of what the stand-in answers for, in pulumi 3.272.0: log.debug and the engine it
+# asks (log.get_engine, settings.get_engine), and the mock engine's Log.
+_QUIET_DEBUG_DIGEST = "936b8c2181590c2b2e178c7e4a139b8211812e73bd08b82bbae158d35b47f73a"
+
+
+def _quiet_debug_digest() -> str:
+    functions = [
+        _PULUMIS_DEBUG,
+        getattr(pulumi_log, "get_engine", None),
+        getattr(pulumi_settings, "get_engine", None),
+        getattr(getattr(pulumi_mocks, "MockEngine", None), "Log", None),
+    ]
+    if any(function is None for function in functions):
+        return ""
+    return hashlib.sha256("".join(_source_digest(f) for f in functions if f is not None).encode()).hexdigest()
+
+
+@functools.cache
+def quiet_debug_swaps() -> Swaps:
+    """The swap of pulumi.log.debug for the stand-in, if the SDK's is the one it answers for."""
+    if _PULUMIS_DEBUG is None or not _QUIET_DEBUG_DIGEST or _quiet_debug_digest() != _QUIET_DEBUG_DIGEST:
+        return {}
+    if not isinstance(_SETTINGS_PROPERTIES.get("engine"), pulumi_utils.ContextProperty):
+        return {}
+    if not output_tracking_swaps():  # _setting reads as ContextProperty does only where these stand in
+        return {}
+    return {"debug": (_PULUMIS_DEBUG, _debug)}
+
+
+def quiet_mock_debug_lines() -> contextlib.AbstractContextManager[None]:
+    """Drop the SDK's debug lines the mock engine would drop, at once, while the block runs."""
+    return _swapped(pulumi_log, quiet_debug_swaps())
