@@ -166,6 +166,9 @@ def test_the_copy_finds_unknowns_as_pulumi_does() -> None:
     values: list[Any] = [
         None,
         "text",
+        0,
+        2.5,
+        True,
         UNKNOWN,
         [1, [2, {"deep": UNKNOWN}]],
         {"a": [1, 2], "b": {"c": "d"}},
@@ -176,6 +179,9 @@ def test_the_copy_finds_unknowns_as_pulumi_does() -> None:
     ]
     assert [sdk_speedups.contains_unknowns(v) for v in values] == [rpc.contains_unknowns(v) for v in values]
     assert [sdk_speedups.contains_unknowns(v) for v in values] == [
+        False,
+        False,
+        False,
         False,
         False,
         True,

@@ -123,7 +123,15 @@ def _source_digest(function: Callable[..., Any]) -> str:
         return ""
 
 
+# Exact types whose values are never Unknown and hold nothing to walk: nine in ten values checked
+# in a prod plan (strings, None, numbers). Pulumi's walk answers False for them after an Unknown
+# check and noting their id, which only ever stops a second walk into a container.
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def _any_unknown(val: Any, seen_ids: set[int]) -> bool:
+    if type(val) in _PLAIN_TYPES:
+        return False
     if known_types.is_unknown(val):
         return True
 
@@ -141,13 +149,16 @@ def _any_unknown(val: Any, seen_ids: set[int]) -> bool:
 
 
 def contains_unknowns(val: Any) -> bool:
-    """pulumi.runtime.rpc.contains_unknowns, line for line, with its walk at module level.
+    """pulumi.runtime.rpc.contains_unknowns, line for line but for plain values (answered at once),
+    with its walk at module level.
 
     Pulumi's defines the recursive walk inside each call: the new function and the closure cell
     that names it hold each other, so every call (~1,350 per prod plan: each Output's value is
     checked) left a reference cycle of ~6 objects, two thirds of what the run's one garbage
     collection then had to find (~3 ms of a plan).
     """
+    if type(val) in _PLAIN_TYPES:
+        return False
     return _any_unknown(val, set())
 
 
