@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import contextvars
+import logging
 import threading
 from typing import Any
 
@@ -163,6 +166,9 @@ def test_the_copy_finds_unknowns_as_pulumi_does() -> None:
     values: list[Any] = [
         None,
         "text",
+        0,
+        2.5,
+        True,
         UNKNOWN,
         [1, [2, {"deep": UNKNOWN}]],
         {"a": [1, 2], "b": {"c": "d"}},
@@ -173,6 +179,9 @@ def test_the_copy_finds_unknowns_as_pulumi_does() -> None:
     ]
     assert [sdk_speedups.contains_unknowns(v) for v in values] == [rpc.contains_unknowns(v) for v in values]
     assert [sdk_speedups.contains_unknowns(v) for v in values] == [
+        False,
+        False,
+        False,
         False,
         False,
         True,
@@ -238,3 +247,150 @@ def test_the_executor_called_off_its_loop_answers_with_a_done_thread_future() ->
         assert isinstance(failed.exception(timeout=0), ZeroDivisionError)
     finally:
         loop.close()
+
+
+def test_pulumi_still_tracks_outputs_with_the_code_the_engine_copied() -> None:
+    # A Pulumi upgrade that changes it keeps Pulumi's own, correct but slower: this says so.
+    swaps = sdk_speedups.output_tracking_swaps()
+    assert swaps == {
+        "_track": (pulumi.Output._track, sdk_speedups._track),
+        "_untrack": (pulumi.Output._untrack, sdk_speedups._untrack),
+    }
+
+
+def _tracked_while_outputs_settle(track: Any, untrack: Any) -> list[list[str]]:
+    """Which of four outputs SETTINGS.outputs holds, turn by turn, with these _track and _untrack."""
+    pending_outputs = pulumi.runtime.settings.SETTINGS.outputs
+    turns: list[list[str]] = []
+
+    async def settle() -> None:
+        loop = asyncio.get_running_loop()
+        values: dict[str, asyncio.Future[Any]] = {name: loop.create_future() for name in ("a", "b", "c", "d")}
+        known = loop.create_future()
+        known.set_result(True)
+        outputs = {name: pulumi.Output(set(), value, known) for name, value in values.items()}
+        names = {id(output._data): name for name, output in outputs.items()}
+
+        def note() -> None:
+            turns.append(sorted(names[id(data)] for data in pending_outputs if id(data) in names))
+
+        note()
+        values["a"].set_result(1)
+        values["b"].set_exception(ValueError("refused"))  # a failed one stays for the run's end
+        outputs["c"]._untrack()
+        for _ in range(5):
+            await asyncio.sleep(0)
+            note()
+        values["c"].set_result(3)
+        values["d"].cancel()  # so does a cancelled one
+        for _ in range(4):
+            await asyncio.sleep(0)
+            note()
+        for output in outputs.values():  # retrieved, so asyncio logs no failure when they are freed
+            await asyncio.gather(output._data, return_exceptions=True)
+
+    original = (pulumi.Output._track, pulumi.Output._untrack)
+    pulumi.Output._track, pulumi.Output._untrack = track, untrack  # type: ignore[method-assign]
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(settle())
+        return turns
+    finally:
+        pulumi.Output._track, pulumi.Output._untrack = original  # type: ignore[method-assign]
+        pending_outputs.clear()
+        loop.close()
+
+
+def test_the_copies_track_outputs_turn_by_turn_as_pulumi_does() -> None:
+    pulumis = _tracked_while_outputs_settle(pulumi.Output._track, pulumi.Output._untrack)
+    copies = _tracked_while_outputs_settle(sdk_speedups._track, sdk_speedups._untrack)
+    assert copies == pulumis
+    assert pulumis[0] == ["a", "b", "c", "d"] and pulumis[-1] == ["b", "d"]
+    assert pulumis[1] == ["a", "b", "d"]  # "c" untracked at once, "a" taken out a turn after it settled
+
+
+def test_a_run_waits_for_its_outputs_and_pulumi_gets_its_own_tracking_back() -> None:
+    original = pulumi.Output._track
+    seen: list[object] = []
+
+    def program() -> None:
+        seen.append(pulumi.Output._track)
+        later: Any = asyncio.ensure_future(asyncio.sleep(0, result="settled"))  # SDK's overloads say Never
+        pulumi.export("later", pulumi.Output.from_input(later).apply(str.upper))
+
+    run = run_offline(CONFIG, program=program)
+
+    assert seen == [sdk_speedups._track]
+    assert run.outputs == {"later": "SETTLED"}
+    assert pulumi.Output._track is original
+
+
+def test_the_loops_lean_call_soon_queues_callbacks_as_asyncio_does() -> None:
+    def order(leaner: bool, debug: bool) -> list[object]:
+        ran: list[object] = []
+        loop = asyncio.new_event_loop()
+        loop.set_debug(debug)
+        try:
+            with engine._leaner_call_soon(loop) if leaner else contextlib.nullcontext():
+                assert ("call_soon" in vars(loop)) is leaner
+                first = loop.call_soon(ran.append, 1)
+                assert isinstance(first, asyncio.Handle) and not first.cancelled()
+                loop.call_soon(ran.append, 2).cancel()  # a cancelled handle never runs
+                seen = contextvars.copy_context()
+                seen.run(_LABEL.set, "in a context")
+                loop.call_soon(lambda: ran.append(_LABEL.get()), context=seen)
+                loop.call_soon(loop.stop)
+                loop.run_forever()
+                ran.append(len(loop._ready))  # type: ignore[attr-defined]
+            assert "call_soon" not in vars(loop)
+        finally:
+            loop.close()
+        with pytest.raises(RuntimeError, match="closed"), engine._leaner_call_soon(loop):
+            loop.call_soon(ran.append, 3)
+        return ran
+
+    for debug in (False, True):
+        assert order(leaner=True, debug=debug) == order(leaner=False, debug=debug) == [1, "in a context", 0]
+
+
+_LABEL: contextvars.ContextVar[str] = contextvars.ContextVar("label", default="outside")
+
+
+def test_a_run_queues_through_the_lean_call_soon_and_the_loop_gets_its_own_back() -> None:
+    seen: list[bool] = []
+
+    def program() -> None:
+        seen.append("call_soon" in vars(asyncio.get_event_loop()))
+        pulumi.export("value", pulumi.Output.from_input("known").apply(str.upper))
+
+    run = run_offline(CONFIG, program=program)
+
+    assert seen == [True]
+    assert run.outputs == {"value": "KNOWN"}
+    assert "call_soon" not in vars(asyncio.get_event_loop())
+
+
+def test_pulumi_still_logs_debug_lines_as_the_engine_expects() -> None:
+    # A Pulumi upgrade that changes it keeps Pulumi's own, correct but slower: this says so.
+    assert sdk_speedups.quiet_debug_swaps() == {"debug": (pulumi.log.debug, sdk_speedups._debug)}
+
+
+def test_debug_lines_reach_a_run_logger_that_takes_them_and_pulumi_gets_its_own_back() -> None:
+    original = pulumi.log.debug
+    seen: list[object] = []
+
+    def program() -> None:
+        seen.append(pulumi.log.debug)
+        pulumi.CustomResource("test:index:Thing", "thing", {"size": 1})
+
+    quiet = run_offline(CONFIG, program=program)
+    engine._RUN_LOGGER.setLevel(logging.DEBUG)
+    try:
+        loud = run_offline(CONFIG, program=program)
+    finally:
+        engine._RUN_LOGGER.setLevel(logging.INFO)
+
+    assert seen == [sdk_speedups._debug, sdk_speedups._debug]
+    assert [line for line in quiet.log if line[0] == "debug"] == []
+    assert ("debug", "resource registration prepared: ty=test:index:Thing, name=thing") in loud.log
+    assert pulumi.log.debug is original
