@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
-import contextvars
-import logging
 import threading
 from typing import Any
 
@@ -323,74 +320,3 @@ def test_a_run_waits_for_its_outputs_and_pulumi_gets_its_own_tracking_back() -> 
     assert seen == [sdk_speedups._track]
     assert run.outputs == {"later": "SETTLED"}
     assert pulumi.Output._track is original
-
-
-def test_the_loops_lean_call_soon_queues_callbacks_as_asyncio_does() -> None:
-    def order(leaner: bool, debug: bool) -> list[object]:
-        ran: list[object] = []
-        loop = asyncio.new_event_loop()
-        loop.set_debug(debug)
-        try:
-            with engine._leaner_call_soon(loop) if leaner else contextlib.nullcontext():
-                assert ("call_soon" in vars(loop)) is leaner
-                first = loop.call_soon(ran.append, 1)
-                assert isinstance(first, asyncio.Handle) and not first.cancelled()
-                loop.call_soon(ran.append, 2).cancel()  # a cancelled handle never runs
-                seen = contextvars.copy_context()
-                seen.run(_LABEL.set, "in a context")
-                loop.call_soon(lambda: ran.append(_LABEL.get()), context=seen)
-                loop.call_soon(loop.stop)
-                loop.run_forever()
-                ran.append(len(loop._ready))  # type: ignore[attr-defined]
-            assert "call_soon" not in vars(loop)
-        finally:
-            loop.close()
-        with pytest.raises(RuntimeError, match="closed"), engine._leaner_call_soon(loop):
-            loop.call_soon(ran.append, 3)
-        return ran
-
-    for debug in (False, True):
-        assert order(leaner=True, debug=debug) == order(leaner=False, debug=debug) == [1, "in a context", 0]
-
-
-_LABEL: contextvars.ContextVar[str] = contextvars.ContextVar("label", default="outside")
-
-
-def test_a_run_queues_through_the_lean_call_soon_and_the_loop_gets_its_own_back() -> None:
-    seen: list[bool] = []
-
-    def program() -> None:
-        seen.append("call_soon" in vars(asyncio.get_event_loop()))
-        pulumi.export("value", pulumi.Output.from_input("known").apply(str.upper))
-
-    run = run_offline(CONFIG, program=program)
-
-    assert seen == [True]
-    assert run.outputs == {"value": "KNOWN"}
-    assert "call_soon" not in vars(asyncio.get_event_loop())
-
-
-def test_pulumi_still_logs_debug_lines_as_the_engine_expects() -> None:
-    # A Pulumi upgrade that changes it keeps Pulumi's own, correct but slower: this says so.
-    assert sdk_speedups.quiet_debug_swaps() == {"debug": (pulumi.log.debug, sdk_speedups._debug)}
-
-
-def test_debug_lines_reach_a_run_logger_that_takes_them_and_pulumi_gets_its_own_back() -> None:
-    original = pulumi.log.debug
-    seen: list[object] = []
-
-    def program() -> None:
-        seen.append(pulumi.log.debug)
-        pulumi.CustomResource("test:index:Thing", "thing", {"size": 1})
-
-    quiet = run_offline(CONFIG, program=program)
-    engine._RUN_LOGGER.setLevel(logging.DEBUG)
-    try:
-        loud = run_offline(CONFIG, program=program)
-    finally:
-        engine._RUN_LOGGER.setLevel(logging.INFO)
-
-    assert seen == [sdk_speedups._debug, sdk_speedups._debug]
-    assert [line for line in quiet.log if line[0] == "debug"] == []
-    assert ("debug", "resource registration prepared: ty=test:index:Thing, name=thing") in loud.log
-    assert pulumi.log.debug is original

@@ -18,7 +18,6 @@ import hashlib
 import ipaddress
 import logging
 import threading
-import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -426,37 +425,6 @@ def _settle(future: asyncio.Future[Any], result: Any, failure: BaseException | N
         future.set_exception(failure)
 
 
-def _call_soon(loop: Any, callback: Callable[..., object], *args: Any, context: Any = None) -> asyncio.Handle:
-    """BaseEventLoop.call_soon for an open loop out of debug mode: the same handle, queued the same
-    way, without the two calls (its closed check and _call_soon) it makes to get there."""
-    if loop._closed or loop._debug:  # as asyncio does it: it raises, or checks the caller's thread
-        return type(loop).call_soon(loop, callback, *args, context=context)
-    handle = asyncio.Handle(callback, args, loop, context)
-    loop._ready.append(handle)
-    return handle
-
-
-@contextlib.contextmanager
-def _leaner_call_soon(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
-    """The loop queues callbacks through _call_soon while the block runs.
-
-    A prod plan queues ~3,300 callbacks (each task's steps, each future's done callbacks, each
-    Output's cleanup), each through three Python calls before asyncio's Handle is made. Only for
-    asyncio's own loop, whose call_soon the stand-in follows; another loop (uvloop, a subclass's
-    own call_soon) keeps its own.
-    """
-    base = asyncio.BaseEventLoop
-    own = isinstance(loop, base) and type(loop).call_soon is base.call_soon and "call_soon" not in vars(loop)
-    if not own or not all(hasattr(loop, name) for name in ("_closed", "_debug", "_ready")):
-        yield
-        return
-    loop.call_soon = types.MethodType(_call_soon, loop)  # type: ignore[method-assign, assignment]
-    try:
-        yield
-    finally:
-        del loop.call_soon
-
-
 def _drop_unretrieved_failures(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     """Leave out asyncio's "Future exception was never retrieved"; anything else as asyncio reports it.
 
@@ -682,10 +650,8 @@ def run_offline(
             pulumi.runtime.set_mocks(
                 mocks, project=project, stack=stack, preview=preview, logger=_RUN_LOGGER, monitor=monitor
             )
-            loop = asyncio.get_event_loop()  # the loop execute() runs on
-            _keep_loop(loop)
-            with _leaner_call_soon(loop):
-                execute()
+            _keep_loop(asyncio.get_event_loop())  # the loop execute() runs on
+            execute()
     finally:
         _keep_loop(asyncio.get_event_loop())
         run.log = handler.records
