@@ -182,45 +182,70 @@ probe_kernel() {
     [ -z "$missing" ] || die "this kernel lacks $missing, which host mirroring needs; use trafficMirrorMethod aws or a kernel that has it."
 }
 
-# Filters at our priority that do not mirror into our device belong to someone else. Ours lose the
-# device's name when it is deleted under them (tc shows "device *"): on the interface we applied to,
-# those are ours too, so drift is repaired instead of refused.
-foreign_at() {  # $1 = interface, $2 = ingress|egress, $3 = priority; prints how many
+# What tc shows of $1: its qdiscs, then each direction's filters after a line "direction D".
+tc_listing() {
+    tc qdisc show dev "$1" 2>/dev/null
+    for direction in ingress egress; do
+        echo "direction $direction"
+        tc filter show dev "$1" "$direction" 2>/dev/null
+    done
+}
+
+# One look at the traffic control of $1 (three tc and one awk, where a question each would cost
+# a pair: guard runs every minute). Sets CLSACT (yes|no: a clsact qdisc), OURS_INGRESS and
+# OURS_EGRESS (our mirror filters in each direction), FOREIGN_IN4, FOREIGN_IN6, FOREIGN_OUT4 and
+# FOREIGN_OUT6 (filters at that priority that are not ours) and BARE (yes: no filter in either
+# direction). Filters at our priority that do not mirror into our device belong to someone else.
+# Ours lose the device's name when it is deleted under them (tc shows "device *"): on the
+# interface we applied to, those are ours too, so drift is repaired instead of refused.
+look_at_tc() {
     orphans=''
     read_line "$RUN_DIR/interface"
     [ "$LINE" != "$1" ] || orphans=yes
-    tc filter show dev "$1" "$2" pref "$3" 2>/dev/null |
-        awk -v dev="$DEV" -v orphans="$orphans" '/ fh [0-9a-f]+::/ {n++}
-            index($0, "Mirror to device " dev ")") || (orphans && index($0, "Mirror to device *)")) {m++}
-            END {print n - m}'
+    read -r CLSACT OURS_INGRESS OURS_EGRESS FOREIGN_IN4 FOREIGN_IN6 FOREIGN_OUT4 FOREIGN_OUT6 BARE <<EOF
+$(tc_listing "$1" | awk -v dev="$DEV" -v orphans="$orphans" -v in4="$IN4" -v in6="$IN6" -v out4="$OUT4" -v out6="$OUT6" '
+    /^direction / {direction = $2; next}
+    direction == "" && /^qdisc clsact / {clsact = 1}
+    direction == "" {next}
+    {listed++}
+    /^filter / {for (i = 1; i < NF; i++) if ($i == "pref") pref = $(i + 1)}
+    / fh [0-9a-f]+::/ {n[direction, pref]++}
+    index($0, "Mirror to device " dev ")") {ours[direction]++}
+    index($0, "Mirror to device " dev ")") || (orphans && index($0, "Mirror to device *)")) {m[direction, pref]++}
+    END {
+        print (clsact ? "yes" : "no"), ours["ingress"] + 0, ours["egress"] + 0,
+            n["ingress", in4] - m["ingress", in4], n["ingress", in6] - m["ingress", in6],
+            n["egress", out4] - m["egress", out4], n["egress", out6] - m["egress", out6], (listed ? "no" : "yes")
+    }')
+EOF
 }
-
-ours_on() {  # $1 = interface, $2 = ingress|egress: how many of our mirror filters are there
-    tc filter show dev "$1" "$2" 2>/dev/null | awk -v dev="$DEV" 'index($0, "Mirror to device " dev ")") {m++} END {print m + 0}'
-}
-
-has_clsact() { tc qdisc show dev "$1" 2>/dev/null | grep -q '^qdisc clsact '; }
 
 # $1 = interface; $2 = checked when the caller has just seen that no priority of ours holds another
-# tool's filters (apply refuses otherwise), so they are not listed again.
+# tool's filters (apply refuses otherwise), so they are not listed again. One tc for the deletions.
 delete_filters() {
-    for pair in "ingress $IN4" "ingress $IN6" "egress $OUT4" "egress $OUT6"; do
-        direction=${pair% *}
-        prio=${pair#* }
-        if [ "${2:-}" != checked ] && [ "$(foreign_at "$1" "$direction" "$prio")" != 0 ]; then
+    [ "${2:-}" = checked ] || look_at_tc "$1"
+    deletions=''
+    for set in "ingress $IN4 ${FOREIGN_IN4:-0}" "ingress $IN6 ${FOREIGN_IN6:-0}" \
+        "egress $OUT4 ${FOREIGN_OUT4:-0}" "egress $OUT6 ${FOREIGN_OUT6:-0}"; do
+        direction=${set%% *}
+        prio=${set#* }
+        prio=${prio%% *}
+        if [ "${2:-}" != checked ] && [ "${set##* }" != 0 ]; then
             log "leaving $direction priority $prio on $1 alone: it holds filters that are not ours"
             continue
         fi
-        tc filter del dev "$1" "$direction" pref "$prio" 2>/dev/null || true
+        deletions="${deletions}filter del dev $1 $direction pref $prio
+"
     done
+    # -force: a priority with nothing of ours to delete fails, and the batch goes on
+    [ -z "$deletions" ] || printf '%s' "$deletions" | tc -force -batch - >/dev/null 2>&1 || true
 }
 
 remove_kernel() {  # $1 = interface (may be gone)
     if [ -n "$1" ] && ip link show "$1" >/dev/null 2>&1; then
         delete_filters "$1"
-        if [ -f "$RUN_DIR/clsact-created" ] && has_clsact "$1" &&
-            [ -z "$(tc filter show dev "$1" ingress 2>/dev/null)" ] &&
-            [ -z "$(tc filter show dev "$1" egress 2>/dev/null)" ]; then
+        [ ! -f "$RUN_DIR/clsact-created" ] || look_at_tc "$1"
+        if [ -f "$RUN_DIR/clsact-created" ] && [ "$CLSACT" = yes ] && [ "$BARE" = yes ]; then
             tc qdisc del dev "$1" clsact 2>/dev/null && log "removed the clsact qdisc this script had added to $1"
         fi
     fi
@@ -230,7 +255,7 @@ remove_kernel() {  # $1 = interface (may be gone)
     rm -f "$RUN_DIR/clsact-created" "$RUN_DIR/interface" "$RUN_DIR/applied"
 }
 
-add_filters() {  # $1 = interface
+add_filters() {  # $1 = interface; one tc for them all, which stops at the first that fails
     for port in $PORTS; do
         for family in 4 6; do
             if [ "$family" = 4 ]; then
@@ -238,14 +263,14 @@ add_filters() {  # $1 = interface
             else
                 in=$IN6 out=$OUT6 proto=ipv6 match=ip6
             fi
-            tc filter add dev "$1" ingress pref "$in" protocol "$proto" u32 \
-                match "$match" protocol 6 0xff match "$match" dport "$port" 0xffff \
-                action mirred egress mirror dev "$DEV" continue || return 1
-            tc filter add dev "$1" egress pref "$out" protocol "$proto" u32 \
-                match "$match" protocol 6 0xff match "$match" sport "$port" 0xffff \
-                action mirred egress mirror dev "$DEV" continue || return 1
+            echo "filter add dev $1 ingress pref $in protocol $proto u32" \
+                "match $match protocol 6 0xff match $match dport $port 0xffff" \
+                "action mirred egress mirror dev $DEV continue"
+            echo "filter add dev $1 egress pref $out protocol $proto u32" \
+                "match $match protocol 6 0xff match $match sport $port 0xffff" \
+                "action mirred egress mirror dev $DEV continue"
         done
-    done
+    done | tc -batch -
 }
 
 # Brings the kernel to the wanted set-up; changes nothing when it is there already.
@@ -256,22 +281,28 @@ apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
     read_line "$RUN_DIR/interface"
     previous=$LINE
     read_line "$RUN_DIR/applied"
-    if [ "$LINE" = "$wanted" ] && [ "$(current_remote)" = "$2" ] &&
-        [ "$(ours_on "$1" ingress)" = $((2 * count)) ] && [ "$(ours_on "$1" egress)" = $((2 * count)) ]; then
+    applied=$LINE
+    look_at_tc "$1"  # all the questions below about $1's filters and qdisc
+    if [ "$applied" = "$wanted" ] && [ "$(current_remote)" = "$2" ] &&
+        [ "$OURS_INGRESS" = $((2 * count)) ] && [ "$OURS_EGRESS" = $((2 * count)) ]; then
         log "already applied on $1: copies of TCP ports $PORTS go to $2 (VNI $VNI)"
         return 0
     fi
     probe_kernel  # only when something is to change: guard re-applies every minute
-    for pair in "ingress $IN4" "ingress $IN6" "egress $OUT4" "egress $OUT6"; do
-        [ "$(foreign_at "$1" "${pair% *}" "${pair#* }")" = 0 ] ||
+    for set in "ingress $IN4 $FOREIGN_IN4" "ingress $IN6 $FOREIGN_IN6" "egress $OUT4 $FOREIGN_OUT4" \
+        "egress $OUT6 $FOREIGN_OUT6"; do
+        pair=${set% *}
+        [ "${set##* }" = 0 ] ||
             die "${pair% *} priority ${pair#* } on $1 holds another tool's filters; host mirroring uses that priority for stack $STACK and will not touch them."
     done
+    clsact=$CLSACT  # removing from the previous interface looks at that one
     [ -z "$previous" ] || [ "$previous" = "$1" ] || remove_kernel "$previous"
     [ -d "$RUN_DIR" ] || mkdir -p "$RUN_DIR"
     # A changed remote, VNI or port list: start from nothing of ours (the filters name the device).
     delete_filters "$1" checked
     ip link del "$DEV" 2>/dev/null || true
-    if ! has_clsact "$1"; then
+    # Our deletions leave the qdisc as it was: the look above still holds.
+    if [ "$clsact" != yes ]; then
         tc qdisc add dev "$1" clsact || die "could not add a clsact qdisc to $1, so host mirroring is not applied."
         : >"$RUN_DIR/clsact-created"
     fi
