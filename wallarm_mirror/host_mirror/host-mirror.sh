@@ -112,10 +112,6 @@ default_interface() {
     ip -4 route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}'
 }
 
-local_address() {  # the interface's first global IPv4 address: the outer source of every copy
-    ip -4 -o addr show dev "$1" scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}'
-}
-
 resolve4() {  # IPv4 addresses of a name, one a line (getent: files, then DNS, as the host resolves)
     getent ahostsv4 "$1" 2>/dev/null | awk '$2 == "STREAM" {print $1}'
 }
@@ -182,16 +178,15 @@ probe_kernel() {
     [ -z "$missing" ] || die "this kernel lacks $missing, which host mirroring needs; use trafficMirrorMethod aws or a kernel that has it."
 }
 
-# What tc shows of $1: its qdiscs, then each direction's filters after a line "direction D".
+# What tc shows of $1: its qdiscs and its ingress filters (one batch: a qdisc line starts with
+# "qdisc ", a filter listing's never does), then a line "direction egress" and its egress filters.
 tc_listing() {
-    tc qdisc show dev "$1" 2>/dev/null
-    for direction in ingress egress; do
-        echo "direction $direction"
-        tc filter show dev "$1" "$direction" 2>/dev/null
-    done
+    printf 'qdisc show dev %s\nfilter show dev %s ingress\n' "$1" "$1" | tc -force -batch - 2>/dev/null
+    echo "direction egress"
+    tc filter show dev "$1" egress 2>/dev/null
 }
 
-# One look at the traffic control of $1 (three tc and one awk, where a question each would cost
+# One look at the traffic control of $1 (two tc and one awk, where a question each would cost
 # a pair: guard runs every minute). Sets CLSACT (yes|no: a clsact qdisc), OURS_INGRESS and
 # OURS_EGRESS (our mirror filters in each direction), FOREIGN_IN4, FOREIGN_IN6, FOREIGN_OUT4 and
 # FOREIGN_OUT6 (filters at that priority that are not ours) and BARE (yes: no filter in either
@@ -204,10 +199,11 @@ look_at_tc() {
     [ "$LINE" != "$1" ] || orphans=yes
     read -r CLSACT OURS_INGRESS OURS_EGRESS FOREIGN_IN4 FOREIGN_IN6 FOREIGN_OUT4 FOREIGN_OUT6 BARE <<EOF
 $(tc_listing "$1" | awk -v dev="$DEV" -v orphans="$orphans" -v in4="$IN4" -v in6="$IN6" -v out4="$OUT4" -v out6="$OUT6" '
+    BEGIN {direction = "ingress"}
     /^direction / {direction = $2; next}
-    direction == "" && /^qdisc clsact / {clsact = 1}
-    direction == "" {next}
-    {listed++}
+    /^qdisc clsact / {clsact = 1}
+    /^qdisc / {next}
+    length($0) {listed++}
     /^filter / {for (i = 1; i < NF; i++) if ($i == "pref") pref = $(i + 1)}
     / fh [0-9a-f]+::/ {n[direction, pref]++}
     index($0, "Mirror to device " dev ")") {ours[direction]++}
@@ -339,7 +335,14 @@ resolve_interface() {
         IFACE=$(default_interface)
         [ -n "$IFACE" ] || die "this host has no IPv4 default route to take the interface from; pass --interface."
     fi
-    ip link show "$IFACE" >/dev/null 2>&1 || die "interface $IFACE does not exist; pass --interface with one of:$(interfaces)."
+    # One ip for both: whether the interface exists, and its first global IPv4 address in LOCAL_IP
+    # (the outer source of every copy; '' when it has none: do_apply refuses that).
+    addresses=$(ip -4 -o addr show dev "$IFACE" scope global 2>/dev/null) ||
+        die "interface $IFACE does not exist; pass --interface with one of:$(interfaces)."
+    read -r _ _ _ address _ <<EOF
+$addresses
+EOF
+    LOCAL_IP=${address%%/*}
 }
 
 # apply without touching the lease: `apply` and `install` renew it, `guard` re-applies with it.
@@ -361,9 +364,8 @@ do_apply() {
         choose_remote || die "the NLB name $NLB_DNS_NAME does not resolve; pass --remote or check DNS."
         remote=$CHOSEN
     fi
-    local_ip=$(local_address "$IFACE")
-    [ -n "$local_ip" ] || die "interface $IFACE has no global IPv4 address to send the copies from."
-    apply_kernel "$IFACE" "$remote" "$local_ip"
+    [ -n "$LOCAL_IP" ] || die "interface $IFACE has no global IPv4 address to send the copies from."
+    apply_kernel "$IFACE" "$remote" "$LOCAL_IP"
 }
 
 do_remove() {
@@ -478,6 +480,18 @@ do_status() {
     [ ! -f "$UNIT_DIR/$NAME.timer" ] || echo "  installed: $NAME.timer runs guard every minute"
 }
 
+four_parts_below_256() {  # $1 = digits and dots, no part empty (checked by the caller)
+    rest=$1.
+    parts=0
+    while [ -n "$rest" ]; do
+        # a number too large for test fails as not below 256
+        [ "${rest%%.*}" -lt 256 ] 2>/dev/null || return 1
+        rest=${rest#*.}
+        parts=$((parts + 1))
+    done
+    [ "$parts" = 4 ]
+}
+
 CMD=${1:-}
 [ $# -eq 0 ] || shift
 IFACE=''
@@ -496,8 +510,7 @@ done
 case "$REMOTE" in
     '') ;;
     *[!0-9.]* | *..* | .* | *.) usage_error "--remote $REMOTE is not an IPv4 address." ;;
-    *) [ "$(echo "$REMOTE" | awk -F. 'NF == 4 && $1 < 256 && $2 < 256 && $3 < 256 && $4 < 256')" = "$REMOTE" ] ||
-        usage_error "--remote $REMOTE is not an IPv4 address." ;;
+    *) four_parts_below_256 "$REMOTE" || usage_error "--remote $REMOTE is not an IPv4 address." ;;
 esac
 case "$IFACE" in *[!A-Za-z0-9_.@:-]*) usage_error "--interface $IFACE is not an interface name." ;; esac
 ARG_IFACE=$IFACE
