@@ -108,16 +108,24 @@ instance_type() {
 }
 
 # --- addresses -------------------------------------------------------------------------------------
+# The word after the first " WORD " in text as ip prints it ("dev eth0", "remote 10.0.1.10"), or
+# nothing. Built in, where an awk would be a process of its own: guard runs every minute.
+word_after() {  # $1 = WORD, $2 = the text
+    case "$2" in *" $1 "*) ;; *) return 0 ;; esac
+    after=${2#*" $1 "}
+    echo "${after%%[[:space:]]*}"
+}
+
 default_interface() {
-    ip -4 route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}'
+    word_after dev "$(ip -4 route show default 2>/dev/null)"
 }
 
 resolve4() {  # IPv4 addresses of a name, one a line (getent: files, then DNS, as the host resolves)
-    getent ahostsv4 "$1" 2>/dev/null | awk '$2 == "STREAM" {print $1}'
+    getent ahostsv4 "$1" 2>/dev/null | while read -r address kind _; do [ "$kind" != STREAM ] || echo "$address"; done
 }
 
 current_remote() {
-    ip -d link show "$DEV" 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "remote") {print $(i + 1); exit}}'
+    word_after remote "$(ip -d link show "$DEV" 2>/dev/null)"
 }
 
 # The NLB node in this host's zone, in CHOSEN: by the zone ID's address (ZONE_ADDRESSES), else by
@@ -157,7 +165,9 @@ choose_remote() {
     for address in $addresses; do
         [ "$address" = "$in_use" ] && { CHOSEN=$address; return 0; }
     done
-    CHOSEN=$(echo "$addresses" | awk 'NR == 1 {print; exit}')
+    IFS= read -r CHOSEN <<EOF
+$addresses
+EOF
 }
 
 # --- the kernel ------------------------------------------------------------------------------------
