@@ -357,6 +357,10 @@ class Lab:
         argv = ["nsenter", f"--target={self.holder.pid}", "--mount", "--net", *command]
         return run(argv, check=check, input=stdin, env=env)
 
+    def ip(self, *args: str) -> str:
+        """What `ip ARGS` prints in the web host (one process, where `ns` takes a shell too)."""
+        return run(["ip", "-n", self.web, *args]).stdout
+
     def tc(self, option: str, *commands: str) -> str:
         """What tc prints for `commands` in the web host, run as one batch (one process)."""
         return run(["tc", "-n", self.web, option, "-batch", "-"], input="\n".join(commands) + "\n").stdout

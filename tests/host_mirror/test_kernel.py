@@ -91,14 +91,15 @@ def test_apply_twice_leaves_one_set_of_filters(lab: Lab) -> None:
     assert lab.web_state() == first
     # per port: ingress and egress, IPv4 and IPv6
     assert len(our_filters(lab)) == all_filters(lab) == 2 * 2 * 2
-    assert lab.ns(lab.web, f"ip -o link show type vxlan | grep -c ' {DEV}:'").stdout.strip() == "1"
+    vxlan_devices = lab.ip("-o", "link", "show", "type", "vxlan").splitlines()
+    assert sum(f" {DEV}:" in line for line in vxlan_devices) == 1
 
 
 def test_reapplying_with_another_remote_moves_the_copies(lab: Lab) -> None:
     script = write_script(lab.root)
     applied(lab, script, "--remote", NLB_IP)
     applied(lab, script, "--remote", NLB_IP_2)
-    details = lab.ns(lab.web, f"ip -d link show {DEV}").stdout
+    details = lab.ip("-d", "link", "show", DEV)
     assert f"remote {NLB_IP_2} " in details and f"id {VNI} " in details and "dstport 4789" in details
     assert len(our_filters(lab)) == all_filters(lab) == 4
     receiver = lab.receive(DEV)
@@ -113,7 +114,7 @@ def test_guard_repairs_drift_a_deleted_device(lab: Lab) -> None:
     lab.write_hosts({NLB_NAME: NLB_IP, CONTROL: "10.0.0.2"})
     applied(lab, script, "--remote", NLB_IP)
     first = lab.web_state()
-    lab.ns(lab.web, f"ip link del {DEV}")  # the filters now mirror to "device *"
+    lab.ip("link", "del", DEV)  # the filters now mirror to "device *"
     repaired = lab.script(script, "guard")
     assert repaired.returncode == 0, repaired.stderr
     assert re.sub(r"index \d+ ", "", lab.web_state()) == re.sub(r"index \d+ ", "", first)
@@ -139,7 +140,7 @@ def foreign_packets(lab: Lab) -> tuple[int, int]:
     """Packets the foreign filters matched: (ingress, egress)."""
     counts = []
     for direction in ("ingress", "egress"):
-        shown = lab.ns(lab.web, f"tc -s filter show dev w0 {direction}").stdout
+        shown = lab.tc("-s", f"filter show dev w0 {direction}")
         match = re.search(r"Mirror to device f0\).*?Sent \d+ bytes (\d+) pkt", shown, re.S)
         assert match, shown
         counts.append(int(match.group(1)))
@@ -262,7 +263,7 @@ def test_the_nlb_node_of_the_hosts_zone_is_chosen(lab: Lab) -> None:
     lab.write_hosts({NLB_NAME: NLB_IP, f"eu-west-1b.{NLB_NAME}": NLB_IP_2, f"eu-west-1a.{NLB_NAME}": NLB_IP})
     output = applied(lab, write_script(lab.root))
     assert f"go to {NLB_IP_2}:4789" in output
-    assert f"remote {NLB_IP_2} " in lab.ns(lab.web, f"ip -d link show {DEV}").stdout
+    assert f"remote {NLB_IP_2} " in lab.ip("-d", "link", "show", DEV)
 
 
 def test_without_a_zonal_name_the_regional_one_is_used_and_said(lab: Lab) -> None:
@@ -279,10 +280,10 @@ def test_the_address_in_use_is_kept_while_the_name_still_returns_it(lab: Lab) ->
     applied(lab, script, "--remote", NLB_IP_2)
     (lab.root / "hosts").write_text(f"{NLB_IP} {NLB_NAME}\n{NLB_IP_2} {NLB_NAME}\n")  # both nodes, this one first
     assert "already applied" in applied(lab, script)
-    assert f"remote {NLB_IP_2} " in lab.ns(lab.web, f"ip -d link show {DEV}").stdout
+    assert f"remote {NLB_IP_2} " in lab.ip("-d", "link", "show", DEV)
     (lab.root / "hosts").write_text(f"{NLB_IP} {NLB_NAME}\n")  # the node in use left the name: move
     assert f"go to {NLB_IP}:4789" in applied(lab, script)
-    assert f"remote {NLB_IP} " in lab.ns(lab.web, f"ip -d link show {DEV}").stdout
+    assert f"remote {NLB_IP} " in lab.ip("-d", "link", "show", DEV)
 
 
 def test_the_address_of_the_hosts_zone_id_is_preferred_over_the_names(lab: Lab) -> None:
@@ -292,7 +293,7 @@ def test_the_address_of_the_hosts_zone_id_is_preferred_over_the_names(lab: Lab) 
     script = write_script(lab.root, zone_addresses=(("euw1-az1", NLB_IP), ("euw1-az3", NLB_IP_2)))
     output = applied(lab, script)
     assert f"go to {NLB_IP_2}:4789" in output
-    assert f"remote {NLB_IP_2} " in lab.ns(lab.web, f"ip -d link show {DEV}").stdout
+    assert f"remote {NLB_IP_2} " in lab.ip("-d", "link", "show", DEV)
 
 
 def test_a_zone_id_without_an_address_falls_back_to_the_zonal_name_and_says_so(lab: Lab) -> None:
@@ -400,7 +401,7 @@ def test_copies_near_the_mtu_arrive_whole_and_the_sites_packets_do_not_change(
     assert response and response[0].endswith(lab.big)
     assert (lab.snmp(lab.rcv)["ReasmOKs"] > reassembled) is fragmented
     # out of band: no path MTU learnt from the copies' size for the client, no change of the site's MTU
-    assert " mtu " not in lab.ns(lab.web, f"ip route get {CLIENT_IP}").stdout
+    assert " mtu " not in lab.ip("route", "get", CLIENT_IP)
     assert lab.ns(lab.web, "cat /sys/class/net/w0/mtu").stdout.strip() == str(web_mtu)
 
 

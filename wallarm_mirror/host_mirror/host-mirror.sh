@@ -108,20 +108,24 @@ instance_type() {
 }
 
 # --- addresses -------------------------------------------------------------------------------------
-default_interface() {
-    ip -4 route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}'
+# The word after the first " WORD " in text as ip prints it ("dev eth0", "remote 10.0.1.10"), or
+# nothing. Built in, where an awk would be a process of its own: guard runs every minute.
+word_after() {  # $1 = WORD, $2 = the text
+    case "$2" in *" $1 "*) ;; *) return 0 ;; esac
+    after=${2#*" $1 "}
+    echo "${after%%[[:space:]]*}"
 }
 
-local_address() {  # the interface's first global IPv4 address: the outer source of every copy
-    ip -4 -o addr show dev "$1" scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}'
+default_interface() {
+    word_after dev "$(ip -4 route show default 2>/dev/null)"
 }
 
 resolve4() {  # IPv4 addresses of a name, one a line (getent: files, then DNS, as the host resolves)
-    getent ahostsv4 "$1" 2>/dev/null | awk '$2 == "STREAM" {print $1}'
+    getent ahostsv4 "$1" 2>/dev/null | while read -r address kind _; do [ "$kind" != STREAM ] || echo "$address"; done
 }
 
 current_remote() {
-    ip -d link show "$DEV" 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "remote") {print $(i + 1); exit}}'
+    word_after remote "$(ip -d link show "$DEV" 2>/dev/null)"
 }
 
 # The NLB node in this host's zone, in CHOSEN: by the zone ID's address (ZONE_ADDRESSES), else by
@@ -161,7 +165,9 @@ choose_remote() {
     for address in $addresses; do
         [ "$address" = "$in_use" ] && { CHOSEN=$address; return 0; }
     done
-    CHOSEN=$(echo "$addresses" | awk 'NR == 1 {print; exit}')
+    IFS= read -r CHOSEN <<EOF
+$addresses
+EOF
 }
 
 # --- the kernel ------------------------------------------------------------------------------------
@@ -182,45 +188,70 @@ probe_kernel() {
     [ -z "$missing" ] || die "this kernel lacks $missing, which host mirroring needs; use trafficMirrorMethod aws or a kernel that has it."
 }
 
-# Filters at our priority that do not mirror into our device belong to someone else. Ours lose the
-# device's name when it is deleted under them (tc shows "device *"): on the interface we applied to,
-# those are ours too, so drift is repaired instead of refused.
-foreign_at() {  # $1 = interface, $2 = ingress|egress, $3 = priority; prints how many
+# What tc shows of $1: its qdiscs and its ingress filters (one batch: a qdisc line starts with
+# "qdisc ", a filter listing's never does), then a line "direction egress" and its egress filters.
+tc_listing() {
+    printf 'qdisc show dev %s\nfilter show dev %s ingress\n' "$1" "$1" | tc -force -batch - 2>/dev/null
+    echo "direction egress"
+    tc filter show dev "$1" egress 2>/dev/null
+}
+
+# One look at the traffic control of $1 (two tc and one awk, where a question each would cost
+# a pair: guard runs every minute). Sets CLSACT (yes|no: a clsact qdisc), OURS_INGRESS and
+# OURS_EGRESS (our mirror filters in each direction), FOREIGN_IN4, FOREIGN_IN6, FOREIGN_OUT4 and
+# FOREIGN_OUT6 (filters at that priority that are not ours) and BARE (yes: no filter in either
+# direction). Filters at our priority that do not mirror into our device belong to someone else.
+# Ours lose the device's name when it is deleted under them (tc shows "device *"): on the
+# interface we applied to, those are ours too, so drift is repaired instead of refused.
+look_at_tc() {
     orphans=''
     read_line "$RUN_DIR/interface"
     [ "$LINE" != "$1" ] || orphans=yes
-    tc filter show dev "$1" "$2" pref "$3" 2>/dev/null |
-        awk -v dev="$DEV" -v orphans="$orphans" '/ fh [0-9a-f]+::/ {n++}
-            index($0, "Mirror to device " dev ")") || (orphans && index($0, "Mirror to device *)")) {m++}
-            END {print n - m}'
+    read -r CLSACT OURS_INGRESS OURS_EGRESS FOREIGN_IN4 FOREIGN_IN6 FOREIGN_OUT4 FOREIGN_OUT6 BARE <<EOF
+$(tc_listing "$1" | awk -v dev="$DEV" -v orphans="$orphans" -v in4="$IN4" -v in6="$IN6" -v out4="$OUT4" -v out6="$OUT6" '
+    BEGIN {direction = "ingress"}
+    /^direction / {direction = $2; next}
+    /^qdisc clsact / {clsact = 1}
+    /^qdisc / {next}
+    length($0) {listed++}
+    /^filter / {for (i = 1; i < NF; i++) if ($i == "pref") pref = $(i + 1)}
+    / fh [0-9a-f]+::/ {n[direction, pref]++}
+    index($0, "Mirror to device " dev ")") {ours[direction]++}
+    index($0, "Mirror to device " dev ")") || (orphans && index($0, "Mirror to device *)")) {m[direction, pref]++}
+    END {
+        print (clsact ? "yes" : "no"), ours["ingress"] + 0, ours["egress"] + 0,
+            n["ingress", in4] - m["ingress", in4], n["ingress", in6] - m["ingress", in6],
+            n["egress", out4] - m["egress", out4], n["egress", out6] - m["egress", out6], (listed ? "no" : "yes")
+    }')
+EOF
 }
-
-ours_on() {  # $1 = interface, $2 = ingress|egress: how many of our mirror filters are there
-    tc filter show dev "$1" "$2" 2>/dev/null | awk -v dev="$DEV" 'index($0, "Mirror to device " dev ")") {m++} END {print m + 0}'
-}
-
-has_clsact() { tc qdisc show dev "$1" 2>/dev/null | grep -q '^qdisc clsact '; }
 
 # $1 = interface; $2 = checked when the caller has just seen that no priority of ours holds another
-# tool's filters (apply refuses otherwise), so they are not listed again.
+# tool's filters (apply refuses otherwise), so they are not listed again. One tc for the deletions.
 delete_filters() {
-    for pair in "ingress $IN4" "ingress $IN6" "egress $OUT4" "egress $OUT6"; do
-        direction=${pair% *}
-        prio=${pair#* }
-        if [ "${2:-}" != checked ] && [ "$(foreign_at "$1" "$direction" "$prio")" != 0 ]; then
+    [ "${2:-}" = checked ] || look_at_tc "$1"
+    deletions=''
+    for set in "ingress $IN4 ${FOREIGN_IN4:-0}" "ingress $IN6 ${FOREIGN_IN6:-0}" \
+        "egress $OUT4 ${FOREIGN_OUT4:-0}" "egress $OUT6 ${FOREIGN_OUT6:-0}"; do
+        direction=${set%% *}
+        prio=${set#* }
+        prio=${prio%% *}
+        if [ "${2:-}" != checked ] && [ "${set##* }" != 0 ]; then
             log "leaving $direction priority $prio on $1 alone: it holds filters that are not ours"
             continue
         fi
-        tc filter del dev "$1" "$direction" pref "$prio" 2>/dev/null || true
+        deletions="${deletions}filter del dev $1 $direction pref $prio
+"
     done
+    # -force: a priority with nothing of ours to delete fails, and the batch goes on
+    [ -z "$deletions" ] || printf '%s' "$deletions" | tc -force -batch - >/dev/null 2>&1 || true
 }
 
 remove_kernel() {  # $1 = interface (may be gone)
     if [ -n "$1" ] && ip link show "$1" >/dev/null 2>&1; then
         delete_filters "$1"
-        if [ -f "$RUN_DIR/clsact-created" ] && has_clsact "$1" &&
-            [ -z "$(tc filter show dev "$1" ingress 2>/dev/null)" ] &&
-            [ -z "$(tc filter show dev "$1" egress 2>/dev/null)" ]; then
+        [ ! -f "$RUN_DIR/clsact-created" ] || look_at_tc "$1"
+        if [ -f "$RUN_DIR/clsact-created" ] && [ "$CLSACT" = yes ] && [ "$BARE" = yes ]; then
             tc qdisc del dev "$1" clsact 2>/dev/null && log "removed the clsact qdisc this script had added to $1"
         fi
     fi
@@ -230,7 +261,7 @@ remove_kernel() {  # $1 = interface (may be gone)
     rm -f "$RUN_DIR/clsact-created" "$RUN_DIR/interface" "$RUN_DIR/applied"
 }
 
-add_filters() {  # $1 = interface
+add_filters() {  # $1 = interface; one tc for them all, which stops at the first that fails
     for port in $PORTS; do
         for family in 4 6; do
             if [ "$family" = 4 ]; then
@@ -238,14 +269,14 @@ add_filters() {  # $1 = interface
             else
                 in=$IN6 out=$OUT6 proto=ipv6 match=ip6
             fi
-            tc filter add dev "$1" ingress pref "$in" protocol "$proto" u32 \
-                match "$match" protocol 6 0xff match "$match" dport "$port" 0xffff \
-                action mirred egress mirror dev "$DEV" continue || return 1
-            tc filter add dev "$1" egress pref "$out" protocol "$proto" u32 \
-                match "$match" protocol 6 0xff match "$match" sport "$port" 0xffff \
-                action mirred egress mirror dev "$DEV" continue || return 1
+            echo "filter add dev $1 ingress pref $in protocol $proto u32" \
+                "match $match protocol 6 0xff match $match dport $port 0xffff" \
+                "action mirred egress mirror dev $DEV continue"
+            echo "filter add dev $1 egress pref $out protocol $proto u32" \
+                "match $match protocol 6 0xff match $match sport $port 0xffff" \
+                "action mirred egress mirror dev $DEV continue"
         done
-    done
+    done | tc -batch -
 }
 
 # Brings the kernel to the wanted set-up; changes nothing when it is there already.
@@ -256,22 +287,28 @@ apply_kernel() {  # $1 = interface, $2 = remote, $3 = local address
     read_line "$RUN_DIR/interface"
     previous=$LINE
     read_line "$RUN_DIR/applied"
-    if [ "$LINE" = "$wanted" ] && [ "$(current_remote)" = "$2" ] &&
-        [ "$(ours_on "$1" ingress)" = $((2 * count)) ] && [ "$(ours_on "$1" egress)" = $((2 * count)) ]; then
+    applied=$LINE
+    look_at_tc "$1"  # all the questions below about $1's filters and qdisc
+    if [ "$applied" = "$wanted" ] && [ "$(current_remote)" = "$2" ] &&
+        [ "$OURS_INGRESS" = $((2 * count)) ] && [ "$OURS_EGRESS" = $((2 * count)) ]; then
         log "already applied on $1: copies of TCP ports $PORTS go to $2 (VNI $VNI)"
         return 0
     fi
     probe_kernel  # only when something is to change: guard re-applies every minute
-    for pair in "ingress $IN4" "ingress $IN6" "egress $OUT4" "egress $OUT6"; do
-        [ "$(foreign_at "$1" "${pair% *}" "${pair#* }")" = 0 ] ||
+    for set in "ingress $IN4 $FOREIGN_IN4" "ingress $IN6 $FOREIGN_IN6" "egress $OUT4 $FOREIGN_OUT4" \
+        "egress $OUT6 $FOREIGN_OUT6"; do
+        pair=${set% *}
+        [ "${set##* }" = 0 ] ||
             die "${pair% *} priority ${pair#* } on $1 holds another tool's filters; host mirroring uses that priority for stack $STACK and will not touch them."
     done
+    clsact=$CLSACT  # removing from the previous interface looks at that one
     [ -z "$previous" ] || [ "$previous" = "$1" ] || remove_kernel "$previous"
     [ -d "$RUN_DIR" ] || mkdir -p "$RUN_DIR"
     # A changed remote, VNI or port list: start from nothing of ours (the filters name the device).
     delete_filters "$1" checked
     ip link del "$DEV" 2>/dev/null || true
-    if ! has_clsact "$1"; then
+    # Our deletions leave the qdisc as it was: the look above still holds.
+    if [ "$clsact" != yes ]; then
         tc qdisc add dev "$1" clsact || die "could not add a clsact qdisc to $1, so host mirroring is not applied."
         : >"$RUN_DIR/clsact-created"
     fi
@@ -308,7 +345,14 @@ resolve_interface() {
         IFACE=$(default_interface)
         [ -n "$IFACE" ] || die "this host has no IPv4 default route to take the interface from; pass --interface."
     fi
-    ip link show "$IFACE" >/dev/null 2>&1 || die "interface $IFACE does not exist; pass --interface with one of:$(interfaces)."
+    # One ip for both: whether the interface exists, and its first global IPv4 address in LOCAL_IP
+    # (the outer source of every copy; '' when it has none: do_apply refuses that).
+    addresses=$(ip -4 -o addr show dev "$IFACE" scope global 2>/dev/null) ||
+        die "interface $IFACE does not exist; pass --interface with one of:$(interfaces)."
+    read -r _ _ _ address _ <<EOF
+$addresses
+EOF
+    LOCAL_IP=${address%%/*}
 }
 
 # apply without touching the lease: `apply` and `install` renew it, `guard` re-applies with it.
@@ -330,9 +374,8 @@ do_apply() {
         choose_remote || die "the NLB name $NLB_DNS_NAME does not resolve; pass --remote or check DNS."
         remote=$CHOSEN
     fi
-    local_ip=$(local_address "$IFACE")
-    [ -n "$local_ip" ] || die "interface $IFACE has no global IPv4 address to send the copies from."
-    apply_kernel "$IFACE" "$remote" "$local_ip"
+    [ -n "$LOCAL_IP" ] || die "interface $IFACE has no global IPv4 address to send the copies from."
+    apply_kernel "$IFACE" "$remote" "$LOCAL_IP"
 }
 
 do_remove() {
@@ -447,6 +490,18 @@ do_status() {
     [ ! -f "$UNIT_DIR/$NAME.timer" ] || echo "  installed: $NAME.timer runs guard every minute"
 }
 
+four_parts_below_256() {  # $1 = digits and dots, no part empty (checked by the caller)
+    rest=$1.
+    parts=0
+    while [ -n "$rest" ]; do
+        # a number too large for test fails as not below 256
+        [ "${rest%%.*}" -lt 256 ] 2>/dev/null || return 1
+        rest=${rest#*.}
+        parts=$((parts + 1))
+    done
+    [ "$parts" = 4 ]
+}
+
 CMD=${1:-}
 [ $# -eq 0 ] || shift
 IFACE=''
@@ -465,8 +520,7 @@ done
 case "$REMOTE" in
     '') ;;
     *[!0-9.]* | *..* | .* | *.) usage_error "--remote $REMOTE is not an IPv4 address." ;;
-    *) [ "$(echo "$REMOTE" | awk -F. 'NF == 4 && $1 < 256 && $2 < 256 && $3 < 256 && $4 < 256')" = "$REMOTE" ] ||
-        usage_error "--remote $REMOTE is not an IPv4 address." ;;
+    *) four_parts_below_256 "$REMOTE" || usage_error "--remote $REMOTE is not an IPv4 address." ;;
 esac
 case "$IFACE" in *[!A-Za-z0-9_.@:-]*) usage_error "--interface $IFACE is not an interface name." ;; esac
 ARG_IFACE=$IFACE
