@@ -212,6 +212,28 @@ def test_refuses_a_missing_interface_and_changes_nothing(lab: Lab) -> None:
     assert lab.web_state() == before
 
 
+def test_refuses_a_default_route_interface_whose_name_tc_would_misread(lab: Lab) -> None:
+    """The interface name goes into tc's batch input, where # starts a comment: a default route's
+    interface named so (the kernel allows it) is refused, as --interface refuses it, and nothing changes."""
+    lab.ns(
+        lab.web,
+        "ip link add 'd#1' type veth peer name 'd#2' && ip link set 'd#1' up && ip link set 'd#2' up && "
+        "ip route replace default dev 'd#1'",
+    )
+    try:
+        before = lab.web_state()
+        for command in ("apply", "remove"):
+            result = lab.script(write_script(lab.root), command, "--remote", NLB_IP)
+            assert result.returncode == 1, (command, result.stderr)
+            assert one_sentence(result.stderr) == (
+                f"wallarm-host-mirror[{STACK}]: the default route's interface d#1 has a name this script does not "
+                "take; pass --interface."
+            )
+            assert lab.web_state() == before
+    finally:
+        lab.ns(lab.web, "ip link del 'd#1'")
+
+
 def test_refuses_to_run_as_an_ordinary_user(lab: Lab) -> None:
     result = lab.script(write_script(lab.root), "apply", "--remote", NLB_IP, as_nobody=True)
     assert result.returncode == 1

@@ -344,6 +344,8 @@ resolve_interface() {
     if [ -z "$IFACE" ]; then
         IFACE=$(default_interface)
         [ -n "$IFACE" ] || die "this host has no IPv4 default route to take the interface from; pass --interface."
+        # The name goes into tc's batch input, where # starts a comment: only what --interface takes.
+        case "$IFACE" in *[!A-Za-z0-9_.@:-]*) die "the default route's interface $IFACE has a name this script does not take; pass --interface." ;; esac
     fi
     # One ip for both: whether the interface exists, and its first global IPv4 address in LOCAL_IP
     # (the outer source of every copy; '' when it has none: do_apply refuses that).
@@ -381,6 +383,7 @@ do_apply() {
 do_remove() {
     [ -n "$IFACE" ] || { read_line "$RUN_DIR/interface"; IFACE=$LINE; }
     [ -n "$IFACE" ] || IFACE=$(default_interface)
+    case "$IFACE" in *[!A-Za-z0-9_.@:-]*) die "the default route's interface $IFACE has a name this script does not take; pass --interface." ;; esac
     [ -z "$IFACE" ] || ip link show "$IFACE" >/dev/null 2>&1 || die "interface $IFACE does not exist."
     remove_kernel "$IFACE"
     # Without a lease an installed guard stops at its next run instead of applying again.
