@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -155,13 +156,15 @@ def _serializer_keys_once() -> None:
             # is a dotted path: when neither, member_value reads it directly.
             direct = not hasattr(kind, "__getitem__") and not any("." in name for name in possible)
             known = names[key] = (possible, direct, shape, parent)
-        for name in known[0]:
-            value = get_value(obj, name, MISSING)
+        return transformed(self, first_value(obj, known[0], get_value), context.key_path, context.key)
+
+    def first_value(obj: Any, possible: tuple[str, ...], read: Callable[[Any, str, Any], Any]) -> Any:
+        """The value of the first of the member's possible names the object has, or None."""
+        for name in possible:
+            value = read(obj, name, MISSING)
             if value is not MISSING:
-                break
-        else:
-            value = None
-        return transformed(self, value, context.key_path, context.key)
+                return value
+        return None
 
     def transformed(self: Any, value: Any, parent_path: str, member: str) -> Any:
         transformers = self.response_transformers
@@ -198,12 +201,7 @@ def _serializer_keys_once() -> None:
             or "__getitem__" in own
         ):
             return member_value_of(self, obj, key, shape)  # through the picker, as moto does
-        for name in known[0]:
-            value = getattr(obj, name, MISSING)
-            if value is not MISSING:
-                break
-        else:
-            value = None
+        value = first_value(obj, known[0], getattr)
         return transformed(picker, value, ".".join(self.path), key) if picker.response_transformers else value
 
     serialize.AttributePicker.__call__ = pick_by_known_names  # type: ignore[method-assign]
