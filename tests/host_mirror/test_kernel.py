@@ -190,6 +190,22 @@ def test_a_clsact_qdisc_it_did_not_add_stays_even_when_bare(lab: Lab) -> None:
     assert lab.web_state() == before and "qdisc clsact" in before
 
 
+def test_a_clsact_qdisc_it_added_stays_while_another_tool_filters_on_it(lab: Lab) -> None:
+    """Deleting the qdisc deletes every filter on it: remove takes the qdisc it added only when no
+    filter but its own was on it, so another tool's filter added after our apply is kept."""
+    before = lab.web_state()
+    assert "qdisc clsact" not in before
+    script = write_script(lab.root)
+    applied(lab, script, "--remote", NLB_IP)
+    foreign = "protocol ip u32 match ip protocol 17 0xff action mirred egress mirror dev w1"
+    lab.ns(lab.web, f"tc filter add dev w0 egress pref 7 {foreign}")
+    removed = lab.script(script, "remove")
+    assert removed.returncode == 0, removed.stderr
+    after = lab.web_state()
+    assert "qdisc clsact" in after and "pref 7 u32" in after, after
+    assert DEV not in after and not any(f"pref {priority} " in after for priority in PRIORITIES), after
+
+
 def test_remove_leaves_nothing_of_its_own(lab: Lab) -> None:
     before = lab.web_state()
     script = write_script(lab.root)
