@@ -34,9 +34,11 @@ def closed_url() -> tuple[str, socket.socket]:
 
 @dataclass
 class FakeNode:
-    """Listeners standing in for the node's nginx; `health_status` None means a silent health port."""
+    """Listeners standing in for the node's nginx; `health_status` None means a silent health port;
+    `node_listens_after` seconds: the node port is bound at once and starts listening only then."""
 
     node_listens: bool = True
+    node_listens_after: float = 0
     health_listens: bool = True
     health_status: int | None = 200
     health_path: str = HEALTH_PATH
@@ -46,9 +48,16 @@ class FakeNode:
     _sockets: list[socket.socket] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
+    _late: threading.Timer | None = None
 
     def __enter__(self) -> FakeNode:
-        self.node_port = (self._listener() if self.node_listens else self._closed()).getsockname()[1]
+        if self.node_listens and self.node_listens_after:
+            late = self._closed()
+            self._late = threading.Timer(self.node_listens_after, late.listen, args=(8,))
+            self._late.start()
+            self.node_port = late.getsockname()[1]
+        else:
+            self.node_port = (self._listener() if self.node_listens else self._closed()).getsockname()[1]
         if not self.health_listens:
             self.health_port = self._closed().getsockname()[1]
         elif self.health_status is None:
@@ -70,6 +79,9 @@ class FakeNode:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._late is not None:
+            self._late.cancel()
+            self._late.join(timeout=5)
         for listener in self._sockets:
             listener.close()
 
