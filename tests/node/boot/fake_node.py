@@ -11,6 +11,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 
 HEALTH_PATH = "/-/healthcheck"
@@ -35,7 +36,8 @@ def closed_url() -> tuple[str, socket.socket]:
 @dataclass
 class FakeNode:
     """Listeners standing in for the node's nginx; `health_status` None means a silent health port;
-    `node_listens_after` seconds: the node port is bound at once and starts listening only then."""
+    `node_listens_after` seconds: the node port is bound at once and starts listening that long after
+    the script restarts nginx (see listen_after_restart)."""
 
     node_listens: bool = True
     node_listens_after: float = 0
@@ -48,14 +50,15 @@ class FakeNode:
     _sockets: list[socket.socket] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
-    _late: threading.Timer | None = None
+    _late: socket.socket | None = None
+    _late_thread: threading.Thread | None = None
+    _done: threading.Event = field(default_factory=threading.Event)
 
     def __enter__(self) -> FakeNode:
+        self._done.clear()  # the runs' stand-ins are module-level: one may be entered again
         if self.node_listens and self.node_listens_after:
-            late = self._closed()
-            self._late = threading.Timer(self.node_listens_after, late.listen, args=(8,))
-            self._late.start()
-            self.node_port = late.getsockname()[1]
+            self._late = self._closed()
+            self.node_port = self._late.getsockname()[1]
         else:
             self.node_port = (self._listener() if self.node_listens else self._closed()).getsockname()[1]
         if not self.health_listens:
@@ -79,11 +82,29 @@ class FakeNode:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        if self._late is not None:
-            self._late.cancel()
-            self._late.join(timeout=5)
+        self._done.set()
+        if self._late_thread is not None:
+            self._late_thread.join(timeout=5)
         for listener in self._sockets:
             listener.close()
+
+    def listen_after_restart(self, events: Path) -> None:
+        """With node_listens_after: listen that long after the script restarts nginx (the stand-in
+        systemctl logs it to `events`), so the self-check's wait starts with the node port closed,
+        however long the steps before it took."""
+        late = self._late
+        if late is None:
+            return
+
+        def listen_late() -> None:
+            while "systemctl restart nginx" not in events.read_text():
+                if self._done.wait(0.01):
+                    return
+            if not self._done.wait(self.node_listens_after):
+                late.listen(8)
+
+        self._late_thread = threading.Thread(target=listen_late, daemon=True)
+        self._late_thread.start()
 
     def _closed(self) -> socket.socket:
         held = closed_socket()
