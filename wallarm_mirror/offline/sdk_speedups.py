@@ -123,6 +123,14 @@ def _source_digest(function: Callable[..., Any]) -> str:
         return ""
 
 
+def _sources_digest(functions: list[Callable[..., Any] | None]) -> str:
+    """One digest of the source texts of what a stand-in copies or answers for; '' when one is missing
+    (another Pulumi release), which no stored digest equals."""
+    if any(function is None for function in functions):
+        return ""
+    return hashlib.sha256("".join(_source_digest(f) for f in functions if f is not None).encode()).hexdigest()
+
+
 # Exact types whose values are never Unknown and hold nothing to walk: nine in ten values checked
 # in a prod plan (strings, None, numbers). Pulumi's walk answers False for them after an Unknown
 # check and noting their id, which only ever stops a second walk into a container.
@@ -165,7 +173,7 @@ def contains_unknowns(val: Any) -> bool:
 # The copy stands in only for the function it copies: pulumi 3.272.0's, by its source text (the
 # digest is the same on every Python version). Another release fails this check and keeps its own;
 # tests/offline/test_engine.py says so for the locked one.
-_CONTAINS_UNKNOWNS_DIGEST = "1f1f335b6f48b96055607dbb5be2e53b1163e35ec88704c89a41271070017cc8"
+_CONTAINS_UNKNOWNS_DIGEST = "e7b3af52757662714af8f72e91ca60443697dd2fbdb9c45b72fad00e7d8fedb4"
 
 
 @functools.cache
@@ -173,7 +181,7 @@ def acyclic_swaps() -> Swaps:
     """The swap of rpc.contains_unknowns for the copy, if the SDK's is the one copied; read on first use
     (reading the source costs ~2 ms, for a run, not for every import)."""
     pulumis = getattr(rpc, "contains_unknowns", None)
-    if pulumis is None or _source_digest(pulumis) != _CONTAINS_UNKNOWNS_DIGEST:
+    if pulumis is None or _sources_digest([pulumis]) != _CONTAINS_UNKNOWNS_DIGEST:
         return {}
     return {"contains_unknowns": (pulumis, contains_unknowns)}
 
@@ -245,7 +253,7 @@ def _untrack(self: Any) -> None:
 _OUTPUT_TRACKING_DIGEST = "68eea8eb2ae7dc4bab63c3a3ee50a2e87f05c75baaa3b36336edf2003b5b61a8"
 
 
-def _output_tracking_source() -> list[Callable[..., Any] | None]:
+def _output_tracking_sources() -> list[Callable[..., Any] | None]:
     output = getattr(pulumi_output, "Output", None)
     prop = getattr(pulumi_utils, "ContextProperty", None)
     return [
@@ -258,17 +266,10 @@ def _output_tracking_source() -> list[Callable[..., Any] | None]:
     ]
 
 
-def _output_tracking_digest() -> str:
-    functions = _output_tracking_source()
-    if any(function is None for function in functions):
-        return ""
-    return hashlib.sha256("".join(_source_digest(f) for f in functions if f is not None).encode()).hexdigest()
-
-
 @functools.cache
 def output_tracking_swaps() -> Swaps:
     """The swaps of Output._track and _untrack for the copies, if the SDK's are the ones copied."""
-    if not _OUTPUT_TRACKING_DIGEST or _output_tracking_digest() != _OUTPUT_TRACKING_DIGEST:
+    if _sources_digest(_output_tracking_sources()) != _OUTPUT_TRACKING_DIGEST:
         return {}
     properties = (_SETTINGS_PROPERTIES.get(name) for name in ("lock", "outputs"))
     if not all(isinstance(prop, pulumi_utils.ContextProperty) for prop in properties):
@@ -309,22 +310,19 @@ def _debug(msg: Any, resource: Any = None, stream_id: Any = None, ephemeral: Any
 _QUIET_DEBUG_DIGEST = "936b8c2181590c2b2e178c7e4a139b8211812e73bd08b82bbae158d35b47f73a"
 
 
-def _quiet_debug_digest() -> str:
-    functions = [
+def _quiet_debug_sources() -> list[Callable[..., Any] | None]:
+    return [
         _PULUMIS_DEBUG,
         getattr(pulumi_log, "get_engine", None),
         getattr(pulumi_settings, "get_engine", None),
         getattr(getattr(pulumi_mocks, "MockEngine", None), "Log", None),
     ]
-    if any(function is None for function in functions):
-        return ""
-    return hashlib.sha256("".join(_source_digest(f) for f in functions if f is not None).encode()).hexdigest()
 
 
 @functools.cache
 def quiet_debug_swaps() -> Swaps:
     """The swap of pulumi.log.debug for the stand-in, if the SDK's is the one it answers for."""
-    if _PULUMIS_DEBUG is None or not _QUIET_DEBUG_DIGEST or _quiet_debug_digest() != _QUIET_DEBUG_DIGEST:
+    if _PULUMIS_DEBUG is None or _sources_digest(_quiet_debug_sources()) != _QUIET_DEBUG_DIGEST:
         return {}
     if not isinstance(_SETTINGS_PROPERTIES.get("engine"), pulumi_utils.ContextProperty):
         return {}
