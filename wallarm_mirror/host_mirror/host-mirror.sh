@@ -120,6 +120,16 @@ default_interface() {
     word_after dev "$(ip -4 route show default 2>/dev/null)"
 }
 
+# An interface name goes into tc's batch input, where # starts a comment: only these characters.
+plain_interface_name() {
+    case "$1" in *[!A-Za-z0-9_.@:-]*) return 1 ;; esac
+}
+
+refuse_odd_default_interface() {  # $1 = the name the default route gave
+    plain_interface_name "$1" ||
+        die "the default route's interface $1 has a name this script does not take; pass --interface."
+}
+
 resolve4() {  # IPv4 addresses of a name, one a line (getent: files, then DNS, as the host resolves)
     getent ahostsv4 "$1" 2>/dev/null | while read -r address kind _; do [ "$kind" != STREAM ] || echo "$address"; done
 }
@@ -344,8 +354,7 @@ resolve_interface() {
     if [ -z "$IFACE" ]; then
         IFACE=$(default_interface)
         [ -n "$IFACE" ] || die "this host has no IPv4 default route to take the interface from; pass --interface."
-        # The name goes into tc's batch input, where # starts a comment: only what --interface takes.
-        case "$IFACE" in *[!A-Za-z0-9_.@:-]*) die "the default route's interface $IFACE has a name this script does not take; pass --interface." ;; esac
+        refuse_odd_default_interface "$IFACE"
     fi
     # One ip for both: whether the interface exists, and its first global IPv4 address in LOCAL_IP
     # (the outer source of every copy; '' when it has none: do_apply refuses that).
@@ -383,7 +392,7 @@ do_apply() {
 do_remove() {
     [ -n "$IFACE" ] || { read_line "$RUN_DIR/interface"; IFACE=$LINE; }
     [ -n "$IFACE" ] || IFACE=$(default_interface)
-    case "$IFACE" in *[!A-Za-z0-9_.@:-]*) die "the default route's interface $IFACE has a name this script does not take; pass --interface." ;; esac
+    refuse_odd_default_interface "$IFACE"
     [ -z "$IFACE" ] || ip link show "$IFACE" >/dev/null 2>&1 || die "interface $IFACE does not exist."
     remove_kernel "$IFACE"
     # Without a lease an installed guard stops at its next run instead of applying again.
@@ -525,7 +534,7 @@ case "$REMOTE" in
     *[!0-9.]* | *..* | .* | *.) usage_error "--remote $REMOTE is not an IPv4 address." ;;
     *) four_parts_below_256 "$REMOTE" || usage_error "--remote $REMOTE is not an IPv4 address." ;;
 esac
-case "$IFACE" in *[!A-Za-z0-9_.@:-]*) usage_error "--interface $IFACE is not an interface name." ;; esac
+plain_interface_name "$IFACE" || usage_error "--interface $IFACE is not an interface name."
 ARG_IFACE=$IFACE
 ARG_REMOTE=$REMOTE
 
