@@ -11,7 +11,8 @@ from __future__ import annotations
 from contextlib import ExitStack
 
 from tests.mirror.load import LoadResult
-from tests.mirror.servers import BlackholeStandIn, HttpStandIn, HungStandIn, RefusingPort
+from tests.mirror.servers import BlackholeStandIn, HttpStandIn, HungStandIn
+from tests.ports import RefusingPort
 
 CLIENTS = 40
 INTERVAL = 0.2  # each client's requests: 200 requests a second in all

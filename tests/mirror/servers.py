@@ -29,21 +29,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class RefusingPort:
-    """A loopback port held closed while the block runs: bound and never listening, so every connection
-    is refused and no other process can take the port (free_port() releases its port at once: under
-    load another test's server can take it before the proxy connects)."""
-
-    def __enter__(self) -> int:
-        self._held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._held.bind((LOOPBACK, 0))
-        port: int = self._held.getsockname()[1]
-        return port
-
-    def __exit__(self, *_: object) -> None:
-        self._held.close()
-
-
 def free_port_pair() -> int:
     """A port P such that nothing listens on P or P + 1 right now (the NGINX relay takes both)."""
     for _ in range(50):

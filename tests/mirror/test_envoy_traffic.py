@@ -20,8 +20,9 @@ import pytest
 
 from tests.mirror.client import round_robin
 from tests.mirror.envoy import EnvoyRunner, bootstrap, find_envoy
-from tests.mirror.servers import LOOPBACK, HttpStandIn, RefusingPort, free_port
+from tests.mirror.servers import LOOPBACK, HttpStandIn, free_port
 from tests.mirror.test_nginx_runs import TLS_NAME, tls_files  # noqa: F401
+from tests.ports import RefusingPort
 from wallarm_mirror.mirror import MirrorEndpoint, MirrorOptions, render_envoy
 
 COPIES = 1_000

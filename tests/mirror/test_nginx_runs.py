@@ -23,7 +23,8 @@ import pytest
 
 from tests.mirror.client import round_robin
 from tests.mirror.nginx import NginxRunner, find_nginx, full_config, start_nginx
-from tests.mirror.servers import LOOPBACK, DnsStandIn, HttpStandIn, RefusingPort, free_port, free_port_pair
+from tests.mirror.servers import LOOPBACK, DnsStandIn, HttpStandIn, free_port, free_port_pair
+from tests.ports import RefusingPort
 from wallarm_mirror.mirror import DEFAULT_CA_FILE, MirrorEndpoint, MirrorOptions, render_nginx
 
 PRIMARY_BODY = b"served by the primary app"

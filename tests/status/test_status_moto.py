@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ import botocore.config
 import pytest
 
 from tests.node.boot.moto_server import MotoServer
+from tests.ports import RefusingPort
 from tests.status.conftest import FakeClock, StatusRunner, aws_environment
 from tests.status.moto_stack import MotoStack, build_stack
 from wallarm_mirror.status import aws as status_aws
@@ -486,11 +486,8 @@ def test_no_route_to_aws_says_aws_could_not_be_reached(
 ) -> None:
     """Valid-looking credentials and no network: nothing was refused, AWS never answered."""
     stack = shared.healthy("nginxNode")
-    # A port held closed (bound, never listening) for the run: the connection is refused at once,
-    # and no other test's server can take the port meanwhile.
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed.getsockname()[1]}")
+    with RefusingPort() as port:  # the connection is refused at once
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
         monkeypatch.setattr(status_aws, "_CLIENT_CONFIG", botocore.config.Config(retries={"max_attempts": 1}))
         run = status(stack)
     assert run.code == 3

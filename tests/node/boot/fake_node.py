@@ -14,17 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 
+from tests.ports import closed_socket
+
 HEALTH_PATH = "/-/healthcheck"
-
-
-def closed_socket() -> socket.socket:
-    """A loopback TCP port held closed: bound and never listening, so a connection is refused, and no
-    other process can take the port while the socket is open. A port bound once and released could
-    be taken by another test's server before the script connected (seen under load: the script got
-    a silent listener's timeout instead of "nothing listens")."""
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))
-    return held
 
 
 def closed_url() -> tuple[str, socket.socket]:
