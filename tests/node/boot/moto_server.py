@@ -136,15 +136,21 @@ def _serializer_keys_once() -> None:
     names: dict[tuple[Any, ...], tuple[tuple[str, ...], bool, Any, Any]] = {}
     matches: dict[tuple[int, int, str], tuple[str | None, Any]] = {}
 
+    def attributes_decided_by_class(picker: Any, obj: Any) -> bool:
+        """Whether the names a member's value may hold follow from the object's class: moto's default
+        alias providers, and no `__getattr__` or `Meta` of the object's own to answer otherwise."""
+        kind = type(obj)
+        return (
+            picker.alias_providers is serialize.DEFAULT_ALIAS_PROVIDERS
+            and kind.__getattribute__ in class_decides
+            and not hasattr(kind, "__getattr__")
+            and "Meta" not in getattr(obj, "__dict__", ())
+        )
+
     def pick_by_known_names(self: Any, context: Any) -> Any:
         obj, shape = context.obj, context.shape
         kind = type(obj)
-        if (
-            self.alias_providers is not serialize.DEFAULT_ALIAS_PROVIDERS
-            or kind.__getattribute__ not in class_decides
-            or hasattr(kind, "__getattr__")
-            or "Meta" in getattr(obj, "__dict__", ())
-        ):
+        if not attributes_decided_by_class(self, obj):
             return pick(self, context)
         parent = getattr(shape, "parent", None)
         # Ids, not the shapes (botocore's shapes need not be hashable); the entry keeps both alive.
@@ -187,18 +193,13 @@ def _serializer_keys_once() -> None:
 
     def member_value(self: Any, obj: Any, key: str, shape: Any) -> Any:
         picker = self._value_picker
-        kind = type(obj)
-        own = getattr(obj, "__dict__", ())
-        known = names.get((type(picker), kind, key, id(shape), id(getattr(shape, "parent", None))))
+        known = names.get((type(picker), type(obj), key, id(shape), id(getattr(shape, "parent", None))))
         if (
             known is None
             or not known[1]
             or type(picker).__call__ is not pick_by_known_names
-            or picker.alias_providers is not serialize.DEFAULT_ALIAS_PROVIDERS
-            or kind.__getattribute__ not in class_decides
-            or hasattr(kind, "__getattr__")
-            or "Meta" in own
-            or "__getitem__" in own
+            or not attributes_decided_by_class(picker, obj)
+            or "__getitem__" in getattr(obj, "__dict__", ())
         ):
             return member_value_of(self, obj, key, shape)  # through the picker, as moto does
         value = first_value(obj, known[0], getattr)
