@@ -9,35 +9,22 @@ from __future__ import annotations
 
 import secrets
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from tests.host_mirror.netns import socket_in
+from tests.host_mirror.netns import NamespaceHTTPServer, listening_in
 
 ADDRESS = "169.254.169.254"
 
 
-class FakeImds(HTTPServer):
+class FakeImds(NamespaceHTTPServer):
     def __init__(self, sock: socket.socket, zone: str, instance_type: str, zone_id: str | None) -> None:
-        # No bind here (HTTPServer's own looks the address up in DNS: 10 s where DNS does not answer);
-        # the socket it made in this process's namespace gives way to the one in the web host's.
-        super().__init__((ADDRESS, 80), Handler, bind_and_activate=False)
-        self.socket.close()
-        self.socket = sock
-        self.server_name, self.server_port = ADDRESS, 80
         self.answers = {
             "/latest/meta-data/placement/availability-zone": zone,
             "/latest/meta-data/instance-type": instance_type,
             **({"/latest/meta-data/placement/availability-zone-id": zone_id} if zone_id else {}),
         }
         self.tokens: set[str] = set()
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join()
+        super().__init__(sock, ADDRESS, Handler, poll_interval=0.05)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -73,12 +60,4 @@ class Handler(BaseHTTPRequestHandler):
 
 def serve_imds(namespace: str, zone: str, instance_type: str, zone_id: str | None) -> FakeImds:
     """The fake IMDSv2 of `namespace`, listening; without `zone_id`, availability-zone-id answers 404."""
-    sock = socket_in(namespace, socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((ADDRESS, 80))
-        sock.listen()
-    except BaseException:
-        sock.close()
-        raise
-    return FakeImds(sock, zone, instance_type, zone_id)
+    return FakeImds(listening_in(namespace, socket.AF_INET, (ADDRESS, 80)), zone, instance_type, zone_id)

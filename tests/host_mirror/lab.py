@@ -30,15 +30,15 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
+from socketserver import ThreadingMixIn
 
 from tests.host_mirror.imds import FakeImds, serve_imds
-from tests.host_mirror.netns import socket_in
+from tests.host_mirror.netns import NamespaceHTTPServer, listening_in
 from tests.host_mirror.receiver import Receiver
 
 WEB_IP, CLIENT_IP = "10.77.0.1", "10.77.0.2"
@@ -101,31 +101,14 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-class _Site(ThreadingHTTPServer):
+class _Site(ThreadingMixIn, NamespaceHTTPServer):
     """`python -m http.server PORT --bind ::` of the lab's docs folder, on a socket of the web host."""
 
     daemon_threads = True
 
     def __init__(self, namespace: str, port: int, docs: Path) -> None:
-        super().__init__(("::", port), functools.partial(_Quiet, directory=str(docs)), bind_and_activate=False)
-        self.socket.close()  # made in this process's namespace: the web host's takes its place
-        self.socket = socket_in(namespace, socket.AF_INET6, socket.SOCK_STREAM)
-        try:
-            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # IPv4 too, as http.server
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.socket.bind(("::", port))
-            self.socket.listen()
-        except BaseException:
-            self.socket.close()
-            raise
-        self.server_name, self.server_port = WEB_IP, port
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join()
+        sock = listening_in(namespace, socket.AF_INET6, ("::", port))
+        super().__init__(sock, WEB_IP, functools.partial(_Quiet, directory=str(docs)), poll_interval=0.1)
 
 
 @dataclass(frozen=True)

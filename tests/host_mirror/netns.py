@@ -12,6 +12,9 @@ import ctypes
 import os
 import socket
 import threading
+from collections.abc import Callable
+from http.server import HTTPServer
+from socketserver import BaseRequestHandler
 
 CLONE_NEWNET = 0x40000000
 # Not in Python's socket module: like SO_RCVBUF, but past net.core.rmem_max (root only).
@@ -43,3 +46,42 @@ def socket_in(namespace: str, family: socket.AddressFamily, kind: socket.SocketK
     if failed:
         raise failed[0]
     return made[0]
+
+
+def listening_in(namespace: str, family: socket.AddressFamily, address: tuple[str, int]) -> socket.socket:
+    """A TCP socket of the namespace listening on `address` (SO_REUSEADDR; an IPv6 one takes IPv4 too,
+    as http.server's does)."""
+    sock = socket_in(namespace, family, socket.SOCK_STREAM)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen()
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class NamespaceHTTPServer(HTTPServer):
+    """An http.server server on a listening socket of a lab namespace (listening_in), served by a thread
+    of this process until close(). A subclass sets what its handler reads before calling this."""
+
+    def __init__(
+        self, sock: socket.socket, name: str, handler: Callable[..., BaseRequestHandler], poll_interval: float
+    ) -> None:
+        port = sock.getsockname()[1]
+        # No bind here (HTTPServer's own looks the address up in DNS: 10 s where DNS does not answer);
+        # the socket it made in this process's namespace gives way to the namespace's.
+        super().__init__((name, port), handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.server_name, self.server_port = name, port
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join()
