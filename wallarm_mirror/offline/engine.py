@@ -399,10 +399,7 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
             failure = error
         if not self._called_by_its_loop():  # a thread's future, done, as before
             future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-            if failure is None:
-                future.set_result(result)
-            else:
-                future.set_exception(failure)
+            _settle(future, result, failure)
             return future
         answer = self._loop.create_future()
         self._loop.call_soon(_settle, answer, result, failure)
@@ -415,7 +412,9 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
             return False
 
 
-def _settle(future: asyncio.Future[Any], result: Any, failure: BaseException | None) -> None:
+def _settle(
+    future: asyncio.Future[Any] | concurrent.futures.Future[Any], result: Any, failure: BaseException | None
+) -> None:
     """Set an executor call's answer, unless the caller gave up waiting (as asyncio's chaining does)."""
     if future.cancelled():
         return
