@@ -243,6 +243,7 @@ SLOW_FIRST = (
     "tests/native_node/test_boot_script.py",
     "tests/traffic_mirror/test_enrolment.py",
     "tests/packaging/test_wheel.py",
+    "tests/typing/test_public_api_types.py",
     "tests/offline/test_plan_cli.py",
     "tests/config/test_native_properties.py",
     "tests/mirror/test_nginx_runs.py",
