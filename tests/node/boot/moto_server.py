@@ -1,18 +1,27 @@
 """moto in server mode, in its own process, on 127.0.0.1.
 
 Its own process because IAM enforcement is a process-wide moto setting: switching it on here
-cannot leak into tests that use moto in-process. That process runs this file (`serve`): moto's own
-server with some of its lookups made direct or made once, the same answers at a constant cost.
+cannot leak into tests that use moto in-process. That process runs moto's own server with some of its
+lookups made direct or made once, the same answers at a constant cost (`prepared_app`).
+
+On Linux each server is forked from one process per test session that has imported moto and
+answered a first EC2 and IAM call once (`zygote`): a server started on its own spent ~0.9 s of CPU
+on that, and a session starts three or more. A forked server starts with the state a new one has
+after those two read-only calls, and keeps its own from then on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ctypes
 import functools
 import json
+import os
+import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -224,8 +233,8 @@ def _serializer_keys_once() -> None:
     xmltodict._validate_name = check_name_once
 
 
-def serve(port: int) -> None:
-    """moto's server on 127.0.0.1:`port` until killed, with lookups made direct or made once.
+def prepared_app() -> Any:
+    """The application moto's own server command serves, with lookups made direct or made once.
 
     The EC2 ones (`_direct_ec2_lookups`) once moto has loaded its EC2 models (on the first request of
     a service that needs them: loading them up front would cost a server that never sees EC2 0.5 s);
@@ -280,9 +289,150 @@ def serve(port: int) -> None:
 
     moto.backends._import_backend = import_backend_then_patch
     _serializer_keys_once()
-    from moto.server import main
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    main(["-H", "127.0.0.1", "-p", str(port)])
+    # As moto's own server main() builds it.
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True  # type: ignore[attr-defined]
+    return app
+
+
+def serve(port: int) -> None:
+    """moto's server on 127.0.0.1:`port` until killed (where no zygote can fork one)."""
+    os.environ.setdefault("MOTO_PORT", str(port))  # as moto's main() does
+    from moto.server import MotoRequestHandler
+    from werkzeug.serving import run_simple
+
+    run_simple("127.0.0.1", port, prepared_app(), threaded=True, request_handler=MotoRequestHandler)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The zygote: one process per test session that prepares moto once and forks a server per request
+
+# What a server answers first in nearly every test module; answered once in the zygote, so each server
+# forked from it has imported the EC2 and IAM models, built their request routing and made the Region's
+# EC2 backend (default VPC, subnets, images) exactly as a new server does on its first such call.
+_WARM_UP = (("ec2", "Action=DescribeVpcs&Version=2016-11-15"), ("iam", "Action=ListUsers&Version=2010-05-08"))
+
+
+def _warm(app: Any) -> None:
+    import werkzeug.test
+
+    client = werkzeug.test.Client(app)
+    for service, body in _WARM_UP:
+        scope = f"testing/20260101/{REGION}/{service}/aws4_request"
+        headers = {
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        response = client.post("/", data=body, headers=headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"moto's warm-up {service} call answered {response.status}")
+
+
+def zygote_address(owner: int) -> str:
+    """The zygote's socket, in Linux's abstract namespace (no file to leave behind), named after the
+    test session's main process: its xdist workers share the one zygote."""
+    return f"\0wallarm-mirror-moto-{owner}"
+
+
+def session_owner() -> int:
+    """The test session's main process: the xdist controller for a worker, else this process."""
+    return os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
+
+
+def zygote(address: str, owner: int) -> None:
+    """Fork a moto server for each connection until `owner` ends. A connection sends the server's log
+    path and a newline; the server answers "PID PORT" once it listens, and ends when the connection
+    closes (the test process that asked is done with it, or gone)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(address)
+    except OSError:
+        return  # another test process of the session started one first; both use that one
+    listener.listen(16)  # connections wait here while moto is prepared
+    app = prepared_app()
+    _warm(app)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the servers
+    while _running(owner):
+        if not select.select([listener], [], [], 1.0)[0]:
+            continue
+        conn, _ = listener.accept()
+        with conn:
+            _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+            if uid != os.getuid():
+                continue  # only the session's own user may start servers (and name their logs)
+            conn.settimeout(10)
+            log_path = conn.makefile("rb").readline().decode().strip()
+            conn.settimeout(None)
+            if log_path and os.fork() == 0:
+                listener.close()
+                _serve_forked(app, conn, log_path)
+
+
+def _running(owner: int) -> bool:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _serve_forked(app: Any, conn: socket.socket, log_path: str) -> None:
+    """The forked server: logs to `log_path`, listens on a port the kernel picks, says which, serves."""
+    status = 0
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        from moto.server import MotoRequestHandler
+        from werkzeug.serving import make_server
+
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+        os.environ["MOTO_PORT"] = str(server.port)  # as moto's main() does
+        conn.sendall(f"{os.getpid()} {server.port}\n".encode())
+        # Ends this server when the test process closes the connection or dies.
+        threading.Thread(target=lambda: (conn.recv(1), os._exit(0)), daemon=True).start()
+        server.serve_forever()
+    except BaseException:
+        status = 1
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(status)
+
+
+def _zygote_connection(log_path: Path) -> socket.socket:
+    """A connection to the session's zygote, started (in a session of its own, so that it outlives
+    the test process that started it while others use it) if none answers."""
+    owner = session_owner()
+    address = zygote_address(owner)
+    started: subprocess.Popen[bytes] | None = None
+    deadline = time.monotonic() + 60
+    while True:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(address)
+            return conn
+        except (ConnectionRefusedError, FileNotFoundError):
+            conn.close()
+        if started is None:
+            with log_path.with_name("moto-zygote.log").open("ab") as log:
+                started = subprocess.Popen(
+                    [sys.executable, __file__, "--zygote", str(owner)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+        elif started.poll() not in (None, 0) or time.monotonic() > deadline:
+            raise RuntimeError(f"the moto zygote did not start; see {log_path.with_name('moto-zygote.log')}")
+        time.sleep(0.01)
 
 
 def _die_with_parent() -> None:
@@ -292,17 +442,35 @@ def _die_with_parent() -> None:
 
 
 class MotoServer:
-    """moto's server (`serve`, in a process of its own) on a free loopback port, stopped on exit."""
+    """moto's server in a process of its own (forked by the session's zygote on Linux, else `serve`) on
+    a free loopback port, stopped on exit."""
 
     def __init__(self, log_path: Path) -> None:
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
+        self._forked: tuple[socket.socket, int] | None = None  # the connection to it, and its pid
         self.endpoint = ""
         self._keys = ("testing", "testing")
         self._session: Any = None
         self.admin_arn = ""
 
     def __enter__(self) -> MotoServer:
+        if sys.platform == "linux":
+            conn = _zygote_connection(self._log_path)
+            try:
+                conn.sendall(f"{self._log_path}\n".encode())
+                conn.settimeout(60)
+                reply = conn.makefile("rb").readline().decode().split()
+                conn.settimeout(None)
+            except BaseException:
+                conn.close()
+                raise
+            if len(reply) != 2:
+                conn.close()
+                raise RuntimeError(f"moto server did not start; see {self._log_path}")
+            self._forked = (conn, int(reply[0]))
+            self.endpoint = f"http://127.0.0.1:{reply[1]}"
+            return self
         # The port is picked before moto binds it, so another process can win the race: try again.
         for _ in range(3):
             port = _free_port()
@@ -337,6 +505,18 @@ class MotoServer:
         return False
 
     def _stop(self) -> None:
+        if self._forked is not None:
+            conn, pid = self._forked
+            self._forked = None
+            conn.close()  # the server ends when it sees the connection closed; killed to end it now
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                # Not a child of this process, so not waited for: gone once signalling it fails (the
+                # zygote has the kernel reap its servers at once).
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    os.kill(pid, 0)
+                    time.sleep(0.002)
         if self._process is None:
             return
         # Killed, not terminated: its state is thrown away anyway, and a graceful stop takes ~0.4 s.
@@ -387,4 +567,7 @@ class MotoServer:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    if sys.argv[1] == "--zygote":
+        zygote(zygote_address(int(sys.argv[2])), int(sys.argv[2]))
+    else:
+        serve(int(sys.argv[1]))
