@@ -206,15 +206,16 @@ class HttpStandIn:
         return self.requests
 
     def wait_quiet(self, quiet: float = 0.3, timeout: float = 5.0) -> list[ReceivedRequest]:
-        """The requests once none arrived for `quiet` seconds (bounded by `timeout`)."""
+        """The requests once none arrived for `quiet` seconds (bounded by `timeout`): `quiet` after the
+        last arrival, or after the call if none came (not in whole `quiet` steps, which waited up to
+        twice as long)."""
         deadline = time.monotonic() + timeout
-        seen = -1
-        while time.monotonic() < deadline:
-            now = len(self.requests)
-            if now == seen:
-                break
-            seen = now
-            time.sleep(quiet)
+        seen, since = len(self.requests), time.monotonic()
+        while (now := time.monotonic()) < deadline and now - since < quiet:
+            time.sleep(0.01)
+            count = len(self.requests)
+            if count != seen:
+                seen, since = count, time.monotonic()
         return self.requests
 
     def start(self) -> HttpStandIn:
