@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 import boto3
+import botocore.client
 import botocore.hooks
 import botocore.loaders
 import botocore.session
@@ -60,6 +61,27 @@ def loading_session() -> botocore.session.Session:
     core = botocore.session.Session(event_hooks=events, include_builtin_handlers=False)
     core.register_component("data_loader", LOADER)
     return core
+
+
+# A client class is built anew for every client (EC2's has ~830 methods: ~9 ms of CPU, and the status
+# and enrolment tests make ~150 clients a run). What it is built from: the service's model (the same
+# for a service and API version) and the handlers of its creating-client-class event, which may add
+# to it. So it is built once per service, API version and such handlers, and shared after that.
+_CLIENT_CLASSES: dict[tuple[Any, ...], type] = {}
+_create_client_class = botocore.client.ClientCreator._create_client_class  # type: ignore[attr-defined]
+
+
+def _client_class_once(self: Any, service_name: str, service_model: Any) -> type:
+    emitter = getattr(self._event_emitter, "_emitter", self._event_emitter)  # under botocore's aliaser
+    event = f"creating-client-class.{service_model.service_id.hyphenize()}"
+    handlers = tuple(emitter._handlers.prefix_search(event))
+    key = (service_name, service_model.api_version, handlers)
+    if key not in _CLIENT_CLASSES:
+        _CLIENT_CLASSES[key] = _create_client_class(self, service_name, service_model)
+    return _CLIENT_CLASSES[key]
+
+
+botocore.client.ClientCreator._create_client_class = _client_class_once  # type: ignore[attr-defined]
 
 
 def _free_port() -> int:
