@@ -375,7 +375,9 @@ def zygote(address: str, owner: int) -> None:
     listener.listen(16)  # connections wait here while moto is prepared
     app = prepared_app()
     _warm(app)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the servers
+    # Each server is reaped as it ends (waited for, not left to the kernel, so that its CPU time counts
+    # in this process's children's and so in what bench/run.py measures of the suite).
+    signal.signal(signal.SIGCHLD, lambda *_: _reap())
     while _running(owner):
         if not select.select([listener], [], [], 1.0)[0]:
             continue
@@ -390,6 +392,19 @@ def zygote(address: str, owner: int) -> None:
             if log_path and os.fork() == 0:
                 listener.close()
                 _serve_forked(app, conn, log_path)
+    # The session is over: its servers end as their test processes' connections close.
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    deadline = time.monotonic() + 5
+    with contextlib.suppress(ChildProcessError):  # none left
+        while time.monotonic() < deadline:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                time.sleep(0.05)
+
+
+def _reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def _running(owner: int) -> bool:
@@ -534,7 +549,7 @@ class MotoServer:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
                 # Not a child of this process, so not waited for: gone once signalling it fails (the
-                # zygote has the kernel reap its servers at once).
+                # zygote reaps its servers as they end).
                 deadline = time.monotonic() + 10
                 while time.monotonic() < deadline:
                     os.kill(pid, 0)
