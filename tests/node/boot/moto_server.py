@@ -407,9 +407,10 @@ def _reap() -> None:
             pass
 
 
-def _running(owner: int) -> bool:
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists (one of another user's counts too)."""
     try:
-        os.kill(owner, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -548,12 +549,11 @@ class MotoServer:
             conn.close()  # the server ends when it sees the connection closed; killed to end it now
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-                # Not a child of this process, so not waited for: gone once signalling it fails (the
-                # zygote reaps its servers as they end).
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline:
-                    os.kill(pid, 0)
-                    time.sleep(0.002)
+            # Not a child of this process, so not waited for: gone once it no longer runs (the zygote
+            # reaps its servers as they end).
+            deadline = time.monotonic() + 10
+            while _running(pid) and time.monotonic() < deadline:
+                time.sleep(0.002)
         if self._process is None:
             return
         # Killed, not terminated: its state is thrown away anyway, and a graceful stop takes ~0.4 s.
