@@ -55,8 +55,8 @@ class ConfigError(Exception):
 @functools.cache
 def aliases() -> Mapping[str, str]:
     """Each config key (a field's alias, else its name) and the model field it sets. Made once and
-    read-only: the model's fields never change, and a refused config asked for it five times (a
-    fifth of the CPU of refusing it)."""
+    read-only: the model's fields never change, and a refused config asked for it five times
+    (refusing one took ~9% less CPU once it was made once)."""
     return types.MappingProxyType(
         {StackConfig.model_fields[name].alias or name: name for name in StackConfig.model_fields}
     )
